@@ -1,0 +1,108 @@
+"""Settings: where ectui keeps its config, data and logs, and which database it uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+APP_NAME = "ectui"
+
+
+def _platform_dirs() -> tuple[Path, Path, Path]:
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    return Path(dirs.user_config_dir), Path(dirs.user_data_dir), Path(dirs.user_log_dir)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and options of one run; built by :meth:`from_env`, never at import time."""
+
+    config_dir: Path
+    """Holds constant.properties, the master key files and user settings."""
+    data_dir: Path
+    """Holds the SQLite databases (console and issuer are separate files)."""
+    log_dir: Path
+    """Holds ectui.log; secrets never reach it."""
+    db_url: str | None = None
+    """SQLAlchemy URL of the console database; None means SQLite in data_dir."""
+    issuer_db_url: str | None = None
+    """SQLAlchemy URL of the issuer database; None means SQLite in data_dir."""
+    lang: str = "en"
+    """UI language: 'en' or 'zh_CN'."""
+    issuer_passphrase: str | None = field(default=None, repr=False)
+    """When set, the issuer's private keys are protected by this passphrase instead of a key file."""
+
+    @classmethod
+    def from_env(
+        cls,
+        env: dict[str, str] | None = None,
+        *,
+        db_url: str | None = None,
+        lang: str | None = None,
+    ) -> Settings:
+        """Read ECTUI_HOME, ECTUI_DB_URL, ECTUI_ISSUER_DB_URL, ECTUI_LANG/LANG and ECTUI_ISSUER_PASSPHRASE."""
+        env = dict(os.environ if env is None else env)
+        home = env.get("ECTUI_HOME")
+        if home:
+            root = Path(home).expanduser()
+            config_dir, data_dir, log_dir = root / "config", root / "data", root / "logs"
+        else:
+            config_dir, data_dir, log_dir = _platform_dirs()
+        return cls(
+            config_dir=config_dir,
+            data_dir=data_dir,
+            log_dir=log_dir,
+            db_url=db_url or env.get("ECTUI_DB_URL") or None,
+            issuer_db_url=env.get("ECTUI_ISSUER_DB_URL") or None,
+            lang=normalize_lang(lang or env.get("ECTUI_LANG") or env.get("LC_ALL") or env.get("LANG") or "en"),
+            issuer_passphrase=env.get("ECTUI_ISSUER_PASSPHRASE") or None,
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """Return a copy with some fields replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def console_db_url(self) -> str:
+        """The console database URL (SQLite file in data_dir unless configured)."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'console.db'}"
+
+    @property
+    def issuer_url(self) -> str:
+        """The issuer database URL; never the console's."""
+        return self.issuer_db_url or f"sqlite:///{self.data_dir / 'issuer.db'}"
+
+    @property
+    def properties_path(self) -> Path:
+        """Default constant.properties of this console installation."""
+        return self.config_dir / "constant.properties"
+
+    @property
+    def issuer_key_file(self) -> Path:
+        """The issuer's master key file (0600) protecting private keys at rest."""
+        return self.config_dir / "issuer-master.key"
+
+    @property
+    def console_key_file(self) -> Path:
+        """The console's master key file (0600) protecting secrets at rest."""
+        return self.config_dir / "console-master.key"
+
+    def ensure_dirs(self) -> None:
+        """Create the config, data and log directories (config is private to the owner)."""
+        for path in (self.config_dir, self.data_dir, self.log_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.config_dir.chmod(0o700)
+        except OSError:
+            pass
+
+
+def normalize_lang(value: str) -> str:
+    """Map 'zh_CN.UTF-8', 'zh-cn', 'zh' to 'zh_CN'; anything else to 'en'."""
+    code = value.split(".")[0].split("@")[0].replace("-", "_").lower()
+    if code.startswith("zh"):
+        return "zh_CN"
+    return "en"

@@ -1,0 +1,393 @@
+"""The license inside the console: import, status, clock rollback, and the policy other domains ask (SPEC K1-K3)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select, update
+
+from ectui.config import Settings
+from ectui.db.models import ConsoleState
+from ectui.db.models import InstalledLicense as InstalledRow
+from ectui.db.session import Database
+from ectui.i18n import _, ngettext
+from ectui.services import licfile
+from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
+from ectui.services.secrets import SecretBox, SecretBoxError, load_or_create_key_file
+
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+"""A clock set back by more than this, below the last time seen, is a rollback."""
+_KEY_PURPOSE = b"console-license-key"
+_LAST_SEEN = "last_seen_at"
+
+
+@dataclass(frozen=True)
+class InstalledLicense:
+    """The license in force: what it allows and until when."""
+
+    license_id: str
+    customer: str
+    edition: str
+    valid_from: dt.date
+    valid_to: dt.date
+    issued_at: dt.datetime
+    max_clusters: int
+    max_nodes: int
+    storage: tuple[str, ...]
+    grace_days: int
+    features: tuple[str, ...]
+
+    @classmethod
+    def from_document(cls, doc: licfile.LicenseDocument) -> InstalledLicense:
+        """Copy the facts of a decrypted license document."""
+        return cls(
+            license_id=doc.license_id,
+            customer=doc.customer,
+            edition=doc.edition,
+            valid_from=doc.valid_from,
+            valid_to=doc.valid_to,
+            issued_at=doc.issued_at,
+            max_clusters=doc.max_clusters,
+            max_nodes=doc.max_nodes,
+            storage=doc.storage,
+            grace_days=doc.grace_days,
+            features=doc.features,
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What this console manages now, counted against the license limits."""
+
+    clusters: int = 0
+    nodes: int = 0
+
+
+@dataclass(frozen=True)
+class LicenseStatus:
+    """The license state at one moment, and whether the console may change anything."""
+
+    state: str
+    """none | valid | grace | expired | not_yet_valid | clock_rollback"""
+    license: InstalledLicense | None
+    days_left: int | None
+    grace_days_left: int | None
+    writable: bool
+    reason: ServiceError | None
+    usage: Usage
+
+    def header_text(self) -> str:
+        """A short line for the header, in the UI language."""
+        if self.license is None:
+            return _("No license")
+        edition = self.license.edition
+        if self.state == "valid":
+            days = self.days_left or 0
+            return _("{edition} · {days}").format(
+                edition=edition, days=ngettext("{n} day left", "{n} days left", days).format(n=days)
+            )
+        if self.state == "grace":
+            days = self.grace_days_left or 0
+            return _("{edition} · expired, read-only in {days}").format(
+                edition=edition, days=ngettext("{n} day", "{n} days", days).format(n=days)
+            )
+        if self.state == "not_yet_valid":
+            return _("{edition} · not yet valid").format(edition=edition)
+        if self.state == "clock_rollback":
+            return _("{edition} · clock set back").format(edition=edition)
+        return _("{edition} · expired").format(edition=edition)
+
+    def to_json(self) -> dict[str, object]:
+        """The `ectui license show --json` object."""
+        lic = self.license
+        data: dict[str, object] = {
+            "state": self.state,
+            "writable": self.writable,
+            "reason": str(self.reason) if self.reason else None,
+            "usage": {"clusters": self.usage.clusters, "nodes": self.usage.nodes},
+        }
+        if lic is None:
+            return {"customer": None, "edition": None, **data}
+        return {
+            "license_id": lic.license_id,
+            "customer": lic.customer,
+            "edition": lic.edition,
+            "valid_from": lic.valid_from.isoformat(),
+            "valid_to": lic.valid_to.isoformat(),
+            "issued_at": lic.issued_at.isoformat(),
+            "days_left": self.days_left,
+            "grace_days": lic.grace_days,
+            "grace_days_left": self.grace_days_left,
+            "limits": {"max_clusters": lic.max_clusters, "max_nodes": lic.max_nodes, "storage": list(lic.storage)},
+            "features": list(lic.features),
+            **data,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer: allowed, or the reason why not."""
+
+    allowed: bool
+    reason: ServiceError | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def raise_if_denied(self) -> None:
+        """Raise the reason when not allowed."""
+        if not self.allowed and self.reason is not None:
+            raise self.reason
+
+
+_ALLOW = Decision(True)
+
+
+class LicensePolicy:
+    """What the installed license allows; later domains ask it before they add or sync anything."""
+
+    def __init__(self, status: LicenseStatus) -> None:
+        self.status = status
+
+    def ensure_writable(self) -> None:
+        """Raise ReadOnlyError when nothing may be changed; running workloads are never touched by this."""
+        if not self.status.writable:
+            reason = self.status.reason or LicenseError("license.none")
+            raise ReadOnlyError(reason.key, **reason.params)
+
+    def _writable(self) -> Decision:
+        try:
+            self.ensure_writable()
+        except ReadOnlyError as err:
+            return Decision(False, err)
+        return _ALLOW
+
+    def feature_enabled(self, code: str) -> bool:
+        """A module ('statistics') or menu ('users.audit') is licensed; menus of others are hidden."""
+        lic = self.status.license
+        if lic is None or self.status.state == "clock_rollback":
+            return False
+        return any(f == code or f.startswith(code + ".") for f in lic.features)
+
+    def require_feature(self, code: str) -> None:
+        """Raise LicenseError naming the missing feature."""
+        if not self.feature_enabled(code):
+            edition = self.status.license.edition if self.status.license else "-"
+            raise LicenseError("license.feature_disabled", feature=code, edition=edition)
+
+    def may_add_cluster(self) -> Decision:
+        """One more cluster fits the license."""
+        decision = self._writable()
+        if not decision:
+            return decision
+        lic = self.status.license
+        assert lic is not None
+        used = self.status.usage.clusters
+        if used + 1 > lic.max_clusters:
+            return Decision(False, LicenseError("license.limit_clusters", max=lic.max_clusters, used=used))
+        return _ALLOW
+
+    def may_add_nodes(self, n: int) -> Decision:
+        """n more compute nodes fit the license."""
+        decision = self._writable()
+        if not decision:
+            return decision
+        lic = self.status.license
+        assert lic is not None
+        total = self.status.usage.nodes + n
+        if total > lic.max_nodes:
+            return Decision(False, LicenseError("license.limit_nodes", max=lic.max_nodes, adding=n, total=total))
+        return _ALLOW
+
+    def storage_allowed(self, mode: str) -> Decision:
+        """The storage mode (local, shared) is in the edition."""
+        lic = self.status.license
+        if lic is None or mode not in lic.storage:
+            allowed = ", ".join(lic.storage) if lic else "-"
+            return Decision(False, LicenseError("license.storage_mode", mode=mode, allowed=allowed))
+        return _ALLOW
+
+
+@dataclass(frozen=True)
+class _Properties:
+    private_key: bytes
+    issuer_public_key: bytes
+
+
+class ConsoleLicenseService:
+    """Imports and keeps the console's license; computes its status against a clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        readonly: bool = False,
+        usage: Callable[[], Usage] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        self._readonly = readonly
+        self._usage = usage or Usage
+        self._box: SecretBox | None = None
+        self._installed: InstalledLicense | None = None
+        self._loaded = False
+        self._last = LicenseStatus("none", None, None, None, False, LicenseError("license.none"), Usage())
+
+    # -- status
+
+    async def status(self) -> LicenseStatus:
+        """The license state now (also records the time seen, to notice a clock set back)."""
+        return await asyncio.to_thread(self._status)
+
+    def policy(self) -> LicensePolicy:
+        """The policy of the last computed status."""
+        return LicensePolicy(self._last)
+
+    def _status(self) -> LicenseStatus:
+        if not self._loaded:
+            self._installed = self._load_installed()
+            self._loaded = True
+        now = self._clock()
+        rollback = self._observe_clock(now)
+        self._last = self._compute(self._installed, now, rollback)
+        return self._last
+
+    def _compute(self, lic: InstalledLicense | None, now: dt.datetime, rollback: dt.datetime | None) -> LicenseStatus:
+        usage = self._usage()
+        if rollback is not None:
+            reason = LicenseError(
+                "license.clock_rollback", now=now.isoformat(timespec="seconds"), last_seen=rollback.isoformat(timespec="seconds")
+            )
+            return LicenseStatus("clock_rollback", lic, None, None, False, reason, usage)
+        if lic is None:
+            return LicenseStatus("none", None, None, None, False, LicenseError("license.none"), usage)
+        today = now.date()
+        days_left = (lic.valid_to - today).days
+        if today < lic.valid_from:
+            reason = LicenseError("license.not_yet_valid", valid_from=lic.valid_from.isoformat())
+            return LicenseStatus("not_yet_valid", lic, days_left, None, False, reason, usage)
+        state, grace_left, reason = "valid", None, None
+        if days_left < 0:
+            grace_left = lic.grace_days + days_left
+            if grace_left >= 0:
+                state = "grace"
+            else:
+                state, grace_left = "expired", None
+                reason = LicenseError("license.expired_readonly", valid_to=lic.valid_to.isoformat())
+        writable = reason is None
+        if writable and self._readonly:
+            writable, reason = False, ServiceError("readonly.flag")
+        return LicenseStatus(state, lic, days_left, grace_left, writable, reason, usage)
+
+    def _observe_clock(self, now: dt.datetime) -> dt.datetime | None:
+        """Return the last time seen when the clock went back; otherwise move the mark forward."""
+        with self._db.session() as session:
+            row = session.get(ConsoleState, _LAST_SEEN)
+            last = dt.datetime.fromisoformat(row.value) if row else None
+            if last is not None and now < last - CLOCK_TOLERANCE:
+                return last
+            if last is None:
+                session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
+            elif now > last:
+                row.value = now.isoformat()  # type: ignore[union-attr]
+        return None
+
+    # -- import
+
+    async def import_license(self, ec_path: Path, properties_path: Path | None = None) -> LicenseStatus:
+        """Verify, decrypt and install an .ec file; a refused file leaves the installed license in force."""
+        return await asyncio.to_thread(self._import, Path(ec_path), properties_path)
+
+    def _import(self, ec_path: Path, properties_path: Path | None) -> LicenseStatus:
+        props_path = Path(properties_path) if properties_path else self._settings.properties_path
+        props = read_properties(props_path)
+        try:
+            data = ec_path.read_bytes()
+        except OSError as err:
+            raise LicenseError("license.file_missing", path=str(ec_path), reason=err.strerror or str(err)) from None
+        private = licfile.load_private_key_der(props.private_key)
+        issuer = Ed25519PublicKey.from_public_bytes(props.issuer_public_key)
+        lic = InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
+        today = self._clock().date()
+        if today > lic.valid_to:
+            raise LicenseError("license.expired", valid_to=lic.valid_to.isoformat())
+        if today < lic.valid_from:
+            raise LicenseError("license.not_yet_valid", valid_from=lic.valid_from.isoformat())
+        box = self._secret_box()
+        with self._db.session() as session:
+            session.execute(update(InstalledRow).where(InstalledRow.active.is_(True)).values(active=False))
+            session.add(
+                InstalledRow(
+                    license_id=lic.license_id,
+                    customer=lic.customer,
+                    edition=lic.edition,
+                    valid_from=lic.valid_from,
+                    valid_to=lic.valid_to,
+                    ec_data=data,
+                    private_key=box.seal(props.private_key, purpose=_KEY_PURPOSE),
+                    issuer_public_key=props.issuer_public_key,
+                )
+            )
+        self._installed, self._loaded = lic, True
+        return self._status()
+
+    def _load_installed(self) -> InstalledLicense | None:
+        """Decrypt and verify the stored .ec again: an edited database row does not grant anything."""
+        with self._db.session() as session:
+            row = session.scalars(
+                select(InstalledRow).where(InstalledRow.active.is_(True)).order_by(InstalledRow.id.desc())
+            ).first()
+            if row is None:
+                return None
+            data, sealed_key, issuer_raw = row.ec_data, row.private_key, row.issuer_public_key
+        try:
+            private = licfile.load_private_key_der(self._secret_box().open(sealed_key, purpose=_KEY_PURPOSE))
+            issuer = Ed25519PublicKey.from_public_bytes(issuer_raw)
+            return InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
+        except (LicenseError, SecretBoxError, ValueError):
+            return None
+
+    def _secret_box(self) -> SecretBox:
+        if self._box is None:
+            self._box = SecretBox(load_or_create_key_file(self._settings.console_key_file))
+        return self._box
+
+
+def read_properties(path: Path) -> _Properties:
+    """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LicenseError("license.properties_missing", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise LicenseError("license.properties_invalid", path=str(path), reason=str(err)) from None
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        sep = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+        if sep < 0:
+            continue
+        values[line[:sep].strip()] = line[sep + 1 :].strip()
+    missing = [k for k in ("private_key", "issuer_public_key") if not values.get(k)]
+    if missing:
+        raise LicenseError("license.properties_invalid", path=str(path), reason="missing " + ", ".join(missing))
+    try:
+        private = base64.b64decode(values["private_key"], validate=True)
+        issuer = base64.b64decode(values["issuer_public_key"], validate=True)
+        licfile.load_private_key_der(private)
+        Ed25519PublicKey.from_public_bytes(issuer)
+    except (binascii.Error, ValueError) as err:
+        raise LicenseError("license.properties_invalid", path=str(path), reason=type(err).__name__) from None
+    return _Properties(private, issuer)

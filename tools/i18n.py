@@ -1,0 +1,72 @@
+"""Translation tooling: check and compile the zh_CN catalog parts into ectui.mo.
+
+Usage:
+  python tools/i18n.py compile   merge ectui/locale/zh_CN/LC_MESSAGES/parts/*.po into ectui.mo
+  python tools/i18n.py missing   list source strings (_() and N_() literals in ectui/) with no zh_CN translation
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+LC = ROOT / "ectui" / "locale" / "zh_CN" / "LC_MESSAGES"
+KEYWORDS = {"_": None, "N_": None}
+
+
+def merged_catalog() -> Catalog:
+    """All parts merged into one catalog (a later part wins on a duplicate msgid)."""
+    merged = Catalog(locale="zh_CN", domain="ectui", charset="utf-8")
+    for part in sorted((LC / "parts").glob("*.po")):
+        with part.open("rb") as fh:
+            catalog = read_po(fh, locale="zh_CN")
+        for message in catalog:
+            if message.id and message.string:
+                merged.add(message.id, message.string)
+    return merged
+
+
+def source_strings() -> set[str]:
+    """Every literal passed to _() or N_() under ectui/."""
+    found: set[str] = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT / "ectui"), method_map=[("**.py", "python")], keywords=KEYWORDS
+    ):
+        if isinstance(message, str) and message:
+            found.add(message)
+    return found
+
+
+def mo_bytes() -> bytes:
+    """The compiled .mo of the merged catalog."""
+    buffer = io.BytesIO()
+    write_mo(buffer, merged_catalog(), use_fuzzy=False)
+    return buffer.getvalue()
+
+
+def main(argv: list[str]) -> int:
+    """Run a subcommand."""
+    command = argv[1] if len(argv) > 1 else "compile"
+    if command == "compile":
+        (LC / "ectui.mo").write_bytes(mo_bytes())
+        return 0
+    if command == "missing":
+        translated = {m.id for m in merged_catalog() if m.id}
+        missing = sorted(source_strings() - translated)
+        for msgid in missing:
+            escaped = msgid.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            print(f'msgid "{escaped}"\nmsgstr ""\n')
+        return 1 if missing else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
