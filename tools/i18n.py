@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LC = ROOT / "ectui" / "locale" / "zh_CN" / "LC_MESSAGES"
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
 
 def merged_catalog() -> Catalog:
@@ -33,14 +33,16 @@ def merged_catalog() -> Catalog:
     return merged
 
 
-def source_strings() -> set[str]:
-    """Every literal passed to _() or N_() under ectui/."""
-    found: set[str] = set()
+def source_strings() -> set[str | tuple[str, str]]:
+    """Every literal passed to _(), N_() or ngettext() under ectui/ (plural forms as a tuple)."""
+    found: set[str | tuple[str, str]] = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(ROOT / "ectui"), method_map=[("**.py", "python")], keywords=KEYWORDS
     ):
         if isinstance(message, str) and message:
             found.add(message)
+        elif isinstance(message, tuple) and all(message):
+            found.add((message[0], message[1]))
     return found
 
 
@@ -59,8 +61,11 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "missing":
         translated = {m.id for m in merged_catalog() if m.id}
-        missing = sorted(source_strings() - translated)
+        missing = sorted(source_strings() - translated, key=str)
         for msgid in missing:
+            if isinstance(msgid, tuple):
+                print(f"msgid {msgid[0]!r}\nmsgid_plural {msgid[1]!r}\nmsgstr[0] \"\"\n")
+                continue
             escaped = msgid.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
             print(f'msgid "{escaped}"\nmsgstr ""\n')
         return 1 if missing else 0

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 
@@ -219,6 +220,8 @@ class LicensePolicy:
 class _Properties:
     private_key: bytes
     issuer_public_key: bytes
+    key: rsa.RSAPrivateKey
+    issuer: Ed25519PublicKey
 
 
 class ConsoleLicenseService:
@@ -315,9 +318,7 @@ class ConsoleLicenseService:
             data = ec_path.read_bytes()
         except OSError as err:
             raise LicenseError("license.file_missing", path=str(ec_path), reason=err.strerror or str(err)) from None
-        private = licfile.load_private_key_der(props.private_key)
-        issuer = Ed25519PublicKey.from_public_bytes(props.issuer_public_key)
-        lic = InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
+        lic = InstalledLicense.from_document(licfile.decode_ec(data, props.key, props.issuer))
         today = self._clock().date()
         if today > lic.valid_to:
             raise LicenseError("license.expired", valid_to=lic.valid_to.isoformat())
@@ -351,7 +352,8 @@ class ConsoleLicenseService:
                 return None
             data, sealed_key, issuer_raw = row.ec_data, row.private_key, row.issuer_public_key
         try:
-            private = licfile.load_private_key_der(self._secret_box().open(sealed_key, purpose=_KEY_PURPOSE))
+            der = self._secret_box().open(sealed_key, purpose=_KEY_PURPOSE)
+            private = licfile.load_private_key_der(der, trusted=True)  # authenticated by our own sealed box
             issuer = Ed25519PublicKey.from_public_bytes(issuer_raw)
             return InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
         except (LicenseError, SecretBoxError, ValueError):
@@ -386,8 +388,9 @@ def read_properties(path: Path) -> _Properties:
     try:
         private = base64.b64decode(values["private_key"], validate=True)
         issuer = base64.b64decode(values["issuer_public_key"], validate=True)
-        licfile.load_private_key_der(private)
-        Ed25519PublicKey.from_public_bytes(issuer)
-    except (binascii.Error, ValueError) as err:
-        raise LicenseError("license.properties_invalid", path=str(path), reason=type(err).__name__) from None
-    return _Properties(private, issuer)
+        key = licfile.load_private_key_der(private)
+        issuer_key = Ed25519PublicKey.from_public_bytes(issuer)
+    except (binascii.Error, ValueError, TypeError) as err:
+        reason = "private_key or issuer_public_key is not a valid key"
+        raise LicenseError("license.properties_invalid", path=str(path), reason=reason) from err
+    return _Properties(private, issuer, key, issuer_key)

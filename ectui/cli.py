@@ -1,0 +1,371 @@
+"""Command line: the console TUI by default, `issuer`, `license` and the scriptable `--json` subcommands.
+
+Kept light at import: heavy modules (services, Textual) load only inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one clear line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from ectui.i18n import _
+
+        hint = _("try '{prog} --help'").format(prog=self.prog)
+        label = _("error")
+        self.exit(EXIT_USAGE, f"{self.prog}: {label}: {message} ({hint})\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    from ectui import __version__
+
+    parser = _Parser(prog="ectui", description="Terminal console for OpenStack private clouds.")
+    parser.add_argument("--version", action="version", version=f"ectui {__version__}")
+    parser.add_argument("--lang", help="UI language: en or zh_CN (default: from LANG)")
+    parser.add_argument("--db-url", help="SQLAlchemy URL of the console database (default: SQLite in the data dir)")
+    parser.add_argument("--readonly", action="store_true", help="refuse every changing action")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    # -- console license
+    lic = sub.add_parser("license", help="the license installed in this console")
+    lic_sub = lic.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    imp = lic_sub.add_parser("import", help="install a license file (.ec)")
+    imp.add_argument("file", type=Path, metavar="FILE.ec")
+    imp.add_argument("--properties", type=Path, metavar="FILE.properties", help="default: constant.properties in the config dir")
+    imp.add_argument("--json", action="store_true")
+    show = lic_sub.add_parser("show", help="the license in force and its limits")
+    show.add_argument("--json", action="store_true")
+
+    # -- issuer
+    issuer = sub.add_parser("issuer", help="the license authority (opens its TUI without a subcommand)")
+    issuer.add_argument("--db-url", dest="issuer_db_url", help="SQLAlchemy URL of the issuer database")
+    isub = issuer.add_subparsers(dest="area", parser_class=_Parser)
+
+    edition = isub.add_parser("edition", help="editions: limits and features sold together")
+    esub = edition.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    add = esub.add_parser("add", help="create an edition")
+    add.add_argument("--name", required=True)
+    add.add_argument("--max-clusters", required=True, metavar="N")
+    add.add_argument("--max-nodes", required=True, metavar="N")
+    add.add_argument("--storage", required=True, metavar="MODES", help="comma-separated: local,shared")
+    add.add_argument(
+        "--features",
+        required=True,
+        metavar="CODES",
+        help="comma-separated modules or menus: platform,statistics,users,workflow,billing",
+    )
+    add.add_argument("--grace-days", default="7", metavar="N", help="days an expired license keeps working (default 7)")
+    add.add_argument("--price", default="0", metavar="P")
+    add.add_argument("--description", default="", metavar="D")
+    add.add_argument("--json", action="store_true")
+    elist = esub.add_parser("list", help="list editions")
+    elist.add_argument("--json", action="store_true")
+    eshow = esub.add_parser("show", help="one edition")
+    eshow.add_argument("name")
+    eshow.add_argument("--json", action="store_true")
+    edel = esub.add_parser("delete", help="delete an edition no license uses")
+    edel.add_argument("name")
+    edel.add_argument("--json", action="store_true")
+
+    license_ = isub.add_parser("license", help="licenses of customers")
+    lsub = license_.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ladd = lsub.add_parser("add", help="create a license (with its own RSA-3072 key pair)")
+    ladd.add_argument("--customer", required=True)
+    ladd.add_argument("--edition", required=True, metavar="NAME")
+    ladd.add_argument("--valid-from", required=True, metavar="YYYY-MM-DD")
+    ladd.add_argument("--valid-to", required=True, metavar="YYYY-MM-DD")
+    ladd.add_argument("--json", action="store_true")
+    llist = lsub.add_parser("list", help="list licenses")
+    llist.add_argument("--json", action="store_true")
+    lshow = lsub.add_parser("show", help="one license")
+    lshow.add_argument("id", metavar="ID")
+    lshow.add_argument("--json", action="store_true")
+    lupd = lsub.add_parser("update", help="change customer, edition or validity")
+    lupd.add_argument("id", metavar="ID")
+    lupd.add_argument("--customer")
+    lupd.add_argument("--edition", metavar="NAME")
+    lupd.add_argument("--valid-from", metavar="YYYY-MM-DD")
+    lupd.add_argument("--valid-to", metavar="YYYY-MM-DD")
+    lupd.add_argument("--json", action="store_true")
+    ldel = lsub.add_parser("delete", help="delete a license and its keys")
+    ldel.add_argument("id", metavar="ID")
+    ldel.add_argument("--json", action="store_true")
+    lexp = lsub.add_parser("export", help="write the .ec file and the installation's constant.properties")
+    lexp.add_argument("id", metavar="ID")
+    lexp.add_argument("--out", required=True, type=Path, metavar="FILE.ec")
+    lexp.add_argument("--properties", required=True, type=Path, metavar="FILE.properties")
+    lexp.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ectui` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"]:  # the cheapest path: no parser, no imports
+        from ectui import __version__
+
+        print(f"ectui {__version__}")
+        return 0
+    from ectui.config import Settings, normalize_lang
+    from ectui.i18n import set_language
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang")
+    known, _rest = pre.parse_known_args(args_list)
+    settings = Settings.from_env(lang=normalize_lang(known.lang) if known.lang else None)
+    set_language(settings.lang)
+    args = build_parser().parse_args(args_list)
+    settings = settings.with_changes(db_url=args.db_url or settings.db_url)
+    if getattr(args, "issuer_db_url", None):
+        settings = settings.with_changes(issuer_db_url=args.issuer_db_url)
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        print("ectui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command is None:
+        from ectui.tui import run_console
+
+        return run_console(settings, readonly=args.readonly)
+    if args.command == "issuer" and args.area is None:
+        from ectui.tui import run_issuer
+
+        return run_issuer(settings)
+    if args.command == "issuer":
+        handler = _ISSUER[(args.area, args.action)]
+        return _run(settings, args, handler, issuer=True)
+    handler = _CONSOLE[args.action]
+    return _run(settings, args, handler, issuer=False)
+
+
+Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, Any]]
+
+
+def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issuer: bool) -> int:
+    """Start the right services, run one command, print its result; errors are one line on stderr."""
+    import asyncio
+
+    from ectui.i18n import _, render
+    from ectui.services import build_console_services, build_issuer_services
+    from ectui.services.errors import ServiceError
+
+    services: Any = build_issuer_services(settings) if issuer else build_console_services(settings, readonly=args.readonly)
+
+    async def go() -> Any:
+        await services.start()
+        return await handler(services, args)
+
+    try:
+        result = asyncio.run(go())
+    except ServiceError as err:
+        print(f"ectui: {render(err)}", file=sys.stderr)
+        return err.exit_code
+    except Exception as err:  # a bug or an unreachable database: one line here, the details in the log
+        _log_exception(settings, err)
+        print(
+            "ectui: " + _("unexpected error ({kind}); details in {path}").format(
+                kind=type(err).__name__, path=settings.log_dir / "ectui.log"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    finally:
+        services.close()
+    if result is not None:
+        data, text = result
+        print(json.dumps(data, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def _log_exception(settings: Settings, err: BaseException) -> None:
+    import logging
+
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=settings.log_dir / "ectui.log", level=logging.INFO)
+    logging.getLogger("ectui").error("command failed", exc_info=err)
+
+
+def _license_id(value: str) -> int:
+    from ectui.services.errors import ValidationError
+
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError("validation.int", field="ID", value=value) from None
+    if number < 1:
+        raise ValidationError("validation.positive", field="ID", value=number)
+    return number
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+# ------------------------------------------------------------------ issuer handlers
+
+
+async def _edition_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.issuer import EditionDraft
+
+    draft = EditionDraft.parse(
+        name=a.name,
+        max_clusters=a.max_clusters,
+        max_nodes=a.max_nodes,
+        storage=a.storage,
+        features=a.features,
+        grace_days=a.grace_days,
+        price=a.price,
+        description=a.description,
+    )
+    info = await s.issuer.create_edition(draft)
+    return info.to_json(), _("Edition '{name}' created.").format(name=info.name)
+
+
+async def _edition_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    items = await s.issuer.list_editions()
+    rows = [
+        (e.name, e.max_clusters, e.max_nodes, ",".join(e.storage), ",".join(e.modules), e.price, e.license_count)
+        for e in items
+    ]
+    headers = (_("Name"), _("Clusters"), _("Nodes"), _("Storage"), _("Modules"), _("Price"), _("Licenses"))
+    return {"editions": [e.to_json() for e in items]}, _table(headers, rows)
+
+
+async def _edition_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    info = await s.issuer.get_edition(a.name)
+    return info.to_json(), _describe(info.to_json())
+
+
+async def _edition_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    await s.issuer.delete_edition(a.name)
+    return {"deleted": a.name}, _("Edition '{name}' deleted.").format(name=a.name)
+
+
+async def _license_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.issuer import LicenseDraft
+
+    draft = LicenseDraft.parse(customer=a.customer, edition=a.edition, valid_from=a.valid_from, valid_to=a.valid_to)
+    info = await s.issuer.create_license(draft)
+    return info.to_json(), _("License {id} created for {customer}.").format(id=info.id, customer=info.customer)
+
+
+async def _license_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    items = await s.issuer.list_licenses()
+    rows = [(i.id, i.customer, i.edition, i.valid_from, i.valid_to, _(i.status)) for i in items]
+    headers = ("ID", _("Customer"), _("Edition"), _("Valid from"), _("Valid to"), _("Status"))
+    return {"licenses": [i.to_json() for i in items]}, _table(headers, rows)
+
+
+async def _license_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    info = await s.issuer.get_license(_license_id(a.id))
+    return info.to_json(), _describe(info.to_json())
+
+
+async def _license_update(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.issuer import LicenseChanges
+
+    changes = LicenseChanges.parse(customer=a.customer, edition=a.edition, valid_from=a.valid_from, valid_to=a.valid_to)
+    info = await s.issuer.update_license(_license_id(a.id), changes)
+    return info.to_json(), _("License {id} updated.").format(id=info.id)
+
+
+async def _license_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    license_id = _license_id(a.id)
+    await s.issuer.delete_license(license_id)
+    return {"deleted": license_id}, _("License {id} deleted.").format(id=license_id)
+
+
+async def _license_export(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    result = await s.issuer.export_license(_license_id(a.id), a.out, a.properties)
+    data = {"id": result.license_id, "ec": str(result.ec_path), "properties": str(result.properties_path)}
+    text = _("Wrote {ec} and {properties} (keep the properties file private).").format(
+        ec=result.ec_path, properties=result.properties_path
+    )
+    return data, text
+
+
+# ------------------------------------------------------------------ console handlers
+
+
+async def _console_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    status = await s.license.import_license(a.file, a.properties)
+    return status.to_json(), _("License installed: {header}").format(header=status.header_text())
+
+
+async def _console_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _, render
+
+    status = await s.license.status()
+    data = status.to_json()
+    text = _describe(data)
+    if status.reason is not None:
+        text += "\n" + _("Read-only: {reason}").format(reason=render(status.reason))
+    return data, text
+
+
+def _describe(data: dict[str, Any]) -> str:
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"{key:<16} {'-' if value is None else value}")
+    return "\n".join(lines)
+
+
+_ISSUER: dict[tuple[str, str], Handler] = {
+    ("edition", "add"): _edition_add,
+    ("edition", "list"): _edition_list,
+    ("edition", "show"): _edition_show,
+    ("edition", "delete"): _edition_delete,
+    ("license", "add"): _license_add,
+    ("license", "list"): _license_list,
+    ("license", "show"): _license_show,
+    ("license", "update"): _license_update,
+    ("license", "delete"): _license_delete,
+    ("license", "export"): _license_export,
+}
+_CONSOLE: dict[str, Handler] = {"import": _console_import, "show": _console_show}
