@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,7 +58,9 @@ class Settings:
             log_dir=log_dir,
             db_url=db_url or env.get("ECTUI_DB_URL") or None,
             issuer_db_url=env.get("ECTUI_ISSUER_DB_URL") or None,
-            lang=normalize_lang(lang or env.get("ECTUI_LANG") or env.get("LC_ALL") or env.get("LANG") or "en"),
+            lang=normalize_lang(
+                lang or env.get("ECTUI_LANG") or env.get("LC_ALL") or env.get("LANG") or "en"
+            ),
             issuer_passphrase=env.get("ECTUI_ISSUER_PASSPHRASE") or None,
         )
 
@@ -94,10 +97,8 @@ class Settings:
         """Create the config, data and log directories (config is private to the owner)."""
         for path in (self.config_dir, self.data_dir, self.log_dir):
             path.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             self.config_dir.chmod(0o700)
-        except OSError:
-            pass
 
 
 def normalize_lang(value: str) -> str:
@@ -106,3 +107,27 @@ def normalize_lang(value: str) -> str:
     if code.startswith("zh"):
         return "zh_CN"
     return "en"
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send all logging (ours and the libraries') to log_dir/ectui.log, never to the terminal.
+
+    Library warnings printed on stderr would scribble over the full-screen UI. Request bodies
+    (which carry passwords) are logged by keystoneauth only at DEBUG, below the level used here.
+    """
+    import logging
+    import logging.handlers
+
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        settings.log_dir / "ectui.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    with contextlib.suppress(OSError):
+        (settings.log_dir / "ectui.log").chmod(0o600)

@@ -156,3 +156,76 @@ class ConsoleState(ConsoleBase):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Cluster(ConsoleBase):
+    """One OpenStack cloud/region the console manages (SPEC C1); credentials encrypted at rest."""
+
+    __tablename__ = "cluster"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    cloud_name: Mapped[str | None] = mapped_column(String(128))
+    """A clouds.yaml entry; when set, the fields below come from it."""
+    auth_url: Mapped[str] = mapped_column(String(500), default="")
+    username: Mapped[str] = mapped_column(String(200), default="")
+    password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Sealed with the console master key."""
+    project_name: Mapped[str] = mapped_column(String(200), default="")
+    user_domain: Mapped[str] = mapped_column(String(200), default="Default")
+    project_domain: Mapped[str] = mapped_column(String(200), default="Default")
+    region: Mapped[str] = mapped_column(String(200), default="")
+    cacert: Mapped[str] = mapped_column(String(1000), default="")
+    insecure: Mapped[bool] = mapped_column(Boolean, default=False)
+    storage_mode: Mapped[str] = mapped_column(String(16), default="shared")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    ftp: Mapped[ClusterFtp | None] = relationship(
+        back_populates="cluster", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
+    nodes: Mapped[list[ComputeNode]] = relationship(
+        back_populates="cluster", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ClusterFtp(ConsoleBase):
+    """The FTP server in front of a cluster's NFS ISO share (SPEC C3)."""
+
+    __tablename__ = "cluster_ftp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=21)
+    username: Mapped[str] = mapped_column(String(200))
+    password: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed with the console master key."""
+    iso_dir: Mapped[str] = mapped_column(String(500), default="/")
+
+    cluster: Mapped[Cluster] = relationship(back_populates="ftp")
+
+
+class ComputeNode(ConsoleBase):
+    """A hypervisor of a cluster as last synced (SPEC C2)."""
+
+    __tablename__ = "compute_node"
+    __table_args__ = (UniqueConstraint("cluster_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    hypervisor_id: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(32), default="")
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    vcpus_used: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb_used: Mapped[int] = mapped_column(Integer, default=0)
+    running_vms: Mapped[int] = mapped_column(Integer, default=0)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+    """False once the cloud no longer reports it (kept, marked, not silently dropped)."""
+    synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    cluster: Mapped[Cluster] = relationship(back_populates="nodes")

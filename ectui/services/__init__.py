@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.clusters import ClusterService
     from ectui.services.issuer import IssuerService
     from ectui.services.license import ConsoleLicenseService
 
@@ -39,6 +40,7 @@ class ConsoleServices:
     settings: Settings
     db: Database
     license: ConsoleLicenseService
+    clusters: ClusterService
     readonly_flag: bool = False
 
     async def start(self) -> None:
@@ -48,11 +50,14 @@ class ConsoleServices:
         await self.license.status()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Close cloud connections and release database connections."""
+        self.clusters.close()
         self.db.dispose()
 
 
-def build_issuer_services(settings: Settings, *, today: Callable[[], dt.date] | None = None) -> IssuerServices:
+def build_issuer_services(
+    settings: Settings, *, today: Callable[[], dt.date] | None = None
+) -> IssuerServices:
     """Wire the issuer's services on its own database (never the console's)."""
     from ectui.db.session import Database
     from ectui.services.issuer import IssuerService
@@ -66,8 +71,24 @@ def build_console_services(
 ) -> ConsoleServices:
     """Wire the console's services."""
     from ectui.db.session import Database
-    from ectui.services.license import ConsoleLicenseService
+    from ectui.services.clusters import ClusterService, cluster_usage
+    from ectui.services.license import ConsoleLicenseService, Usage
+    from ectui.services.secrets import LazyKeyFileBox
 
     db = Database(settings.console_db_url, "console")
-    license_service = ConsoleLicenseService(settings, db, clock=clock, readonly=readonly)
-    return ConsoleServices(settings=settings, db=db, license=license_service, readonly_flag=readonly)
+    box = LazyKeyFileBox(settings.console_key_file)
+
+    def usage() -> Usage:
+        clusters, nodes = cluster_usage(db)
+        return Usage(clusters=clusters, nodes=nodes)
+
+    license_service = ConsoleLicenseService(
+        settings, db, clock=clock, readonly=readonly, usage=usage, box=box
+    )
+    return ConsoleServices(
+        settings=settings,
+        db=db,
+        license=license_service,
+        clusters=ClusterService(db, box, license_service),
+        readonly_flag=readonly,
+    )

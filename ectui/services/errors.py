@@ -12,12 +12,15 @@ MESSAGES: dict[str, str] = {
     "validation.int": N_("{field} must be a whole number, got '{value}'."),
     "validation.non_negative": N_("{field} must be 0 or more, got {value}."),
     "validation.positive": N_("{field} must be at least 1, got {value}."),
+    "validation.too_large": N_("{field} must be at most {max}, got {value}."),
     "validation.date": N_("{field} must be a date like 2026-12-31, got '{value}'."),
     "validation.decimal": N_("{field} must be a number like 1999.00, got '{value}'."),
     "validation.too_long": N_("{field} must be at most {max} characters."),
     "validation.choice": N_("{field} must be one of: {choices}; got '{value}'."),
     "validation.date_order": N_("Valid to ({valid_to}) must not be before valid from ({valid_from})."),
-    "readonly.flag": N_("The console was started read-only (--readonly); restart without it to make changes."),
+    "readonly.flag": N_(
+        "The console was started read-only (--readonly); restart without it to make changes."
+    ),
     # issuer
     "issuer.edition_exists": N_("An edition named '{name}' already exists; choose another name."),
     "issuer.edition_not_found": N_("No edition named '{name}'. List them with: ectui issuer edition list"),
@@ -33,9 +36,15 @@ MESSAGES: dict[str, str] = {
     # license file / console
     "license.not_ec": N_("This is not an .ec license file."),
     "license.truncated": N_("The license file is truncated or incomplete; download it again."),
-    "license.unsupported_format": N_("License format {version} is not supported by this console; upgrade ectui."),
-    "license.tampered": N_("The license file has been modified after it was issued (signature check failed)."),
-    "license.foreign_issuer": N_("The license was signed by another issuer, not the one this console trusts."),
+    "license.unsupported_format": N_(
+        "License format {version} is not supported by this console; upgrade ectui."
+    ),
+    "license.tampered": N_(
+        "The license file has been modified after it was issued (signature check failed)."
+    ),
+    "license.foreign_issuer": N_(
+        "The license was signed by another issuer, not the one this console trusts."
+    ),
     "license.wrong_key": N_(
         "The license was issued for another installation: its key does not match constant.properties."
     ),
@@ -47,15 +56,48 @@ MESSAGES: dict[str, str] = {
         "No constant.properties at {path}. Pass --properties FILE (exported by the issuer)."
     ),
     "license.properties_invalid": N_("{path} is not a valid constant.properties file: {reason}"),
-    "license.none": N_("No license is installed. Import one with 'i' on the License screen or: ectui license import FILE.ec"),
+    "license.none": N_(
+        "No license is installed. Import one with 'i' on the License screen or: ectui license import FILE.ec"
+    ),
     "license.expired_readonly": N_("The license expired on {valid_to}. Import a renewed license."),
     "license.clock_rollback": N_(
         "The system clock ({now}) is behind the last time seen ({last_seen}); fix the clock."
     ),
     "license.limit_clusters": N_("The license allows {max} cluster(s); {used} are configured."),
-    "license.limit_nodes": N_("The license allows {max} compute node(s); adding {adding} would make {total}."),
+    "license.limit_nodes": N_(
+        "The license allows {max} compute node(s); adding {adding} would make {total}."
+    ),
     "license.storage_mode": N_("The license does not allow {mode} storage (allowed: {allowed})."),
     "license.feature_disabled": N_("The '{feature}' feature is not in this license's edition ({edition})."),
+    # clusters and clouds
+    "cluster.bad_name": N_(
+        "{field} '{value}' is not valid: use letters, digits, '-', '_' or '.', starting with a letter or digit."
+    ),
+    "cluster.bad_url": N_(
+        "{field} '{value}' is not an http:// or https:// URL (e.g. https://keystone:5000/v3)."
+    ),
+    "cluster.cacert_and_insecure": N_("Give either a CA file or --insecure, not both."),
+    "cluster.no_cacert": N_("CA file {path} does not exist."),
+    "cluster.no_cloud_entry": N_(
+        "No cloud named '{cloud}' in clouds.yaml (looked in OS_CLIENT_CONFIG_FILE, ./, ~/.config/openstack, /etc/openstack)."
+    ),
+    "cluster.bad_dir": N_("{field} must be an absolute path like /iso, got '{value}'."),
+    "cluster.exists": N_("A cluster named '{name}' already exists; choose another name."),
+    "cluster.not_found": N_("No cluster named '{name}'. List them with: ectui cluster list"),
+    "cluster.ftp_missing": N_(
+        "Cluster '{name}' has no FTP settings; set them with: ectui cluster ftp {name} ..."
+    ),
+    "cloud.config": N_("The cloud configuration is incomplete: {reason}"),
+    "cloud.tls": N_("TLS failed: {reason}. Give the cloud's CA file, or --insecure for a test cloud."),
+    "cloud.unreachable": N_("The cloud is unreachable: {reason}"),
+    "cloud.auth_failed": N_("Authentication failed: check the user name, password, project and domains."),
+    "cloud.missing_service": N_("The cloud's catalog has no {service} service."),
+    "cloud.http": N_("The cloud refused the request (HTTP {status}): {reason}"),
+    "cloud.request_failed": N_("The cloud request failed: {reason}"),
+    "ftp.no_dir": N_("The FTP server has no directory {dir}."),
+    "ftp.auth_failed": N_("FTP login failed for user {user}: check the user name and password."),
+    "ftp.unreachable": N_("The FTP server {host}:{port} is unreachable: {reason}"),
+    "ftp.error": N_("The FTP server refused: {reason}"),
 }
 
 

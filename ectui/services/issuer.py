@@ -20,12 +20,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ectui.config import Settings
-from ectui.db.models import FuncMenu, IssuerKey, IssuerMeta, License, LicenseVersion, LicenseVersionMenu, utcnow
+from ectui.db.models import (
+    FuncMenu,
+    IssuerKey,
+    IssuerMeta,
+    License,
+    LicenseVersion,
+    LicenseVersionMenu,
+    utcnow,
+)
 from ectui.db.session import Database
 from ectui.i18n import N_
 from ectui.services import licfile
 from ectui.services.errors import IssuerError, ValidationError
-from ectui.services.secrets import SecretBox, SecretBoxError, derive_key, load_or_create_key_file, write_private
+from ectui.services.secrets import (
+    SecretBox,
+    SecretBoxError,
+    derive_key,
+    load_or_create_key_file,
+    write_private,
+)
 from ectui.services.validation import choices, date_value, money, optional_text, required_text, whole_number
 
 MODULES = ("platform", "statistics", "users", "workflow", "billing")
@@ -72,7 +86,9 @@ MENU_TREE: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
-ALL_MENU_CODES = tuple(code for module, _n, children in MENU_TREE for code in (module, *(c for c, _ in children)))
+ALL_MENU_CODES = tuple(
+    code for module, _n, children in MENU_TREE for code in (module, *(c for c, _ in children))
+)
 _SIGNING_PURPOSE = b"issuer-signing-key"
 _LICENSE_PURPOSE = b"license-private-key"
 
@@ -293,7 +309,11 @@ class LicenseInfo:
             "created_at": self.created_at.isoformat(timespec="seconds"),
             "updated_at": self.updated_at.isoformat(timespec="seconds"),
             "key_id": self.key_id,
-            "limits": {"max_clusters": self.max_clusters, "max_nodes": self.max_nodes, "storage": list(self.storage)},
+            "limits": {
+                "max_clusters": self.max_clusters,
+                "max_nodes": self.max_nodes,
+                "storage": list(self.storage),
+            },
             "grace_days": self.grace_days,
             "features": list(self.features),
         }
@@ -314,7 +334,9 @@ class ExportResult:
 class IssuerService:
     """Editions and licenses of the license authority; keys encrypted at rest."""
 
-    def __init__(self, settings: Settings, db: Database, *, today: Callable[[], dt.date] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, *, today: Callable[[], dt.date] | None = None
+    ) -> None:
         self._settings = settings
         self._db = db
         self._today = today or dt.date.today
@@ -371,12 +393,16 @@ class IssuerService:
         try:
             if passphrase is None:
                 if session.get(IssuerMeta, "kdf_salt") is not None:
-                    raise SecretBoxError("this issuer database is protected by a passphrase (ECTUI_ISSUER_PASSPHRASE)")
+                    raise SecretBoxError(
+                        "this issuer database is protected by a passphrase (ECTUI_ISSUER_PASSPHRASE)"
+                    )
                 return SecretBox(load_or_create_key_file(self._settings.issuer_key_file))
             salt_row = session.get(IssuerMeta, "kdf_salt")
             if salt_row is None:
                 if session.scalar(select(func.count()).select_from(IssuerKey)):
-                    raise SecretBoxError("this issuer database is protected by its key file, not a passphrase")
+                    raise SecretBoxError(
+                        "this issuer database is protected by its key file, not a passphrase"
+                    )
                 salt_row = IssuerMeta(key="kdf_salt", value=secrets.token_bytes(16))
                 session.add(salt_row)
                 box = SecretBox(derive_key(passphrase, salt_row.value))
@@ -487,7 +513,9 @@ class IssuerService:
 
     @staticmethod
     def _license_counts(session: Session) -> dict[int, int]:
-        return dict(session.execute(select(License.version_id, func.count()).group_by(License.version_id)).all())  # type: ignore[arg-type]
+        return dict(
+            session.execute(select(License.version_id, func.count()).group_by(License.version_id)).all()
+        )  # type: ignore[arg-type]
 
     @staticmethod
     def _edition_info(session: Session, row: LicenseVersion, count: int) -> EditionInfo:
@@ -589,7 +617,9 @@ class IssuerService:
     async def default_export_paths(self, license_id: int, directory: Path) -> tuple[Path, Path]:
         """`<customer>.ec` and `constant.properties` in a directory (customer name made file-safe)."""
         info = await self.get_license(license_id)
-        stem = re.sub(r"[^\w.-]+", "_", info.customer, flags=re.UNICODE).strip("._") or f"license-{license_id}"
+        stem = (
+            re.sub(r"[^\w.-]+", "_", info.customer, flags=re.UNICODE).strip("._") or f"license-{license_id}"
+        )
         return directory / f"{stem}.ec", directory / "constant.properties"
 
     async def export_license(self, license_id: int, ec_path: Path, properties_path: Path) -> ExportResult:
@@ -626,7 +656,9 @@ class IssuerService:
         except OSError as err:
             for path in written:
                 path.unlink(missing_ok=True)
-            raise IssuerError("issuer.write_failed", path=str(err.filename or ec_path), reason=err.strerror) from None
+            raise IssuerError(
+                "issuer.write_failed", path=str(err.filename or ec_path), reason=err.strerror
+            ) from None
         return ExportResult(license_id, Path(ec_path), Path(properties_path))
 
     async def reveal_private_key(self, license_id: int) -> str:
@@ -635,7 +667,9 @@ class IssuerService:
 
     def _reveal_private_key(self, license_id: int) -> str:
         with self._db.session() as session:
-            der = self._require_box().open(self._license_row(session, license_id).private_key, purpose=_LICENSE_PURPOSE)
+            der = self._require_box().open(
+                self._license_row(session, license_id).private_key, purpose=_LICENSE_PURPOSE
+            )
         key = licfile.load_private_key_der(der, trusted=True)
         return key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -21,7 +21,7 @@ from ectui.db.session import Database
 from ectui.i18n import _, ngettext
 from ectui.services import licfile
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
-from ectui.services.secrets import SecretBox, SecretBoxError, load_or_create_key_file
+from ectui.services.secrets import LazyKeyFileBox, SecretBox, SecretBoxError
 
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 """A clock set back by more than this, below the last time seen, is a rollback."""
@@ -126,7 +126,11 @@ class LicenseStatus:
             "days_left": self.days_left,
             "grace_days": lic.grace_days,
             "grace_days_left": self.grace_days_left,
-            "limits": {"max_clusters": lic.max_clusters, "max_nodes": lic.max_nodes, "storage": list(lic.storage)},
+            "limits": {
+                "max_clusters": lic.max_clusters,
+                "max_nodes": lic.max_nodes,
+                "storage": list(lic.storage),
+            },
             "features": list(lic.features),
             **data,
         }
@@ -183,28 +187,30 @@ class LicensePolicy:
             edition = self.status.license.edition if self.status.license else "-"
             raise LicenseError("license.feature_disabled", feature=code, edition=edition)
 
-    def may_add_cluster(self) -> Decision:
-        """One more cluster fits the license."""
+    def may_add_cluster(self, *, used: int | None = None) -> Decision:
+        """One more cluster fits the license (`used`: clusters counted now, default: at the last status)."""
         decision = self._writable()
         if not decision:
             return decision
         lic = self.status.license
         assert lic is not None
-        used = self.status.usage.clusters
+        used = self.status.usage.clusters if used is None else used
         if used + 1 > lic.max_clusters:
             return Decision(False, LicenseError("license.limit_clusters", max=lic.max_clusters, used=used))
         return _ALLOW
 
-    def may_add_nodes(self, n: int) -> Decision:
-        """n more compute nodes fit the license."""
+    def may_add_nodes(self, n: int, *, used: int | None = None) -> Decision:
+        """n more compute nodes fit the license (`used`: nodes counted now, default: at the last status)."""
         decision = self._writable()
         if not decision:
             return decision
         lic = self.status.license
         assert lic is not None
-        total = self.status.usage.nodes + n
+        total = (self.status.usage.nodes if used is None else used) + n
         if total > lic.max_nodes:
-            return Decision(False, LicenseError("license.limit_nodes", max=lic.max_nodes, adding=n, total=total))
+            return Decision(
+                False, LicenseError("license.limit_nodes", max=lic.max_nodes, adding=n, total=total)
+            )
         return _ALLOW
 
     def storage_allowed(self, mode: str) -> Decision:
@@ -235,13 +241,14 @@ class ConsoleLicenseService:
         clock: Callable[[], dt.datetime] | None = None,
         readonly: bool = False,
         usage: Callable[[], Usage] | None = None,
+        box: SecretBox | LazyKeyFileBox | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
         self._readonly = readonly
         self._usage = usage or Usage
-        self._box: SecretBox | None = None
+        self._box = box or LazyKeyFileBox(settings.console_key_file)
         self._installed: InstalledLicense | None = None
         self._loaded = False
         self._last = LicenseStatus("none", None, None, None, False, LicenseError("license.none"), Usage())
@@ -265,11 +272,15 @@ class ConsoleLicenseService:
         self._last = self._compute(self._installed, now, rollback)
         return self._last
 
-    def _compute(self, lic: InstalledLicense | None, now: dt.datetime, rollback: dt.datetime | None) -> LicenseStatus:
+    def _compute(
+        self, lic: InstalledLicense | None, now: dt.datetime, rollback: dt.datetime | None
+    ) -> LicenseStatus:
         usage = self._usage()
         if rollback is not None:
             reason = LicenseError(
-                "license.clock_rollback", now=now.isoformat(timespec="seconds"), last_seen=rollback.isoformat(timespec="seconds")
+                "license.clock_rollback",
+                now=now.isoformat(timespec="seconds"),
+                last_seen=rollback.isoformat(timespec="seconds"),
             )
             return LicenseStatus("clock_rollback", lic, None, None, False, reason, usage)
         if lic is None:
@@ -317,7 +328,9 @@ class ConsoleLicenseService:
         try:
             data = ec_path.read_bytes()
         except OSError as err:
-            raise LicenseError("license.file_missing", path=str(ec_path), reason=err.strerror or str(err)) from None
+            raise LicenseError(
+                "license.file_missing", path=str(ec_path), reason=err.strerror or str(err)
+            ) from None
         lic = InstalledLicense.from_document(licfile.decode_ec(data, props.key, props.issuer))
         today = self._clock().date()
         if today > lic.valid_to:
@@ -359,9 +372,7 @@ class ConsoleLicenseService:
         except (LicenseError, SecretBoxError, ValueError):
             return None
 
-    def _secret_box(self) -> SecretBox:
-        if self._box is None:
-            self._box = SecretBox(load_or_create_key_file(self._settings.console_key_file))
+    def _secret_box(self) -> SecretBox | LazyKeyFileBox:
         return self._box
 
 
@@ -384,7 +395,9 @@ def read_properties(path: Path) -> _Properties:
         values[line[:sep].strip()] = line[sep + 1 :].strip()
     missing = [k for k in ("private_key", "issuer_public_key") if not values.get(k)]
     if missing:
-        raise LicenseError("license.properties_invalid", path=str(path), reason="missing " + ", ".join(missing))
+        raise LicenseError(
+            "license.properties_invalid", path=str(path), reason="missing " + ", ".join(missing)
+        )
     try:
         private = base64.b64decode(values["private_key"], validate=True)
         issuer = base64.b64decode(values["issuer_public_key"], validate=True)

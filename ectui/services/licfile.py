@@ -73,7 +73,9 @@ def load_private_key_der(der: bytes, *, trusted: bool = False) -> rsa.RSAPrivate
 
 def public_key_pem(key: rsa.RSAPublicKey) -> str:
     """PEM text of a license public key."""
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def load_public_key_pem(pem: str) -> rsa.RSAPublicKey:
@@ -126,7 +128,9 @@ class LicenseDocument:
         ET.SubElement(validity, "from").text = self.valid_from.isoformat()
         ET.SubElement(validity, "to").text = self.valid_to.isoformat()
         ET.SubElement(root, "issued-at").text = self.issued_at.replace(microsecond=0).isoformat()
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+            root, encoding="utf-8", xml_declaration=False
+        )
 
     @classmethod
     def from_xml(cls, data: bytes) -> LicenseDocument:
@@ -139,7 +143,9 @@ class LicenseDocument:
         try:
             root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         except DefusedXmlException as err:
-            raise LicenseError("license.malformed", reason="DTD or entity declarations are not allowed") from err
+            raise LicenseError(
+                "license.malformed", reason="DTD or entity declarations are not allowed"
+            ) from err
         except ET.ParseError as err:
             raise LicenseError("license.malformed", reason=f"XML error {err}") from err
         try:

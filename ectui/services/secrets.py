@@ -78,3 +78,27 @@ def load_or_create_key_file(path: Path) -> bytes:
 def derive_key(passphrase: str, salt: bytes) -> bytes:
     """Derive a 256-bit key from a passphrase with scrypt (n=2**15, r=8, p=1)."""
     return Scrypt(salt=salt, length=KEY_BYTES, n=2**15, r=8, p=1).derive(passphrase.encode("utf-8"))
+
+
+class LazyKeyFileBox:
+    """A SecretBox whose key file is read (or made, 0600) on first use, not at construction."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._box: SecretBox | None = None
+
+    def __repr__(self) -> str:
+        return f"LazyKeyFileBox({self._path})"
+
+    def _get(self) -> SecretBox:
+        if self._box is None:
+            self._box = SecretBox(load_or_create_key_file(self._path))
+        return self._box
+
+    def seal(self, plaintext: bytes, *, purpose: bytes = b"") -> bytes:
+        """Encrypt with the key file's key."""
+        return self._get().seal(plaintext, purpose=purpose)
+
+    def open(self, box: bytes, *, purpose: bytes = b"") -> bytes:
+        """Decrypt with the key file's key."""
+        return self._get().open(box, purpose=purpose)

@@ -43,7 +43,7 @@ def whole_number(value: str | int | None, field: str, *, minimum: int = 0, maxim
         key = "validation.positive" if minimum == 1 else "validation.non_negative"
         raise ValidationError(key, field=field, value=number)
     if number > maximum:
-        raise ValidationError("validation.int", field=field, value=number)
+        raise ValidationError("validation.too_large", field=field, value=number, max=maximum)
     return number
 
 

@@ -1,0 +1,644 @@
+"""Clusters (SPEC C1, C3) and their compute nodes (C2), within the license limits (K3)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ectui.db.models import Cluster, ClusterFtp, ComputeNode, utcnow
+from ectui.i18n import N_
+from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.openstack.connection import (
+    CloudConnections,
+    CloudCredentials,
+    CloudError,
+    ConnectionVerdict,
+    test_connection,
+)
+from ectui.services.validation import optional_text, required_text, whole_number
+
+if TYPE_CHECKING:
+    from ectui.db.session import Database
+    from ectui.services.license import ConsoleLicenseService
+    from ectui.services.secrets import SecretBox
+
+STORAGE_MODES = ("local", "shared")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PASSWORD = b"cluster-password"
+_FTP_PASSWORD = b"cluster-ftp-password"
+
+
+class ClusterError(ServiceError):
+    """A refused cluster or node operation."""
+
+
+# ------------------------------------------------------------------ DTOs
+
+
+@dataclass(frozen=True)
+class ClusterDraft:
+    """A validated cluster definition (new, or the full new state of an edited one)."""
+
+    name: str
+    storage_mode: str
+    credentials: CloudCredentials
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        name: str,
+        storage_mode: str = "shared",
+        cloud: str | None = None,
+        auth_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        project: str | None = None,
+        user_domain: str | None = None,
+        project_domain: str | None = None,
+        region: str | None = None,
+        cacert: str | None = None,
+        insecure: bool = False,
+    ) -> ClusterDraft:
+        """Validate raw values; raises ValidationError naming the field and how to fix it."""
+        name = required_text(name, N_("Cluster name"), max_len=64)
+        if not _NAME.match(name):
+            raise ValidationError("cluster.bad_name", field=N_("Cluster name"), value=name)
+        mode = (storage_mode or "").strip()
+        if mode not in STORAGE_MODES:
+            raise ValidationError(
+                "validation.choice", field=N_("Storage mode"), choices=", ".join(STORAGE_MODES), value=mode
+            )
+        cloud = (cloud or "").strip() or None
+        if cloud:
+            _check_cloud_entry(cloud)
+            return cls(name, mode, CloudCredentials(cloud_name=cloud))
+        url = required_text(auth_url, N_("Auth URL"), max_len=500)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValidationError("cluster.bad_url", field=N_("Auth URL"), value=url)
+        cafile = optional_text(cacert, N_("CA file"), max_len=1000)
+        if cafile and insecure:
+            raise ValidationError("cluster.cacert_and_insecure", field=N_("CA file"))
+        if cafile and not Path(cafile).expanduser().is_file():
+            raise ValidationError("cluster.no_cacert", field=N_("CA file"), path=cafile)
+        if not password:
+            raise ValidationError("validation.required", field=N_("Password"))
+        credentials = CloudCredentials(
+            auth_url=url,
+            username=required_text(username, N_("User name"), max_len=200),
+            password=password,
+            project_name=required_text(project, N_("Project"), max_len=200),
+            user_domain=optional_text(user_domain, N_("User domain"), max_len=200) or "Default",
+            project_domain=optional_text(project_domain, N_("Project domain"), max_len=200) or "Default",
+            region=optional_text(region, N_("Region"), max_len=200),
+            cacert=str(Path(cafile).expanduser()) if cafile else "",
+            insecure=insecure,
+        )
+        return cls(name, mode, credentials)
+
+
+def _check_cloud_entry(cloud: str) -> None:
+    import openstack.config
+    from openstack import exceptions as sdk_exc
+
+    try:
+        openstack.config.OpenStackConfig(load_envvars=False).get_one(cloud=cloud)
+    except (sdk_exc.ConfigException, KeyError):
+        raise ValidationError("cluster.no_cloud_entry", field=N_("Cloud"), cloud=cloud) from None
+
+
+@dataclass(frozen=True)
+class FtpDraft:
+    """Validated FTP settings of a cluster."""
+
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    iso_dir: str = "/"
+
+    @classmethod
+    def parse(
+        cls, *, host: str, port: str | int, username: str, password: str, iso_dir: str = "/"
+    ) -> FtpDraft:
+        """Validate raw values."""
+        if not password:
+            raise ValidationError("validation.required", field=N_("FTP password"))
+        directory = (iso_dir or "/").strip() or "/"
+        if not directory.startswith("/"):
+            raise ValidationError("cluster.bad_dir", field=N_("ISO directory"), value=directory)
+        return cls(
+            host=required_text(host, N_("FTP host"), max_len=255),
+            port=whole_number(port, N_("FTP port"), minimum=1, maximum=65535),
+            username=required_text(username, N_("FTP user"), max_len=200),
+            password=password,
+            iso_dir=directory,
+        )
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """A cluster as lists show it (never its password)."""
+
+    id: int
+    name: str
+    source: str
+    """'clouds.yaml:<entry>' or the auth URL."""
+    auth_url: str
+    username: str
+    project: str
+    region: str
+    storage_mode: str
+    insecure: bool
+    cacert: str
+    ftp: str | None
+    """'user@host:port/dir' when configured."""
+    node_count: int
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source": self.source,
+            "auth_url": self.auth_url,
+            "username": self.username,
+            "project": self.project,
+            "region": self.region,
+            "storage": self.storage_mode,
+            "insecure": self.insecure,
+            "cacert": self.cacert,
+            "ftp": self.ftp,
+            "nodes": self.node_count,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+        }
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A compute node with its capacity."""
+
+    id: int
+    cluster: str
+    name: str
+    zone: str
+    state: str
+    status: str
+    vcpus: int
+    vcpus_used: int
+    memory_mb: int
+    memory_mb_used: int
+    running_vms: int
+    present: bool
+    synced_at: dt.datetime
+
+    @property
+    def vcpus_free(self) -> int:
+        """Unallocated vCPUs."""
+        return max(self.vcpus - self.vcpus_used, 0)
+
+    @property
+    def memory_mb_free(self) -> int:
+        """Unallocated RAM in MiB."""
+        return max(self.memory_mb - self.memory_mb_used, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "id": self.id,
+            "cluster": self.cluster,
+            "name": self.name,
+            "zone": self.zone,
+            "state": self.state,
+            "status": self.status,
+            "vcpus": self.vcpus,
+            "vcpus_used": self.vcpus_used,
+            "memory_mb": self.memory_mb,
+            "memory_mb_used": self.memory_mb_used,
+            "running_vms": self.running_vms,
+            "present": self.present,
+            "synced_at": self.synced_at.isoformat(timespec="seconds"),
+        }
+
+
+@dataclass(frozen=True)
+class NodeSyncResult:
+    """What a node sync changed."""
+
+    cluster: str
+    added: int
+    updated: int
+    gone: int
+    nodes: tuple[NodeInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "cluster": self.cluster,
+            "added": self.added,
+            "updated": self.updated,
+            "gone": self.gone,
+            "nodes": [n.to_json() for n in self.nodes],
+        }
+
+
+@dataclass(frozen=True)
+class FtpVerdict:
+    """The result of an FTP connection test."""
+
+    ok: bool
+    verdict: str
+    """ok | auth_failed | unreachable | no_dir | error"""
+    error: ServiceError | None = None
+    iso_count: int = 0
+
+
+# ------------------------------------------------------------------ the service
+
+
+class ClusterService:
+    """Add, edit, remove and test clusters; sync and list their nodes; all checked against the license."""
+
+    def __init__(self, db: Database, box: SecretBox, license_service: ConsoleLicenseService) -> None:
+        self._db = db
+        self._box = box
+        self._license = license_service
+        self.connections = CloudConnections(self._credentials)
+
+    # -- credentials (never leave the service layer)
+
+    def _credentials(self, cluster_id: int) -> CloudCredentials:
+        with self._db.session() as session:
+            row = session.get(Cluster, cluster_id)
+            if row is None:
+                raise ClusterError("cluster.not_found", name=str(cluster_id))
+            return self._row_credentials(row)
+
+    def _row_credentials(self, row: Cluster) -> CloudCredentials:
+        if row.cloud_name:
+            return CloudCredentials(cloud_name=row.cloud_name)
+        password = self._box.open(row.password, purpose=_PASSWORD).decode() if row.password else ""
+        return CloudCredentials(
+            auth_url=row.auth_url,
+            username=row.username,
+            password=password,
+            project_name=row.project_name,
+            user_domain=row.user_domain,
+            project_domain=row.project_domain,
+            region=row.region,
+            cacert=row.cacert,
+            insecure=row.insecure,
+        )
+
+    # -- clusters
+
+    async def list(self) -> list[ClusterInfo]:
+        """All clusters by name."""
+        return await asyncio.to_thread(self._list)
+
+    def _list(self) -> list[ClusterInfo]:
+        with self._db.session() as session:
+            return [
+                self._info(session, row) for row in session.scalars(select(Cluster).order_by(Cluster.name))
+            ]
+
+    async def get(self, name: str) -> ClusterInfo:
+        """One cluster by name."""
+        return await asyncio.to_thread(self._get, name)
+
+    def _get(self, name: str) -> ClusterInfo:
+        with self._db.session() as session:
+            return self._info(session, self._row(session, name))
+
+    async def add(self, draft: ClusterDraft) -> ClusterInfo:
+        """Register a cluster; the license decides whether one more cluster and its storage mode are allowed."""
+        await self._license.status()
+        return await asyncio.to_thread(self._add, draft)
+
+    def _add(self, draft: ClusterDraft) -> ClusterInfo:
+        policy = self._license.policy()
+        policy.ensure_writable()
+        policy.storage_allowed(draft.storage_mode).raise_if_denied()
+        try:
+            with self._db.session() as session:
+                if session.scalar(select(Cluster.id).where(Cluster.name == draft.name)) is not None:
+                    raise ClusterError("cluster.exists", name=draft.name)
+                used = session.scalar(select(func.count()).select_from(Cluster)) or 0
+                policy.may_add_cluster(used=used).raise_if_denied()
+                row = Cluster(name=draft.name)
+                self._apply(row, draft)
+                session.add(row)
+                session.flush()
+                return self._info(session, row)
+        except IntegrityError:
+            raise ClusterError("cluster.exists", name=draft.name) from None
+
+    async def update(self, name: str, draft: ClusterDraft) -> ClusterInfo:
+        """Replace a cluster's definition (name may change); its nodes and FTP settings stay."""
+        await self._license.status()
+        info = await asyncio.to_thread(self._update, name, draft)
+        self.connections.forget(info.id)
+        return info
+
+    def _update(self, name: str, draft: ClusterDraft) -> ClusterInfo:
+        policy = self._license.policy()
+        policy.ensure_writable()
+        policy.storage_allowed(draft.storage_mode).raise_if_denied()
+        try:
+            with self._db.session() as session:
+                row = self._row(session, name)
+                if draft.name != row.name and session.scalar(
+                    select(Cluster.id).where(Cluster.name == draft.name)
+                ):
+                    raise ClusterError("cluster.exists", name=draft.name)
+                row.name = draft.name
+                self._apply(row, draft)
+                row.updated_at = utcnow()
+                session.flush()
+                return self._info(session, row)
+        except IntegrityError:
+            raise ClusterError("cluster.exists", name=draft.name) from None
+
+    def _apply(self, row: Cluster, draft: ClusterDraft) -> None:
+        c = draft.credentials
+        row.storage_mode = draft.storage_mode
+        row.cloud_name = c.cloud_name
+        row.auth_url, row.username, row.project_name = c.auth_url, c.username, c.project_name
+        row.user_domain, row.project_domain, row.region = c.user_domain, c.project_domain, c.region
+        row.cacert, row.insecure = c.cacert, c.insecure
+        row.password = self._box.seal(c.password.encode(), purpose=_PASSWORD) if c.password else None
+
+    async def remove(self, name: str) -> None:
+        """Forget a cluster, its FTP settings and nodes (nothing in the cloud is touched)."""
+        await self._license.status()
+        cluster_id = await asyncio.to_thread(self._remove, name)
+        self.connections.forget(cluster_id)
+
+    def _remove(self, name: str) -> int:
+        self._license.policy().ensure_writable()
+        with self._db.session() as session:
+            row = self._row(session, name)
+            session.delete(row)
+            return row.id
+
+    async def test(self, name: str) -> ConnectionVerdict:
+        """Authenticate against the cluster and check its catalog; a plain verdict, never an exception."""
+        info = await self.get(name)
+        credentials = await asyncio.to_thread(self._credentials, info.id)
+        return await asyncio.to_thread(test_connection, credentials)
+
+    async def test_credentials(self, draft: ClusterDraft) -> ConnectionVerdict:
+        """Test a cluster definition before saving it."""
+        return await asyncio.to_thread(test_connection, draft.credentials)
+
+    # -- FTP
+
+    async def set_ftp(self, name: str, draft: FtpDraft) -> ClusterInfo:
+        """Store (or replace) the cluster's FTP settings; the password is sealed."""
+        await self._license.status()
+        return await asyncio.to_thread(self._set_ftp, name, draft)
+
+    def _set_ftp(self, name: str, draft: FtpDraft) -> ClusterInfo:
+        self._license.policy().ensure_writable()
+        with self._db.session() as session:
+            row = self._row(session, name)
+            ftp = row.ftp or ClusterFtp(cluster_id=row.id)
+            ftp.host, ftp.port, ftp.username, ftp.iso_dir = (
+                draft.host,
+                draft.port,
+                draft.username,
+                draft.iso_dir,
+            )
+            ftp.password = self._box.seal(draft.password.encode(), purpose=_FTP_PASSWORD)
+            row.ftp = ftp
+            session.flush()
+            return self._info(session, row)
+
+    async def ftp_settings(self, name: str) -> FtpDraft:
+        """The cluster's FTP settings with the password (for the FTP client only)."""
+
+        def load() -> FtpDraft:
+            with self._db.session() as session:
+                row = self._row(session, name)
+                if row.ftp is None:
+                    raise ClusterError("cluster.ftp_missing", name=name)
+                f = row.ftp
+                password = self._box.open(f.password, purpose=_FTP_PASSWORD).decode()
+                return FtpDraft(f.host, f.port, f.username, password, f.iso_dir)
+
+        return await asyncio.to_thread(load)
+
+    async def test_ftp(self, name: str, *, timeout: float = 10.0) -> FtpVerdict:
+        """Log in to the cluster's FTP server and list its ISO directory."""
+        return await check_ftp(await self.ftp_settings(name), timeout=timeout)
+
+    # -- nodes
+
+    async def sync_nodes(self, name: str) -> NodeSyncResult:
+        """Copy hypervisors and zones from the cloud; refused whole when the license node limit would be passed."""
+        info = await self.get(name)
+        await self._license.status()
+        self._license.policy().ensure_writable()
+        hypervisors, zones = await self.connections.call(info.id, _fetch_hypervisors)
+        return await asyncio.to_thread(self._store_nodes, info, hypervisors, zones)
+
+    def _store_nodes(
+        self, info: ClusterInfo, hypervisors: list[dict[str, Any]], zones: dict[str, str]
+    ) -> NodeSyncResult:
+        policy = self._license.policy()
+        now = utcnow()
+        with self._db.session() as session:
+            existing = {
+                n.name: n
+                for n in session.scalars(select(ComputeNode).where(ComputeNode.cluster_id == info.id))
+            }
+            seen = {h["name"] for h in hypervisors}
+            newly_present = [
+                h for h in hypervisors if h["name"] not in existing or not existing[h["name"]].present
+            ]
+            others = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ComputeNode)
+                    .where(ComputeNode.present.is_(True), ComputeNode.cluster_id != info.id)
+                )
+                or 0
+            )
+            still_here = sum(1 for n in existing.values() if n.present and n.name in seen)
+            policy.may_add_nodes(len(newly_present), used=others + still_here).raise_if_denied()
+            added = updated = gone = 0
+            for h in hypervisors:
+                row = existing.get(h["name"])
+                if row is None:
+                    row = ComputeNode(cluster_id=info.id, name=h["name"])
+                    session.add(row)
+                    added += 1
+                else:
+                    updated += 1
+                row.hypervisor_id = str(h["id"])
+                row.zone = zones.get(h["host"], zones.get(h["name"], ""))
+                row.state, row.status = h["state"], h["status"]
+                row.vcpus, row.vcpus_used = h["vcpus"], h["vcpus_used"]
+                row.memory_mb, row.memory_mb_used = h["memory_mb"], h["memory_mb_used"]
+                row.running_vms, row.present, row.synced_at = h["running_vms"], True, now
+            for node_name, row in existing.items():
+                if node_name not in seen and row.present:
+                    row.present = False
+                    gone += 1
+            session.flush()
+            nodes = tuple(
+                self._node_info(info.name, n)
+                for n in session.scalars(
+                    select(ComputeNode).where(ComputeNode.cluster_id == info.id).order_by(ComputeNode.name)
+                )
+            )
+        return NodeSyncResult(info.name, added, updated, gone, nodes)
+
+    async def list_nodes(self, cluster: str | None = None) -> list[NodeInfo]:
+        """Nodes of one cluster or all, as last synced."""
+        return await asyncio.to_thread(self._list_nodes, cluster)
+
+    def _list_nodes(self, cluster: str | None) -> list[NodeInfo]:
+        with self._db.session() as session:
+            query = select(ComputeNode, Cluster.name).join(Cluster).order_by(Cluster.name, ComputeNode.name)
+            if cluster is not None:
+                query = query.where(Cluster.id == self._row(session, cluster).id)
+            return [self._node_info(cluster_name, node) for node, cluster_name in session.execute(query)]
+
+    # -- helpers
+
+    @staticmethod
+    def _row(session: Session, name: str) -> Cluster:
+        row = session.scalar(select(Cluster).where(Cluster.name == name.strip()))
+        if row is None:
+            raise ClusterError("cluster.not_found", name=name)
+        return row
+
+    @staticmethod
+    def _info(session: Session, row: Cluster) -> ClusterInfo:
+        count = session.scalar(
+            select(func.count())
+            .select_from(ComputeNode)
+            .where(ComputeNode.cluster_id == row.id, ComputeNode.present.is_(True))
+        )
+        ftp = f"{row.ftp.username}@{row.ftp.host}:{row.ftp.port}{row.ftp.iso_dir}" if row.ftp else None
+        return ClusterInfo(
+            id=row.id,
+            name=row.name,
+            source=f"clouds.yaml:{row.cloud_name}" if row.cloud_name else row.auth_url,
+            auth_url=row.auth_url,
+            username=row.username,
+            project=row.project_name,
+            region=row.region,
+            storage_mode=row.storage_mode,
+            insecure=row.insecure,
+            cacert=row.cacert,
+            ftp=ftp,
+            node_count=count or 0,
+            created_at=row.created_at,
+        )
+
+    @staticmethod
+    def _node_info(cluster: str, n: ComputeNode) -> NodeInfo:
+        return NodeInfo(
+            id=n.id,
+            cluster=cluster,
+            name=n.name,
+            zone=n.zone,
+            state=n.state,
+            status=n.status,
+            vcpus=n.vcpus,
+            vcpus_used=n.vcpus_used,
+            memory_mb=n.memory_mb,
+            memory_mb_used=n.memory_mb_used,
+            running_vms=n.running_vms,
+            present=n.present,
+            synced_at=n.synced_at,
+        )
+
+    def close(self) -> None:
+        """Close cloud connections."""
+        self.connections.close()
+
+
+def _fetch_hypervisors(conn: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Hypervisors with their usage (microversion 2.53: usage fields were dropped in 2.88) and host zones."""
+    response = conn.compute.get("/os-hypervisors/detail", microversion="2.53")
+    if response.status_code >= 400:
+        raise CloudError("cloud.http", status=response.status_code, reason=response.text[:200])
+    hypervisors = []
+    for h in response.json().get("hypervisors", []):
+        service = h.get("service") or {}
+        hypervisors.append(
+            {
+                "id": h.get("id"),
+                "name": h.get("hypervisor_hostname") or service.get("host") or str(h.get("id")),
+                "host": service.get("host") or h.get("hypervisor_hostname") or "",
+                "state": h.get("state") or "",
+                "status": h.get("status") or "",
+                "vcpus": int(h.get("vcpus") or 0),
+                "vcpus_used": int(h.get("vcpus_used") or 0),
+                "memory_mb": int(h.get("memory_mb") or 0),
+                "memory_mb_used": int(h.get("memory_mb_used") or 0),
+                "running_vms": int(h.get("running_vms") or 0),
+            }
+        )
+    zones: dict[str, str] = {}
+    response = conn.compute.get("/os-availability-zone/detail")
+    if response.status_code < 400:
+        for zone in response.json().get("availabilityZoneInfo", []):
+            for host in zone.get("hosts") or {}:
+                zones[host] = zone.get("zoneName", "")
+    return hypervisors, zones
+
+
+async def check_ftp(settings: FtpDraft, *, timeout: float = 10.0) -> FtpVerdict:
+    """Log in and list the ISO directory (aioftp on the event loop); a verdict, never an exception."""
+    import aioftp
+
+    try:
+        async with asyncio.timeout(timeout):
+            async with aioftp.Client.context(
+                settings.host, settings.port, settings.username, settings.password, socket_timeout=timeout
+            ) as client:
+                try:
+                    await client.change_directory(settings.iso_dir)
+                except aioftp.StatusCodeError:
+                    return FtpVerdict(False, "no_dir", ClusterError("ftp.no_dir", dir=settings.iso_dir))
+                count = 0
+                async for path, info in client.list():
+                    if info.get("type") == "file" and path.name.lower().endswith(".iso"):
+                        count += 1
+                return FtpVerdict(True, "ok", None, count)
+    except aioftp.StatusCodeError as err:
+        codes = {str(c) for c in getattr(err, "received_codes", ())}
+        if codes & {"530", "331", "332"}:
+            return FtpVerdict(False, "auth_failed", ClusterError("ftp.auth_failed", user=settings.username))
+        return FtpVerdict(False, "error", ClusterError("ftp.error", reason=str(err)[:200]))
+    except (TimeoutError, OSError) as err:
+        reason = type(err).__name__ if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        return FtpVerdict(
+            False,
+            "unreachable",
+            ClusterError("ftp.unreachable", host=settings.host, port=settings.port, reason=reason),
+        )
+
+
+def cluster_usage(db: Database) -> tuple[int, int]:
+    """(clusters, present compute nodes): what counts against the license."""
+    with db.session() as session:
+        clusters = session.scalar(select(func.count()).select_from(Cluster)) or 0
+        nodes = (
+            session.scalar(select(func.count()).select_from(ComputeNode).where(ComputeNode.present.is_(True)))
+            or 0
+        )
+    return clusters, nodes

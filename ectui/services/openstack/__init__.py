@@ -1,0 +1,1 @@
+"""OpenStack access through openstacksdk: one module per proxy, blocking calls wrapped once here."""
