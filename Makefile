@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## open the console (license screens until the dev cloud lands)
-	$(BIN)/ectui
+run: $(STAMP)  ## open the console on the built-in dev cloud (started and stopped with it)
+	$(BIN)/ectui --demo
 
 issuer: $(STAMP)  ## open the license issuer
 	$(BIN)/ectui issuer

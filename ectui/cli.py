@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--db-url", help="SQLAlchemy URL of the console database (default: SQLite in the data dir)"
     )
     parser.add_argument("--readonly", action="store_true", help="refuse every changing action")
+    parser.add_argument(
+        "--demo", action="store_true", help="start the built-in dev cloud and open the console on it"
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     # -- console license
@@ -196,13 +199,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ectui: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: one line here, the traceback in the log file
+        from ectui.i18n import _
+
+        _log_exception(settings, err)
+        message = _("unexpected error ({kind}); details in {path}").format(
+            kind=type(err).__name__, path=settings.log_dir / "ectui.log"
+        )
+        print("ectui: " + message, file=sys.stderr)
+        return EXIT_REFUSED
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command is None:
         from ectui.tui import run_console
 
-        return run_console(settings, readonly=args.readonly)
+        return run_console(settings, readonly=args.readonly, demo=args.demo)
     if args.command == "issuer" and args.area is None:
         from ectui.tui import run_issuer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -67,8 +68,12 @@ class ClusterDraft:
         region: str | None = None,
         cacert: str | None = None,
         insecure: bool = False,
+        password_required: bool = True,
     ) -> ClusterDraft:
-        """Validate raw values; raises ValidationError naming the field and how to fix it."""
+        """Validate raw values; raises ValidationError naming the field and how to fix it.
+
+        With `password_required=False` (editing), an empty password keeps the stored one.
+        """
         name = required_text(name, N_("Cluster name"), max_len=64)
         if not _NAME.match(name):
             raise ValidationError("cluster.bad_name", field=N_("Cluster name"), value=name)
@@ -89,12 +94,12 @@ class ClusterDraft:
             raise ValidationError("cluster.cacert_and_insecure", field=N_("CA file"))
         if cafile and not Path(cafile).expanduser().is_file():
             raise ValidationError("cluster.no_cacert", field=N_("CA file"), path=cafile)
-        if not password:
+        if not password and password_required:
             raise ValidationError("validation.required", field=N_("Password"))
         credentials = CloudCredentials(
             auth_url=url,
             username=required_text(username, N_("User name"), max_len=200),
-            password=password,
+            password=password or "",
             project_name=required_text(project, N_("Project"), max_len=200),
             user_domain=optional_text(user_domain, N_("User domain"), max_len=200) or "Default",
             project_domain=optional_text(project_domain, N_("Project domain"), max_len=200) or "Default",
@@ -375,7 +380,12 @@ class ClusterService:
         row.auth_url, row.username, row.project_name = c.auth_url, c.username, c.project_name
         row.user_domain, row.project_domain, row.region = c.user_domain, c.project_domain, c.region
         row.cacert, row.insecure = c.cacert, c.insecure
-        row.password = self._box.seal(c.password.encode(), purpose=_PASSWORD) if c.password else None
+        if c.cloud_name:
+            row.password = None
+        elif c.password:
+            row.password = self._box.seal(c.password.encode(), purpose=_PASSWORD)
+        elif row.password is None:
+            raise ValidationError("validation.required", field=N_("Password"))
 
     async def remove(self, name: str) -> None:
         """Forget a cluster, its FTP settings and nodes (nothing in the cloud is touched)."""
@@ -396,9 +406,14 @@ class ClusterService:
         credentials = await asyncio.to_thread(self._credentials, info.id)
         return await asyncio.to_thread(test_connection, credentials)
 
-    async def test_credentials(self, draft: ClusterDraft) -> ConnectionVerdict:
-        """Test a cluster definition before saving it."""
-        return await asyncio.to_thread(test_connection, draft.credentials)
+    async def test_credentials(self, draft: ClusterDraft, *, existing: str | None = None) -> ConnectionVerdict:
+        """Test a cluster definition before saving it (an empty password means the stored one of `existing`)."""
+        credentials = draft.credentials
+        if existing and not credentials.cloud_name and not credentials.password:
+            info = await self.get(existing)
+            stored = await asyncio.to_thread(self._credentials, info.id)
+            credentials = dataclasses.replace(credentials, password=stored.password)
+        return await asyncio.to_thread(test_connection, credentials)
 
     # -- FTP
 

@@ -53,7 +53,7 @@ MESSAGES: dict[str, str] = {
     "license.not_yet_valid": N_("The license is not valid before {valid_from}."),
     "license.file_missing": N_("Cannot read {path}: {reason}"),
     "license.properties_missing": N_(
-        "No constant.properties at {path}. Pass --properties FILE (exported by the issuer)."
+        "No constant.properties at {path}. Give the properties file exported by the issuer with the .ec file."
     ),
     "license.properties_invalid": N_("{path} is not a valid constant.properties file: {reason}"),
     "license.none": N_(

@@ -1,0 +1,239 @@
+"""The Textual apps: ShellApp (shared shell), ConsoleApp (cloud console) and IssuerApp (license authority)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive, var
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker
+
+from ectui.i18n import N_, _, render
+from ectui.messages import WorkerFailed, forward_worker_error
+from ectui.screens._base import Domain, DomainScreen
+from ectui.screens.clusters import ClustersScreen
+from ectui.screens.editions import EditionsScreen
+from ectui.screens.license import LicenseScreen
+from ectui.screens.licenses import LicensesScreen
+from ectui.screens.menus import MenusScreen
+from ectui.screens.nodes import NodesScreen
+from ectui.services.errors import ServiceError
+from ectui.widgets import HelpModal
+
+if TYPE_CHECKING:
+    from ectui.services import ConsoleServices, IssuerServices
+    from ectui.services.license import LicenseStatus
+
+ISSUER_DOMAINS: tuple[Domain, ...] = (
+    Domain("editions", N_("Editions"), EditionsScreen),
+    Domain("licenses", N_("Licenses"), LicensesScreen),
+    Domain("menus", N_("Feature menus"), MenusScreen),
+)
+"""Sidebar of the issuer app; add a domain with one line."""
+
+CONSOLE_DOMAINS: tuple[Domain, ...] = (
+    Domain("license", N_("License"), LicenseScreen),
+    Domain("clusters", N_("Clusters"), ClustersScreen),
+    Domain("nodes", N_("Compute nodes"), NodesScreen),
+)
+"""Sidebar of the console app; add a domain with one line."""
+
+
+class ShellApp(App[None]):
+    """What both apps share: services started on mount, domains as modes, help, palette, error display."""
+
+    CSS_PATH = "app.tcss"
+    DOMAINS: ClassVar[tuple[Domain, ...]] = ()
+    """The domains (modes) of the app, in sidebar and key order."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", _("Help"), id="app.help"),
+        Binding("ctrl+q", "quit", _("Quit"), id="app.quit", priority=True),
+    ]
+
+    status_text: reactive[str] = reactive("")
+    """Right part of the header: license edition and days left, or issuer counts."""
+    readonly_reason: reactive[str] = reactive("")
+    """Why the app is read-only ('' when writable); shown in the banner."""
+    project: reactive[str] = reactive("—")
+    """Current project (shown in the header)."""
+    cluster: reactive[str] = reactive("—")
+    """Current cluster (shown in the header)."""
+    started: var[bool] = var(False)
+    """True once the services are started and the first domain is shown."""
+
+    def __init__(self, services: Any) -> None:
+        super().__init__()
+        self.services = services
+        for domain in self.DOMAINS:
+            self.add_mode(domain.id, domain.screen)
+
+    def compose(self) -> ComposeResult:
+        yield Static(_("Starting…"), id="startup-message")
+
+    def on_mount(self) -> None:
+        self.start_services()
+
+    @work(group="app-start", exit_on_error=False)
+    async def start_services(self) -> None:
+        """Start the services (migrations, keys), load the status, then show the first domain."""
+        try:
+            await self.services.start()
+            await self.load_status()
+        except ServiceError as err:
+            self.query_one("#startup-message", Static).update(
+                _("ectui cannot start: {reason}").format(reason=render(err))
+                + "\n\n"
+                + _("Press Ctrl+Q to quit.")
+            )
+            self.notify(render(err), title=_("Cannot start"), severity="error", timeout=30)
+            return
+        self.started = True
+        if self.DOMAINS:
+            await self.switch_mode(self.DOMAINS[0].id)
+
+    async def load_status(self) -> None:
+        """Load what the header and banner show (subclasses)."""
+
+    # ---------------------------------------------------------------- errors
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_worker_error(self, event)
+
+    @on(WorkerFailed)
+    def show_worker_error(self, event: WorkerFailed) -> None:
+        """The one place where unexpected worker errors are shown (never a traceback)."""
+        self.show_error(event.error)
+
+    def show_error(self, error: BaseException, *, title: str | None = None) -> None:
+        """Notify an error: the rendered message of a ServiceError, else a short line (details go to the log)."""
+        if not isinstance(error, ServiceError):
+            self.log.error(f"unexpected error: {error!r}")
+        self.notify(render(error), title=title or _("Error"), severity="error", timeout=10)
+
+    # ---------------------------------------------------------------- help and palette
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "help" and isinstance(self.screen, HelpModal))
+
+    def key_sections(self, screen: Screen[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The keys of a screen for the help modal: this screen, domains, global, then widget navigation."""
+        here: list[tuple[str, str]] = []
+        app_keys: list[tuple[str, str]] = []
+        navigation: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            ident = binding.id or binding.action
+            if not binding.description or ident.startswith("domain.") or ident in seen:
+                continue
+            seen.add(ident)
+            row = (self.get_key_display(binding), binding.description)
+            if binding.action == "command_palette":
+                row = (row[0], _("Command palette"))
+            if active.node is self:
+                app_keys.append(row)
+            elif binding.id:
+                here.append(row)
+            else:
+                navigation.append(row)
+        domains: list[tuple[str, str]] = []
+        if isinstance(screen, DomainScreen):
+            domains = [(str(n), _(d.label)) for n, d in enumerate(self.DOMAINS, start=1)]
+        return [
+            (_("This screen"), here),
+            (_("Domains"), domains),
+            (_("Global"), app_keys),
+            (_("Navigation"), navigation),
+        ]
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen and the global keys."""
+        self.push_screen(HelpModal(self.key_sections(self.screen)))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(_("Help"), _("Show the keys of this screen"), self.action_help)
+        if isinstance(screen, DomainScreen):
+            for domain in self.DOMAINS:
+                name = _(domain.label)
+                yield SystemCommand(
+                    _("Go to {name}").format(name=name),
+                    _("Switch to the {name} screen").format(name=name),
+                    partial(self.switch_mode, domain.id),
+                )
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if (
+                active.node is self
+                or not binding.id
+                or not binding.description
+                or binding.id.startswith("domain.")
+                or binding.id in seen
+                or not active.enabled
+            ):
+                continue
+            seen.add(binding.id)
+            yield SystemCommand(
+                binding.description,
+                _("Key: {key}").format(key=self.get_key_display(binding)),
+                partial(self.run_action, binding.action, active.node),
+            )
+
+
+class IssuerApp(ShellApp):
+    """The license authority: editions, licenses, feature menus."""
+
+    TITLE = "ectui issuer"
+    DOMAINS = ISSUER_DOMAINS
+
+    services: IssuerServices
+
+    async def load_status(self) -> None:
+        editions = await self.services.issuer.list_editions()
+        licenses = await self.services.issuer.list_licenses()
+        self.status_text = _("{editions} editions · {licenses} licenses").format(
+            editions=len(editions), licenses=len(licenses)
+        )
+
+    @work(exclusive=True, group="app-status", exit_on_error=False)
+    async def refresh_status(self) -> None:
+        """Reload the header counts (after a create or delete)."""
+        await self.load_status()
+
+
+class ConsoleApp(ShellApp):
+    """The cloud console (License for now; more domains come)."""
+
+    TITLE = "ectui"
+    DOMAINS = CONSOLE_DOMAINS
+
+    services: ConsoleServices
+    license_status: var[LicenseStatus | None] = var(None)
+    """The license status last read; screens watch it."""
+
+    async def load_status(self) -> None:
+        self.apply_license_status(await self.services.license.status())
+
+    @work(exclusive=True, group="app-status", exit_on_error=False)
+    async def refresh_status(self) -> None:
+        """Reload the license status (header, banner, License screen)."""
+        await self.load_status()
+
+    def apply_license_status(self, status: LicenseStatus) -> None:
+        """Show a new license status in the header and banner, and tell the screens."""
+        self.status_text = status.header_text()
+        if not status.writable:
+            self.readonly_reason = render(status.reason) if status.reason else _("changes are disabled.")
+        elif getattr(self.services, "readonly_flag", False):
+            self.readonly_reason = _("started with --readonly; changes are disabled.")
+        else:
+            self.readonly_reason = ""
+        self.license_status = status

@@ -1,0 +1,1 @@
+"""Domain screens of ectui: one module and one .tcss per domain."""

@@ -1,0 +1,96 @@
+"""DomainScreen: the base of every domain screen (header, banner, sidebar, content, footer; 1..9 switch domain)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker
+
+from ectui.messages import forward_worker_error
+from ectui.widgets import AppHeader, Banner, Sidebar
+
+if TYPE_CHECKING:
+    from ectui.services import ConsoleServices, IssuerServices
+
+MAX_DOMAINS = 9
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One entry of an app's sidebar: a mode of the app with its base screen."""
+
+    id: str
+    """Mode name, also the DomainScreen.DOMAIN of its screen."""
+    label: str
+    """Untranslated label (marked with N_, translated when shown)."""
+    screen: Callable[[], Screen[Any]]
+    """Factory of the mode's base screen (the screen class)."""
+
+
+class DomainScreen(Screen[None]):
+    """Base of domain screens: subclasses set DOMAIN and implement compose_content()."""
+
+    DOMAIN: ClassVar[str] = ""
+    """The Domain.id this screen belongs to (highlighted in the sidebar)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(str(n), f"goto_domain({n - 1})", show=False, id=f"domain.{n}")
+        for n in range(1, MAX_DOMAINS + 1)
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader(id="app-header")
+        yield Banner(id="readonly-banner")
+        with Horizontal(id="domain-body"):
+            yield Sidebar([(d.id, d.label) for d in self.domains], self.DOMAIN, id="sidebar")
+            with Vertical(id="domain-content"):
+                yield from self.compose_content()
+        yield Footer()
+
+    def compose_content(self) -> ComposeResult:
+        """The widgets right of the sidebar."""
+        yield from ()
+
+    @property
+    def domains(self) -> tuple[Domain, ...]:
+        """The app's domains in key order."""
+        return tuple(getattr(self.app, "DOMAINS", ()))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "goto_domain":
+            index = parameters[0] if parameters else -1
+            return isinstance(index, int) and 0 <= index < len(self.domains)
+        return True
+
+    def action_goto_domain(self, index: int) -> None:
+        """Switch to the domain with this (0-based) index."""
+        if 0 <= index < len(self.domains):
+            self.app.switch_mode(self.domains[index].id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_worker_error(self, event)
+
+
+class IssuerDomainScreen(DomainScreen):
+    """A screen of the issuer app."""
+
+    @property
+    def services(self) -> IssuerServices:
+        """The issuer services of the app."""
+        return self.app.services  # type: ignore[attr-defined, no-any-return]
+
+
+class ConsoleDomainScreen(DomainScreen):
+    """A screen of the console app."""
+
+    @property
+    def services(self) -> ConsoleServices:
+        """The console services of the app."""
+        return self.app.services  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,189 @@
+"""License (console): the installed license, usage against its limits, and import of a .ec file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+
+from ectui.i18n import N_, _, render
+from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens.editions import features_text, storage_text
+from ectui.services.errors import ServiceError
+from ectui.widgets import PathInput, ShellModal
+
+if TYPE_CHECKING:
+    from ectui.services.license import ConsoleLicenseService, LicenseStatus
+
+STATE_LABELS = {
+    "none": N_("no license"),
+    "valid": N_("valid"),
+    "grace": N_("in grace period"),
+    "expired": N_("expired"),
+    "not_yet_valid": N_("not yet valid"),
+    "clock_rollback": N_("clock set back"),
+}
+
+
+def status_lines(status: LicenseStatus) -> list[tuple[str, str]]:
+    """(label, value) rows describing a license status."""
+    state = _(STATE_LABELS.get(status.state, status.state))
+    lic = status.license
+    if lic is None:
+        return [(_("State"), state)]
+    if status.state == "grace" and status.grace_days_left is not None:
+        left = _("{days} grace days left").format(days=status.grace_days_left)
+    elif status.days_left is not None and status.days_left >= 0:
+        left = str(status.days_left)
+    elif status.days_left is not None:
+        left = _("expired {days} days ago").format(days=-status.days_left)
+    else:
+        left = "—"
+    usage = status.usage
+    return [
+        (_("State"), state),
+        (_("Edition"), lic.edition),
+        (_("Customer"), lic.customer),
+        (_("License id"), lic.license_id),
+        (_("Validity"), f"{lic.valid_from.isoformat()} — {lic.valid_to.isoformat()}"),
+        (_("Days left"), left),
+        (_("Clusters"), f"{usage.clusters} / {lic.max_clusters}"),
+        (_("Nodes"), f"{usage.nodes} / {lic.max_nodes}"),
+        (_("Storage modes"), storage_text(lic.storage)),
+        (_("Grace days"), str(lic.grace_days)),
+        (_("Issued"), lic.issued_at.strftime("%Y-%m-%d %H:%M")),
+    ]
+
+
+class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
+    """Paths of the .ec file and constant.properties; imports and stays open with the reason when refused."""
+
+    BINDINGS = [Binding("ctrl+s", "submit", _("Import"), id="import.submit")]
+
+    def __init__(self, service: ConsoleLicenseService, default_properties: Path) -> None:
+        super().__init__()
+        self.service = service
+        self.default_properties = default_properties
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="import-box"):
+            yield Label(_("Import license"), classes="modal-title")
+            with Horizontal(classes="form-row"):
+                yield Label(_("License file"))
+                yield PathInput(placeholder=_("path/to/customer.ec"), id="import-ec")
+            with Horizontal(classes="form-row"):
+                yield Label(_("Properties"))
+                yield PathInput(placeholder=_("(default)"), id="import-properties")
+            yield Label(
+                _("Empty properties: {path}").format(path=self.default_properties),
+                classes="modal-hint",
+                markup=False,
+            )
+            yield Static(id="import-error", classes="modal-error")
+            yield Label(_("Tab/→: complete · Enter/Ctrl+S: import · Esc: cancel"), classes="modal-hint")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(_("Cancel"), id="import-cancel")
+                yield Button(_("Import"), id="import-save", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#import-ec", PathInput).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#import-save")
+    def action_submit(self) -> None:
+        """Import the chosen file."""
+        if self.busy:
+            return
+        ec_path = self.query_one("#import-ec", PathInput).path
+        if ec_path is None:
+            self.query_one("#import-error", Static).update(_("Enter the path of the .ec license file."))
+            self.query_one("#import-ec", PathInput).focus()
+            return
+        self.import_license(ec_path, self.query_one("#import-properties", PathInput).path)
+
+    @on(Button.Pressed, "#import-cancel")
+    def press_cancel(self) -> None:
+        self.action_cancel()
+
+    @work(exclusive=True, group="license-import", exit_on_error=False)
+    async def import_license(self, ec_path: Path, properties_path: Path | None) -> None:
+        """Import; the modal cannot be closed meanwhile (so this worker outlives nothing)."""
+        box = self.query_one("#import-box")
+        error = self.query_one("#import-error", Static)
+        error.update("")
+        self.busy = box.loading = True
+        try:
+            status = await self.service.import_license(ec_path, properties_path)
+        except ServiceError as err:
+            error.update(render(err))
+            return
+        finally:
+            self.busy = box.loading = False
+        self.dismiss(status)
+
+    @property
+    def error_text(self) -> str:
+        """The refusal shown (for tests)."""
+        return str(self.query_one("#import-error", Static).content)
+
+
+class LicenseScreen(ConsoleDomainScreen):
+    """The installed license: edition, validity, limits with usage, features; `i` imports a new one."""
+
+    DOMAIN = "license"
+    CSS_PATH = "license.tcss"
+    BINDINGS = [
+        Binding("i", "import_license", _("Import"), id="license.import"),
+        Binding("r", "refresh", _("Refresh"), id="license.refresh"),
+    ]
+
+    def compose_content(self) -> ComposeResult:
+        yield Label(_("License"), classes="section-title")
+        with VerticalScroll(id="license-scroll"):
+            yield Static("", markup=False, id="license-summary")
+            yield Label(_("Features"), classes="section-title", id="license-features-title")
+            yield Static("", markup=False, id="license-features")
+
+    def on_mount(self) -> None:
+        self.query_one("#license-scroll").focus()
+        self.watch(self.app, "license_status", self.show_status)
+
+    def show_status(self, status: LicenseStatus | None) -> None:
+        """Show a license status (called whenever the app's status changes)."""
+        if status is None:
+            return
+        rows = status_lines(status)
+        width = max(len(label) for label, _value in rows) + 2
+        summary = "\n".join(f"{label.ljust(width)}{value}" for label, value in rows)
+        if status.license is None:
+            summary += "\n\n" + _("Press i to import a license file (.ec) from the issuer.")
+        self.query_one("#license-summary", Static).update(summary)
+        features = status.license.features if status.license else ()
+        self.query_one("#license-features-title").display = bool(features)
+        self.query_one("#license-features", Static).update(features_text(features) if features else "")
+
+    @property
+    def summary_text(self) -> str:
+        """The summary as shown (for tests)."""
+        return str(self.query_one("#license-summary", Static).content)
+
+    def action_refresh(self) -> None:
+        """Reload the license status."""
+        self.app.refresh_status()  # type: ignore[attr-defined]
+
+    def action_import_license(self) -> None:
+        """Open the import form."""
+        modal = ImportLicenseModal(self.services.license, self.services.settings.properties_path)
+        self.app.push_screen(modal, callback=self.license_imported)
+
+    def license_imported(self, status: LicenseStatus | None) -> None:
+        if status is None:
+            return
+        self.app.apply_license_status(status)  # type: ignore[attr-defined]
+        edition = status.license.edition if status.license else ""
+        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))

@@ -1,0 +1,143 @@
+"""The embedded default: start the built-in dev cloud, license the console for it, register its cluster.
+
+`ectui --demo` (and `make run`) call :func:`prepare_demo` before the console opens; stopping the
+console stops the dev cloud. Everything it makes lives under <data dir>/demo and is reused next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ectui.services.clusters import ClusterDraft, FtpDraft
+from ectui.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from ectui.devcloud.server import DevCloudHandle
+    from ectui.services import ConsoleServices
+
+DEMO_CLUSTER = "devcloud"
+DEMO_EDITION = "Demo"
+DEMO_CUSTOMER = "Demo"
+
+
+@dataclass
+class DemoEnvironment:
+    """The running dev cloud of a demo session."""
+
+    handle: DevCloudHandle
+    state_dir: Path
+
+    def stop(self) -> None:
+        """Stop the dev cloud (its state stays for the next demo)."""
+        self.handle.stop()
+
+
+def _start_cloud(state_dir: Path) -> DevCloudHandle:
+    """Start the dev cloud, on the ports of the last demo when they are free (the cluster URL stays valid)."""
+    from ectui.devcloud.server import run_in_thread
+
+    ports_file = state_dir / "ports.json"
+    ports = {"http": 0, "ftp": 0}
+    with contextlib.suppress(OSError, ValueError):
+        ports.update(json.loads(ports_file.read_text()))
+    try:
+        handle = run_in_thread(state_dir / "cloud", port=int(ports["http"]), ftp_port=int(ports["ftp"]))
+    except OSError:  # a port of last time is taken now: any free one will do
+        handle = run_in_thread(state_dir / "cloud")
+    ports_file.write_text(json.dumps({"http": handle.cloud.port, "ftp": handle.cloud.ftp_port}))
+    return handle
+
+
+async def prepare_demo(services: ConsoleServices) -> DemoEnvironment:
+    """Start the dev cloud; install a demo license when none is valid; register and sync its cluster."""
+    state_dir = services.settings.data_dir / "demo"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = await asyncio.to_thread(_start_cloud, state_dir)
+    try:
+        await services.start()
+        status = await services.license.status()
+        if status.state not in ("valid", "grace"):
+            await _install_demo_license(services, state_dir)
+        await _register_cluster(services, handle)
+    except BaseException:
+        handle.stop()
+        raise
+    return DemoEnvironment(handle, state_dir)
+
+
+async def _install_demo_license(services: ConsoleServices, state_dir: Path) -> None:
+    """Issue a one-year license from a local demo issuer (its own home) and import it."""
+    from ectui.config import Settings
+    from ectui.services import build_issuer_services
+    from ectui.services.issuer import EditionDraft, LicenseDraft
+
+    issuer_settings = Settings.from_env(
+        {"ECTUI_HOME": str(state_dir / "issuer")}, lang=services.settings.lang
+    )
+    issuer = build_issuer_services(issuer_settings)
+    try:
+        await issuer.start()
+        if DEMO_EDITION not in {e.name for e in await issuer.issuer.list_editions()}:
+            await issuer.issuer.create_edition(
+                EditionDraft.parse(
+                    name=DEMO_EDITION,
+                    max_clusters="3",
+                    max_nodes="20",
+                    storage="local,shared",
+                    features="platform,statistics,users,workflow,billing",
+                    grace_days="7",
+                    description="Local demo with the built-in dev cloud",
+                )
+            )
+        today = dt.date.today()
+        info = await issuer.issuer.create_license(
+            LicenseDraft.parse(
+                customer=DEMO_CUSTOMER,
+                edition=DEMO_EDITION,
+                valid_from=(today - dt.timedelta(days=1)).isoformat(),
+                valid_to=(today + dt.timedelta(days=365)).isoformat(),
+            )
+        )
+        out = state_dir / "license"
+        result = await issuer.issuer.export_license(info.id, out / "demo.ec", out / "constant.properties")
+    finally:
+        issuer.close()
+    await services.license.import_license(result.ec_path, result.properties_path)
+
+
+async def _register_cluster(services: ConsoleServices, handle: DevCloudHandle) -> None:
+    """Add (or point at the new port) the dev cloud's cluster and FTP server, then sync its nodes."""
+    auth = handle.cloud.cloud_config()["auth"]
+    draft = ClusterDraft.parse(
+        name=DEMO_CLUSTER,
+        storage_mode="shared",
+        auth_url=auth["auth_url"],
+        username=auth["username"],
+        password=auth["password"],
+        project=auth["project_name"],
+        region="RegionOne",
+    )
+    try:
+        await services.clusters.get(DEMO_CLUSTER)
+    except ServiceError:
+        await services.clusters.add(draft)
+    else:
+        await services.clusters.update(DEMO_CLUSTER, draft)
+    ftp = handle.ftp
+    await services.clusters.set_ftp(
+        DEMO_CLUSTER,
+        FtpDraft.parse(
+            host=ftp["host"],
+            port=ftp["port"],
+            username=ftp["user"],
+            password=ftp["password"],
+            iso_dir=ftp["dir"],
+        ),
+    )
+    await services.clusters.sync_nodes(DEMO_CLUSTER)
