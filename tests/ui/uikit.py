@@ -1,0 +1,36 @@
+"""Helpers of the Pilot tests: waiting without sleeping, reading what the screen shows."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.worker import WorkerFailed
+
+from ectui.screens._base import DomainScreen
+
+
+async def settle(pilot: Pilot[Any], until: Callable[[], bool] | None = None, *, rounds: int = 200) -> None:
+    """Let workers and messages finish (and, if given, wait until `until()`); never sleeps blindly."""
+    app: App[Any] = pilot.app
+    for _ in range(rounds):
+        with contextlib.suppress(WorkerFailed):  # the app shows it; tests look at what it shows
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        busy = any(not w.is_finished for w in app.workers)
+        if not busy and (until is None or until()):
+            return
+    raise AssertionError("the app did not settle")
+
+
+async def started(pilot: Pilot[Any]) -> None:
+    """Wait until the services are started and the first domain screen is shown."""
+    await settle(pilot, lambda: isinstance(pilot.app.screen, DomainScreen))
+
+
+def notifications(app: App[Any]) -> list[str]:
+    """The texts of the notifications currently shown."""
+    return [n.message for n in app._notifications]
