@@ -63,11 +63,18 @@ MESSAGES: dict[str, str] = {
     "license.clock_rollback": N_(
         "The system clock ({now}) is behind the last time seen ({last_seen}); fix the clock."
     ),
-    "license.limit_clusters": N_("The license allows {max} cluster(s); {used} are configured."),
-    "license.limit_nodes": N_(
-        "The license allows {max} compute node(s); adding {adding} would make {total}."
+    "license.limit_clusters": N_(
+        "The license allows {max} cluster(s) and {used} are configured; remove one or import a license "
+        "of an edition with more clusters."
     ),
-    "license.storage_mode": N_("The license does not allow {mode} storage (allowed: {allowed})."),
+    "license.limit_nodes": N_(
+        "The license allows {max} compute node(s); adding {adding} would make {total}. Import a license "
+        "of an edition with more nodes."
+    ),
+    "license.storage_mode": N_(
+        "The license does not allow {mode} storage (allowed: {allowed}); choose another mode or import a "
+        "license of an edition with it."
+    ),
     "license.feature_disabled": N_("The '{feature}' feature is not in this license's edition ({edition})."),
     # clusters and clouds
     "cluster.bad_name": N_(
