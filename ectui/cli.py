@@ -189,6 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings.with_changes(db_url=args.db_url or settings.db_url)
     if getattr(args, "issuer_db_url", None):
         settings = settings.with_changes(issuer_db_url=args.issuer_db_url)
+    for url in (args.db_url, getattr(args, "issuer_db_url", None)):
+        if url and not _valid_db_url(url):  # never echo the URL: it may hold a password
+            from ectui.i18n import render
+            from ectui.services.errors import ValidationError
+
+            print("ectui: " + render(ValidationError("validation.db_url", field="--db-url")), file=sys.stderr)
+            return EXIT_USAGE
     try:
         configure_logging(settings)
     except OSError as err:
@@ -271,6 +278,18 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         data, text = result
         print(json.dumps(data, ensure_ascii=False) if args.json else text)
     return 0
+
+
+def _valid_db_url(url: str) -> bool:
+    """The URL parses and names a database driver that is installed."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, ImportError, ValueError):
+        return False
+    return True
 
 
 def _log_exception(settings: Settings, err: BaseException) -> None:

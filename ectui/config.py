@@ -35,6 +35,8 @@ class Settings:
     """UI language: 'en' or 'zh_CN'."""
     issuer_passphrase: str | None = field(default=None, repr=False)
     """When set, the issuer's private keys are protected by this passphrase instead of a key file."""
+    trusted_issuers_env: str = ""
+    """ECTUI_TRUSTED_ISSUER_KEYS: comma-separated base64 issuer verification keys the console accepts."""
 
     @classmethod
     def from_env(
@@ -62,7 +64,23 @@ class Settings:
                 lang or env.get("ECTUI_LANG") or env.get("LC_ALL") or env.get("LANG") or "en"
             ),
             issuer_passphrase=env.get("ECTUI_ISSUER_PASSPHRASE") or None,
+            trusted_issuers_env=env.get("ECTUI_TRUSTED_ISSUER_KEYS", ""),
         )
+
+    def trusted_issuer_keys(self) -> list[str]:
+        """Base64 Ed25519 keys of the issuers whose licenses this console accepts (empty: pin the first).
+
+        Read from ECTUI_TRUSTED_ISSUER_KEYS (comma-separated), <config>/trusted-issuers and the
+        package's trusted_issuers.txt (one key per line, '#' comments); the vendor fills the latter.
+        """
+        keys = [k.strip() for k in (self.trusted_issuers_env or "").split(",") if k.strip()]
+        for path in (self.config_dir / "trusted-issuers", Path(__file__).parent / "trusted_issuers.txt"):
+            with contextlib.suppress(OSError):
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    line = line.split("#", 1)[0].strip()
+                    if line:
+                        keys.append(line)
+        return keys
 
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced."""

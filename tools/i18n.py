@@ -7,6 +7,7 @@ Usage:
 
 from __future__ import annotations
 
+import datetime
 import io
 import sys
 from pathlib import Path
@@ -23,7 +24,10 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
 def merged_catalog() -> Catalog:
     """All parts merged into one catalog (a later part wins on a duplicate msgid)."""
-    merged = Catalog(locale="zh_CN", domain="ectui", charset="utf-8")
+    fixed = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # a stable header keeps ectui.mo reproducible
+    merged = Catalog(
+        locale="zh_CN", domain="ectui", charset="utf-8", creation_date=fixed, revision_date=fixed, project="ectui"
+    )
     for part in sorted((LC / "parts").glob("*.po")):
         with part.open("rb") as fh:
             catalog = read_po(fh, locale="zh_CN")
@@ -64,7 +68,7 @@ def main(argv: list[str]) -> int:
         missing = sorted(source_strings() - translated, key=str)
         for msgid in missing:
             if isinstance(msgid, tuple):
-                print(f"msgid {msgid[0]!r}\nmsgid_plural {msgid[1]!r}\nmsgstr[0] \"\"\n")
+                print(f'msgid {msgid[0]!r}\nmsgid_plural {msgid[1]!r}\nmsgstr[0] ""\n')
                 continue
             escaped = msgid.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
             print(f'msgid "{escaped}"\nmsgstr ""\n')

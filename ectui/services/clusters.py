@@ -406,7 +406,9 @@ class ClusterService:
         credentials = await asyncio.to_thread(self._credentials, info.id)
         return await asyncio.to_thread(test_connection, credentials)
 
-    async def test_credentials(self, draft: ClusterDraft, *, existing: str | None = None) -> ConnectionVerdict:
+    async def test_credentials(
+        self, draft: ClusterDraft, *, existing: str | None = None
+    ) -> ConnectionVerdict:
         """Test a cluster definition before saving it (an empty password means the stored one of `existing`)."""
         credentials = draft.credentials
         if existing and not credentials.cloud_name and not credentials.password:

@@ -12,6 +12,10 @@ MESSAGES: dict[str, str] = {
     "validation.int": N_("{field} must be a whole number, got '{value}'."),
     "validation.non_negative": N_("{field} must be 0 or more, got {value}."),
     "validation.positive": N_("{field} must be at least 1, got {value}."),
+    "validation.db_url": N_(
+        "{field} is not a valid database URL (e.g. sqlite:////path/ectui.db or postgresql://user@host/db)."
+    ),
+    "validation.control_chars": N_("{field} must not contain tabs, line breaks or other control characters."),
     "validation.too_large": N_("{field} must be at most {max}, got {value}."),
     "validation.date": N_("{field} must be a date like 2026-12-31, got '{value}'."),
     "validation.decimal": N_("{field} must be a number like 1999.00, got '{value}'."),

@@ -263,8 +263,8 @@ class LicenseChanges:
 
 def _customer(value: str) -> str:
     name = required_text(value, N_("Customer"), max_len=200)
-    if any(ord(c) < 32 for c in name):
-        raise ValidationError("validation.required", field=N_("Customer"))
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValidationError("validation.control_chars", field=N_("Customer"))
     return name
 
 
@@ -410,7 +410,11 @@ class IssuerService:
                 return box
             box = SecretBox(derive_key(passphrase, salt_row.value))
             check = session.get(IssuerMeta, "kdf_check")
-            if check is None or box.open(check.value, purpose=b"check") != b"ectui-issuer":
+            try:
+                valid = check is not None and box.open(check.value, purpose=b"check") == b"ectui-issuer"
+            except SecretBoxError:
+                valid = False
+            if not valid:
                 raise SecretBoxError("wrong passphrase")
             return box
         except SecretBoxError as err:

@@ -23,10 +23,12 @@ from ectui.services import licfile
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
 from ectui.services.secrets import LazyKeyFileBox, SecretBox, SecretBoxError
 
+MAX_PROPERTIES_BYTES = 64 * 1024
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 """A clock set back by more than this, below the last time seen, is a rollback."""
 _KEY_PURPOSE = b"console-license-key"
 _LAST_SEEN = "last_seen_at"
+_PINNED_ISSUER = "pinned_issuer_key"
 
 
 @dataclass(frozen=True)
@@ -326,11 +328,14 @@ class ConsoleLicenseService:
         props_path = Path(properties_path) if properties_path else self._settings.properties_path
         props = read_properties(props_path)
         try:
+            if ec_path.stat().st_size > licfile.MAX_FILE_BYTES:
+                raise LicenseError("license.not_ec")
             data = ec_path.read_bytes()
         except OSError as err:
             raise LicenseError(
                 "license.file_missing", path=str(ec_path), reason=err.strerror or str(err)
             ) from None
+        self._check_issuer_trusted(props.issuer_public_key)
         lic = InstalledLicense.from_document(licfile.decode_ec(data, props.key, props.issuer))
         today = self._clock().date()
         if today > lic.valid_to:
@@ -339,6 +344,10 @@ class ConsoleLicenseService:
             raise LicenseError("license.not_yet_valid", valid_from=lic.valid_from.isoformat())
         box = self._secret_box()
         with self._db.session() as session:
+            if session.get(ConsoleState, _PINNED_ISSUER) is None:
+                session.add(
+                    ConsoleState(key=_PINNED_ISSUER, value=base64.b64encode(props.issuer_public_key).decode())
+                )
             session.execute(update(InstalledRow).where(InstalledRow.active.is_(True)).values(active=False))
             session.add(
                 InstalledRow(
@@ -354,6 +363,23 @@ class ConsoleLicenseService:
             )
         self._installed, self._loaded = lic, True
         return self._status()
+
+    def _check_issuer_trusted(self, issuer_raw: bytes) -> None:
+        """Only the vendor's issuer may sign: whoever holds constant.properties must not be able to swap it.
+
+        Trusted keys come from ECTUI_TRUSTED_ISSUER_KEYS, <config>/trusted-issuers and ectui/trusted_issuers.txt.
+        With none configured (development, demo), the first issuer whose license is installed is pinned.
+        """
+        encoded = base64.b64encode(issuer_raw).decode()
+        trusted = set(self._settings.trusted_issuer_keys())
+        if trusted:
+            if encoded not in trusted:
+                raise LicenseError("license.foreign_issuer")
+            return
+        with self._db.session() as session:
+            pinned = session.get(ConsoleState, _PINNED_ISSUER)
+            if pinned is not None and pinned.value != encoded:
+                raise LicenseError("license.foreign_issuer")
 
     def _load_installed(self) -> InstalledLicense | None:
         """Decrypt and verify the stored .ec again: an edited database row does not grant anything."""
@@ -379,6 +405,8 @@ class ConsoleLicenseService:
 def read_properties(path: Path) -> _Properties:
     """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""
     try:
+        if path.stat().st_size > MAX_PROPERTIES_BYTES:
+            raise LicenseError("license.properties_invalid", path=str(path), reason="file too large")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LicenseError("license.properties_missing", path=str(path)) from None

@@ -94,7 +94,11 @@ def classify(err: BaseException) -> CloudError:
     if isinstance(err, CloudError):
         return err
     cause = err.__cause__ or err.__context__
-    if isinstance(err, sdk_exc.SDKException) and not isinstance(err, sdk_exc.HttpException) and cause is not None:
+    if (
+        isinstance(err, sdk_exc.SDKException)
+        and not isinstance(err, sdk_exc.HttpException)
+        and cause is not None
+    ):
         return classify(cause)  # the SDK wraps keystoneauth's precise exception
     if isinstance(err, ks_exc.SSLError):
         return CloudError("cloud.tls", reason=_first_line(err))
