@@ -28,7 +28,9 @@ def _median_process(cmd: list[str], env: dict[str, str], *, until: str | None = 
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
         if until is None:
             proc.communicate()
         else:
@@ -58,7 +60,9 @@ async def _license_ops(home: Path) -> tuple[float, float, float]:
     issuer = build_issuer_services(Settings.from_env({"ECTUI_HOME": str(home / "issuer")}))
     await issuer.start()
     await issuer.issuer.create_edition(
-        EditionDraft.parse(name="Bench", max_clusters="3", max_nodes="50", storage="local,shared", features="platform")
+        EditionDraft.parse(
+            name="Bench", max_clusters="3", max_nodes="50", storage="local,shared", features="platform"
+        )
     )
     creates, exports, imports = [], [], []
     today = dt.date.today()
@@ -96,7 +100,11 @@ def main() -> int:
         floor = _median_process([sys.executable, "-c", "pass"], env)
         version = _median_process([sys.executable, "-m", "ectui", "--version"], env)
         results["python -c pass"] = {"seconds": floor, "target": ""}
-        results["ectui --version"] = {"seconds": version, "target": "< 0.15 s", "ratio_to_python": version / floor}
+        results["ectui --version"] = {
+            "seconds": version,
+            "target": "< 0.15 s",
+            "ratio_to_python": version / floor,
+        }
         # the first start migrates and makes keys; the measured runs are cold processes on an existing home
         for which in ("console", "issuer"):
             probe = [sys.executable, str(ROOT / "bench" / "first_screen.py"), which]
@@ -115,7 +123,11 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "runs": RUNS,
         "results": results,
     }

@@ -17,10 +17,21 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual',
 
 @pytest.mark.parametrize(
     "module",
-    ["ectui.services", "ectui.services.issuer", "ectui.services.license", "ectui.cli", "ectui.db.session", "ectui.config"],
+    [
+        "ectui.services",
+        "ectui.services.issuer",
+        "ectui.services.license",
+        "ectui.services.clusters",
+        "ectui.services.demo",
+        "ectui.cli",
+        "ectui.db.session",
+        "ectui.config",
+    ],
 )
 def test_core_module_does_not_import_textual(module: str) -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout) == []
 
 
