@@ -50,6 +50,8 @@ class ShellApp(App[None]):
 
     CSS_PATH = "app.tcss"
     DOMAINS: ClassVar[tuple[Domain, ...]] = ()
+    SHOWS_CONTEXT: ClassVar[bool] = True
+    """Whether the header shows the current project and cluster."""
     """The domains (modes) of the app, in sidebar and key order."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -193,6 +195,7 @@ class IssuerApp(ShellApp):
 
     TITLE = "ectui issuer"
     DOMAINS = ISSUER_DOMAINS
+    SHOWS_CONTEXT = False
 
     services: IssuerServices
 
@@ -221,6 +224,10 @@ class ConsoleApp(ShellApp):
 
     async def load_status(self) -> None:
         self.apply_license_status(await self.services.license.status())
+        clusters = await self.services.clusters.list()
+        names = [c.name for c in clusters]
+        if self.cluster not in names:
+            self.cluster = names[0] if names else "—"
 
     @work(exclusive=True, group="app-status", exit_on_error=False)
     async def refresh_status(self) -> None:

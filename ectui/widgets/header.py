@@ -41,9 +41,10 @@ class AppHeader(Horizontal):
         self.query_one("#header-title", Label).update(app.title)
         project = getattr(app, "project", None) or "—"
         cluster = getattr(app, "cluster", None) or "—"
-        self.query_one("#header-context", Label).update(
-            _("Project: {project}  Cluster: {cluster}").format(project=project, cluster=cluster)
-        )
+        context = ""
+        if getattr(app, "SHOWS_CONTEXT", True):
+            context = _("Project: {project}  Cluster: {cluster}").format(project=project, cluster=cluster)
+        self.query_one("#header-context", Label).update(context)
         self.query_one("#header-status", Label).update(getattr(app, "status_text", ""))
 
     @property
