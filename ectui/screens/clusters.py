@@ -82,8 +82,8 @@ class ClusterFormModal(ShellModal["ClusterDraft | None"]):
             (_("User name"), "cluster-username", c.username if c else "", False),
             (_("Password"), "cluster-password", "", True),
             (_("Project"), "cluster-project", c.project if c else "", False),
-            (_("User domain"), "cluster-user-domain", "Default", False),
-            (_("Project domain"), "cluster-project-domain", "Default", False),
+            (_("User domain"), "cluster-user-domain", c.user_domain if c else "Default", False),
+            (_("Project domain"), "cluster-project-domain", c.project_domain if c else "Default", False),
             (_("Region"), "cluster-region", c.region if c else "", False),
         ]
         with Vertical(classes="modal-box", id="cluster-form-box"):

@@ -160,6 +160,8 @@ class ClusterInfo:
     auth_url: str
     username: str
     project: str
+    user_domain: str
+    project_domain: str
     region: str
     storage_mode: str
     insecure: bool
@@ -178,6 +180,8 @@ class ClusterInfo:
             "auth_url": self.auth_url,
             "username": self.username,
             "project": self.project,
+            "user_domain": self.user_domain,
+            "project_domain": self.project_domain,
             "region": self.region,
             "storage": self.storage_mode,
             "insecure": self.insecure,
@@ -555,6 +559,8 @@ class ClusterService:
             auth_url=row.auth_url,
             username=row.username,
             project=row.project_name,
+            user_domain=row.user_domain,
+            project_domain=row.project_domain,
             region=row.region,
             storage_mode=row.storage_mode,
             insecure=row.insecure,
