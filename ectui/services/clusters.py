@@ -22,6 +22,7 @@ from ectui.services.openstack.connection import (
     CloudCredentials,
     CloudError,
     ConnectionVerdict,
+    clouds_yaml_config,
     test_connection,
 )
 from ectui.services.validation import optional_text, required_text, whole_number
@@ -111,11 +112,10 @@ class ClusterDraft:
 
 
 def _check_cloud_entry(cloud: str) -> None:
-    import openstack.config
     from openstack import exceptions as sdk_exc
 
     try:
-        openstack.config.OpenStackConfig(load_envvars=False).get_one(cloud=cloud)
+        clouds_yaml_config().get_one(cloud=cloud)
     except (sdk_exc.ConfigException, KeyError):
         raise ValidationError("cluster.no_cloud_entry", field=N_("Cloud"), cloud=cloud) from None
 

@@ -55,14 +55,30 @@ class ConnectionVerdict:
     services: tuple[str, ...] = ()
 
 
+def clouds_yaml_config() -> Any:
+    """openstacksdk's clouds.yaml reader: the standard places plus OS_CLIENT_CONFIG_FILE, but no other
+    OS_* variable (a stray OS_PASSWORD in the shell must not change a stored cluster)."""
+    import os
+
+    from openstack.config import loader
+
+    files = list(loader.CONFIG_FILES)
+    override = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if override:
+        files.insert(0, override)
+    return loader.OpenStackConfig(config_files=files, load_envvars=False)
+
+
 def connect(credentials: CloudCredentials, *, timeout: float = API_TIMEOUT) -> Connection:
     """Build (not yet authenticate) a Connection; raises CloudError for bad configuration."""
     import openstack
+    import openstack.connection
     from openstack import exceptions as sdk_exc
 
     try:
         if credentials.cloud_name:
-            return openstack.connect(cloud=credentials.cloud_name, load_envvars=False, api_timeout=timeout)
+            region = clouds_yaml_config().get_one(cloud=credentials.cloud_name, api_timeout=timeout)
+            return openstack.connection.Connection(config=region)
         verify: bool | str = credentials.cacert or not credentials.insecure
         return openstack.connect(
             load_yaml_config=False,
