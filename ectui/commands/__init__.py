@@ -1,0 +1,1 @@
+"""The scriptable subcommands, one module per domain; each has `register(subparsers)`."""

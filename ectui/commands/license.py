@@ -1,0 +1,47 @@
+"""`ectui license …`: the license installed in this console (SPEC K1, K2)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ectui.commands._util import Parser, command, describe
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the top-level subparsers."""
+    # -- console license
+    lic = sub.add_parser("license", help="the license installed in this console")
+    lic_sub = lic.add_subparsers(dest="action", required=True, parser_class=Parser)
+    imp = lic_sub.add_parser("import", help="install a license file (.ec)")
+    imp.add_argument("file", type=Path, metavar="FILE.ec")
+    imp.add_argument(
+        "--properties",
+        type=Path,
+        metavar="FILE.properties",
+        help="default: constant.properties in the config dir",
+    )
+    imp.add_argument("--json", action="store_true")
+    show = lic_sub.add_parser("show", help="the license in force and its limits")
+    show.add_argument("--json", action="store_true")
+    command(imp, console_import)
+    command(show, console_show)
+
+
+async def console_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    status = await s.license.import_license(a.file, a.properties)
+    return status.to_json(), _("License installed: {header}").format(header=status.header_text())
+
+
+async def console_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _, render
+
+    status = await s.license.status()
+    data = status.to_json()
+    text = describe(data)
+    if status.reason is not None:
+        text += "\n" + _("Read-only: {reason}").format(reason=render(status.reason))
+    return data, text
