@@ -15,10 +15,12 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from ectui.i18n import N_, _, render
+from ectui.jobs import Job, JobProgressed, Jobs
 from ectui.messages import WorkerFailed, forward_worker_error
 from ectui.screens._base import Domain, DomainScreen
 from ectui.screens.clusters import ClustersScreen
 from ectui.screens.editions import EditionsScreen
+from ectui.screens.jobs import JobsScreen
 from ectui.screens.license import LicenseScreen
 from ectui.screens.licenses import LicensesScreen
 from ectui.screens.menus import MenusScreen
@@ -41,6 +43,7 @@ CONSOLE_DOMAINS: tuple[Domain, ...] = (
     Domain("license", N_("License"), LicenseScreen),
     Domain("clusters", N_("Clusters"), ClustersScreen),
     Domain("nodes", N_("Compute nodes"), NodesScreen),
+    Domain("jobs", N_("Jobs"), JobsScreen),
 )
 """Sidebar of the console app; add a domain with one line."""
 
@@ -213,7 +216,26 @@ class IssuerApp(ShellApp):
 
 
 class ConsoleApp(ShellApp):
-    """The cloud console (License for now; more domains come)."""
+    """The cloud console."""
+
+    jobs_text: reactive[str] = reactive("")
+    """Header summary of running background jobs."""
+
+    def __init__(self, services: ConsoleServices) -> None:
+        super().__init__(services)
+        self.jobs = Jobs(self)
+        """Background jobs (uploads, syncs) that outlive the screen that started them."""
+
+    @on(JobProgressed)
+    def record_job_progress(self, event: JobProgressed) -> None:
+        """Progress from a job's work (any thread) reaches the job list here, on the app's loop."""
+        self.jobs.progressed(event.job_id, event.progress)
+
+    def on_mount(self) -> None:  # Textual also runs ShellApp.on_mount (handlers run along the MRO)
+        self.jobs.signal.subscribe(self, self._jobs_changed)
+
+    def _jobs_changed(self, _job: Job) -> None:
+        self.jobs_text = self.jobs.summary()
 
     TITLE = "ectui"
     DOMAINS = CONSOLE_DOMAINS

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -229,3 +230,101 @@ class ComputeNode(ConsoleBase):
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     cluster: Mapped[Cluster] = relationship(back_populates="nodes")
+
+
+class Image(ConsoleBase):
+    """A Glance image of a cluster as last synced, or uploaded through the console (SPEC I1-I4)."""
+
+    __tablename__ = "image"
+    __table_args__ = (UniqueConstraint("cluster_id", "cloud_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    cloud_id: Mapped[str] = mapped_column(String(64))
+    """The image id in Glance."""
+    name: Mapped[str] = mapped_column(String(255), default="")
+    disk_format: Mapped[str] = mapped_column(String(32), default="")
+    container_format: Mapped[str] = mapped_column(String(32), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    checksum: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(32), default="")
+    visibility: Mapped[str] = mapped_column(String(32), default="")
+    os_type: Mapped[str] = mapped_column(String(16), default="")
+    min_disk: Mapped[int] = mapped_column(Integer, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(16), default="synced")
+    """synced | uploaded (only uploaded images may be deleted from the console)."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True once the cloud no longer lists it (marked, not silently dropped)."""
+    uploaded_by: Mapped[str] = mapped_column(String(200), default="")
+    cloud_created_at: Mapped[str] = mapped_column(String(40), default="")
+    synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Template(ConsoleBase):
+    """A VM template: system (from an enabled image) or custom (from a VM snapshot) (SPEC I5)."""
+
+    __tablename__ = "template"
+    __table_args__ = (UniqueConstraint("cluster_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="SET NULL"))
+    image_cloud_id: Mapped[str] = mapped_column(String(64), default="")
+    """Kept so the template still boots after the image row is disabled or re-synced."""
+    kind: Mapped[str] = mapped_column(String(16), default="system")
+    name: Mapped[str] = mapped_column(String(255))
+    os_type: Mapped[str] = mapped_column(String(16), default="linux")
+    min_cpu: Mapped[int] = mapped_column(Integer, default=1)
+    min_ram_gb: Mapped[int] = mapped_column(Integer, default=1)
+    min_disk_gb: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IsoFile(ConsoleBase):
+    """An ISO file on a cluster's FTP/NFS share (SPEC S1-S5)."""
+
+    __tablename__ = "iso_file"
+    __table_args__ = (UniqueConstraint("cluster_id", "file_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    """The name on the FTP server (in the cluster's ISO directory)."""
+    name: Mapped[str] = mapped_column(String(255))
+    """Display name (editable)."""
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    modified_at: Mapped[str] = mapped_column(String(40), default="")
+    os_type: Mapped[str] = mapped_column(String(16), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16), default="synced")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    mount_count: Mapped[int] = mapped_column(Integer, default=0)
+    """VMs this ISO is mounted on (a mounted ISO cannot be deleted)."""
+    uploaded_by: Mapped[str] = mapped_column(String(200), default="")
+    synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IsoUpload(ConsoleBase):
+    """A resumable ISO upload: the temporary remote name and how far it got (survives a restart)."""
+
+    __tablename__ = "iso_upload"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    local_path: Mapped[str] = mapped_column(String(4096))
+    file_name: Mapped[str] = mapped_column(String(255))
+    temp_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    """running | interrupted | done | failed | cancelled"""
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    os_type: Mapped[str] = mapped_column(String(16), default="")
+    started_by: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -80,6 +80,8 @@ MESSAGES: dict[str, str] = {
         "license of an edition with it."
     ),
     "license.feature_disabled": N_("The '{feature}' feature is not in this license's edition ({edition})."),
+    # long work
+    "job.cancelled": N_("Cancelled by the operator."),
     # clusters and clouds
     "cluster.bad_name": N_(
         "{field} '{value}' is not valid: use letters, digits, '-', '_' or '.', starting with a letter or digit."

@@ -22,16 +22,18 @@ class AppHeader(Horizontal):
         #header-title { text-style: bold; padding: 0 1; width: auto; }
         #header-context { color: $text-muted; width: 1fr; padding: 0 1; }
         #header-status { width: auto; padding: 0 1; text-style: bold; }
+        #header-jobs { width: auto; padding: 0 1; color: $accent; }
     }
     """
 
     def compose(self) -> ComposeResult:
         yield Label(id="header-title")
         yield Label(id="header-context")
+        yield Label(id="header-jobs")
         yield Label(id="header-status")
 
     def on_mount(self) -> None:
-        for name in ("title", "project", "cluster", "status_text"):
+        for name in ("title", "project", "cluster", "status_text", "jobs_text"):
             if hasattr(self.app, name):
                 self.watch(self.app, name, self._update, init=False)
         self._update()
@@ -46,6 +48,7 @@ class AppHeader(Horizontal):
             context = _("Project: {project}  Cluster: {cluster}").format(project=project, cluster=cluster)
         self.query_one("#header-context", Label).update(context)
         self.query_one("#header-status", Label).update(getattr(app, "status_text", ""))
+        self.query_one("#header-jobs", Label).update(getattr(app, "jobs_text", ""))
 
     @property
     def status(self) -> str:
