@@ -22,8 +22,9 @@ test: $(STAMP)  ## the whole suite: import contracts, translations, services, CL
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)  ## benchmarks: prints a table, writes bench/results/latest.json
+bench: $(STAMP)  ## benchmarks: each prints a table and writes bench/results/<name>.json
 	$(BIN)/python bench/bench.py
+	for script in bench/*_bench.py; do $(BIN)/python $$script || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check ectui tests bench tools

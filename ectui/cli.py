@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused
 
 
+COMMAND_MODULES = ("license", "clusters", "issuer")
+"""Modules of ectui.commands, in help order; each has `register(subparsers)`."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from ectui import __version__
@@ -33,10 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
-    from ectui.commands import clusters, issuer, license
+    import importlib
 
-    for module in (license, clusters, issuer):
-        module.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ectui.commands.{name}").register(sub)
     return parser
 
 

@@ -35,6 +35,8 @@ class Settings:
     """UI language: 'en' or 'zh_CN'."""
     issuer_passphrase: str | None = field(default=None, repr=False)
     """When set, the issuer's private keys are protected by this passphrase instead of a key file."""
+    operator: str = ""
+    """Who is at the keyboard (ECTUI_OPERATOR, else the OS user): recorded on uploads and changes."""
     trusted_issuers_env: str = ""
     """ECTUI_TRUSTED_ISSUER_KEYS: comma-separated base64 issuer verification keys the console accepts."""
 
@@ -65,6 +67,7 @@ class Settings:
             ),
             issuer_passphrase=env.get("ECTUI_ISSUER_PASSPHRASE") or None,
             trusted_issuers_env=env.get("ECTUI_TRUSTED_ISSUER_KEYS", ""),
+            operator=env.get("ECTUI_OPERATOR") or _os_user(),
         )
 
     def trusted_issuer_keys(self) -> list[str]:
@@ -117,6 +120,15 @@ class Settings:
             path.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             self.config_dir.chmod(0o700)
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "operator"
 
 
 def normalize_lang(value: str) -> str:

@@ -114,6 +114,14 @@ MESSAGES: dict[str, str] = {
 }
 
 
+def register_messages(messages: dict[str, str]) -> None:
+    """Add the message templates of a service module (keys are '<domain>.<reason>', marked with N_)."""
+    for key, template in messages.items():
+        if MESSAGES.get(key, template) != template:
+            raise ValueError(f"message key {key} is already registered with another text")
+        MESSAGES[key] = template
+
+
 def message_template(key: str) -> str:
     """The English template of a message key (the key itself when unknown)."""
     return MESSAGES.get(key, key)
