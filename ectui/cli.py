@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused
 
-COMMAND_MODULES = ("license", "clusters", "issuer")
+COMMAND_MODULES = ("license", "clusters", "projects", "issuer")
 """Modules of ectui.commands, in help order; each has `register(subparsers)`."""
 
 
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"ectui.commands.{name}").register(sub)
+    from ectui.devcloud import cli as devcloud_cli
+
+    devcloud_cli.register(sub)
     return parser
 
 
@@ -96,6 +99,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from ectui.tui import run_console
 
         return run_console(settings, readonly=args.readonly, demo=args.demo)
+    if args.command == "devcloud":
+        from ectui.devcloud import cli as devcloud_cli
+
+        return devcloud_cli.run(args)
     if args.command == "issuer" and args.area is None:
         from ectui.tui import run_issuer
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,3 +115,50 @@ async def console_services(tmp_path: Path, clock: Clock) -> AsyncIterator[Consol
     await services.start()
     yield services
     services.close()
+
+
+# ------------------------------------------------------------------ databases: SQLite always, PostgreSQL on demand
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """A throwaway PostgreSQL (scripts/pg-test-server.sh) when ECTUI_TEST_PG=1 (CI turns it on), else None."""
+    if os.environ.get("ECTUI_TEST_PG") != "1":
+        yield None
+        return
+    given = os.environ.get("ECTUI_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    directory = tempfile.mkdtemp(prefix="ectui-pg-")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "pg-test-server.sh"
+    url = subprocess.run([str(script), "start", directory], check=True, capture_output=True, text=True).stdout
+    try:
+        yield url.strip()
+    finally:
+        subprocess.run([str(script), "stop", directory], check=False, capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_server: str | None) -> Iterator[str]:
+    """A fresh, empty console database URL: SQLite, and PostgreSQL when ECTUI_TEST_PG=1."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'console.db'}"
+        return
+    if postgres_server is None:
+        pytest.skip("PostgreSQL tests run with ECTUI_TEST_PG=1")
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -13,8 +13,8 @@ from ectui.db.session import Database
 
 
 @pytest.mark.parametrize(("kind", "base"), [("console", ConsoleBase), ("issuer", IssuerBase)])
-def test_migrations_match_the_models(tmp_path: Path, kind: str, base: type) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'x.db'}", kind)  # type: ignore[arg-type]
+def test_migrations_match_the_models(db_url: str, kind: str, base: type) -> None:
+    db = Database(db_url, kind)  # type: ignore[arg-type]
     db.migrate()
     db.migrate()  # the second start finds the head and does nothing
     with db.engine.connect() as connection:

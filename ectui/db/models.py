@@ -328,3 +328,51 @@ class IsoUpload(ConsoleBase):
     started_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Project(ConsoleBase):
+    """A project of the console, mapped to a cloud project of a cluster, with its quotas (SPEC P1).
+
+    Nova keeps no reservations, so the console keeps them: `reserved_*` is what running operations
+    hold, `used_*` what exists. Both change only in a locked unit of work (Database.locked_session).
+    """
+
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id", ondelete="SET NULL"))
+    cloud_project: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    quota_vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    quota_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    quota_vms: Mapped[int] = mapped_column(Integer, default=0)
+    quota_public_ips: Mapped[int] = mapped_column(Integer, default=0)
+    used_vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    used_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    used_vms: Mapped[int] = mapped_column(Integer, default=0)
+    used_public_ips: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_vms: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_public_ips: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QuotaReservation(ConsoleBase):
+    """Resources held for one operation until it commits (they become used) or releases them."""
+
+    __tablename__ = "quota_reservation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    vms: Mapped[int] = mapped_column(Integer, default=0)
+    public_ips: Mapped[int] = mapped_column(Integer, default=0)
+    purpose: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), default="held")
+    """held | committed | released"""
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,11 +17,19 @@ Kind = Literal["console", "issuer"]
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # SQLAlchemy's recipe for real SQLite transactions: the driver stops issuing its own BEGIN
+    # (it would start one only before DML), and _sqlite_begin emits it, IMMEDIATE when asked.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str) -> Engine:
@@ -32,6 +40,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -50,6 +59,25 @@ class Database:
         """A unit of work: committed on success, rolled back on any error."""
         session = self._sessions()
         try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def locked_session(self) -> Iterator[Session]:
+        """A unit of work that serialises writers: SQLite takes its write lock at BEGIN (IMMEDIATE);
+        other databases lock the rows the caller selects `with_for_update()` (SELECT ... FOR UPDATE).
+
+        Two processes racing for the last quota both pass through here one after the other.
+        """
+        session = self._sessions()
+        try:
+            if self.engine.dialect.name == "sqlite":
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
             session.commit()
         except BaseException:

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService
+    from ectui.services.images import ImageService
     from ectui.services.issuer import IssuerService
     from ectui.services.license import ConsoleLicenseService
+    from ectui.services.projects import ProjectService
+    from ectui.services.templates import TemplateService
 
 
 @dataclass
@@ -41,6 +44,9 @@ class ConsoleServices:
     db: Database
     license: ConsoleLicenseService
     clusters: ClusterService
+    images: ImageService
+    templates: TemplateService
+    projects: ProjectService
     readonly_flag: bool = False
 
     async def start(self) -> None:
@@ -72,8 +78,11 @@ def build_console_services(
     """Wire the console's services."""
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService, cluster_usage
+    from ectui.services.images import ImageService
     from ectui.services.license import ConsoleLicenseService, Usage
+    from ectui.services.projects import ProjectService
     from ectui.services.secrets import LazyKeyFileBox
+    from ectui.services.templates import TemplateService
 
     db = Database(settings.console_db_url, "console")
     box = LazyKeyFileBox(settings.console_key_file)
@@ -89,6 +98,9 @@ def build_console_services(
         settings=settings,
         db=db,
         license=license_service,
-        clusters=ClusterService(db, box, license_service),
+        clusters=(clusters := ClusterService(db, box, license_service)),
+        images=ImageService(db, clusters, license_service, settings),
+        templates=TemplateService(db, license_service, settings),
+        projects=ProjectService(settings, db, license_service),
         readonly_flag=readonly,
     )

@@ -1,0 +1,173 @@
+"""First-start content of the dev cloud: project, users, nodes, images, networks, flavors, an ISO."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from .core import JSON, new_id, now_iso
+
+if TYPE_CHECKING:
+    from .server import DevCloud
+
+PROJECT = "demo"
+ADMIN_PROJECT = "admin"
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "password"
+MEMBER_USER = "member"
+MEMBER_PASSWORD = "password"
+FTP_USER = "iso"
+FTP_PASSWORD = "iso-password"
+ZONE = "nova"
+NODES = ("node-1", "node-2", "node-3")
+NODE_VCPUS = 32
+NODE_RAM_MB = 128 * 1024
+NODE_DISK_GB = 2048
+ISO_NAME = "virtio-tools.iso"
+
+DEFAULT_QUOTAS = {
+    "instances": 20,
+    "cores": 64,
+    "ram": 131072,
+    "key_pairs": 100,
+    "metadata_items": 128,
+    "server_groups": 10,
+    "server_group_members": 10,
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+    "floatingip": 10,
+    "network": 100,
+    "subnet": 100,
+    "port": 500,
+    "router": 10,
+    "security_group": 10,
+    "security_group_rule": 100,
+}
+"""Quotas of every project until changed (Nova and Neutron keys)."""
+
+FLAVORS = (
+    # id, name, vcpus, ram MiB, disk GiB, extra specs
+    ("1", "m1.tiny", 1, 512, 1, {}),
+    ("2", "m1.small", 1, 2048, 20, {}),
+    ("3", "m1.medium", 2, 4096, 40, {}),
+    ("4", "m1.large", 4, 8192, 80, {}),
+    ("5", "m1.xlarge", 8, 16384, 160, {}),
+    ("hot-2", "h1.medium", 2, 4096, 40, {"hw:live_resize": "true"}),
+    ("hot-4", "h1.large", 4, 8192, 40, {"hw:live_resize": "true"}),
+)
+
+
+def project_id(cloud: DevCloud, name: str = PROJECT) -> str:
+    """The id of a seeded project."""
+    found = cloud.store.find("project", name=name)
+    return str(found[0]["id"]) if found else ""
+
+
+def _image_bytes(label: str, size: int) -> bytes:
+    """Deterministic filler data for a seeded image."""
+    block = hashlib.sha512(label.encode()).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def _iso_bytes(label: str) -> bytes:
+    """A tiny file with an ISO 9660 primary volume descriptor, enough for `file` to call it an ISO."""
+    data = bytearray(64 * 1024)
+    pvd = 16 * 2048
+    data[pvd : pvd + 6] = b"\x01CD001"
+    data[pvd + 40 : pvd + 72] = label.upper().encode()[:32].ljust(32)
+    return bytes(data)
+
+
+def seed(cloud: DevCloud) -> bool:
+    """Fill an empty store; returns False when it was seeded before (idempotent)."""
+    store = cloud.store
+    if store.meta("seeded"):
+        return False
+    ts = now_iso()
+    with store.transaction():
+        projects: dict[str, JSON] = {}
+        for name, description in (
+            (ADMIN_PROJECT, "Admin project"),
+            (PROJECT, "Demo project of the dev cloud"),
+        ):
+            projects[name] = store.put(
+                "project",
+                {
+                    "id": new_id().replace("-", ""),
+                    "name": name,
+                    "domain_id": "default",
+                    "description": description,
+                    "enabled": True,
+                    "is_domain": False,
+                    "parent_id": "default",
+                    "tags": [],
+                },
+            )
+        demo, admin = projects[PROJECT]["id"], projects[ADMIN_PROJECT]["id"]
+        all_roles = ["admin", "member", "reader"]
+        for name, password, roles in (
+            (ADMIN_USER, ADMIN_PASSWORD, {demo: all_roles, admin: all_roles}),
+            (MEMBER_USER, MEMBER_PASSWORD, {demo: ["member", "reader"]}),
+        ):
+            store.put(
+                "user",
+                {
+                    "id": new_id().replace("-", ""),
+                    "name": name,
+                    "domain_id": "default",
+                    "enabled": True,
+                    "default_project_id": demo,
+                    "password_expires_at": None,
+                    "options": {},
+                    "password": password,
+                    "roles": roles,
+                },
+            )
+        for index, node in enumerate(NODES, start=1):
+            store.put(
+                "host",
+                {
+                    "id": new_id(),
+                    "int_id": index,
+                    "service_id": index + 10,
+                    "name": node,
+                    "zone": ZONE,
+                    "vcpus": NODE_VCPUS,
+                    "memory_mb": NODE_RAM_MB,
+                    "local_gb": NODE_DISK_GB,
+                    "host_ip": f"192.168.100.{10 + index}",
+                    "state": "up",
+                    "status": "enabled",
+                    "created_at": ts,
+                },
+            )
+        for fid, name, vcpus, ram, disk, specs in FLAVORS:
+            store.put("flavor", cloud.nova.new_flavor(fid, name, vcpus, ram, disk, extra_specs=dict(specs)))
+        for name, disk_format, size, extra in (
+            ("cirros-0.6.2", "qcow2", 16 * 1024, {"os_type": "linux", "os_distro": "cirros"}),
+            ("ubuntu-22.04-mini", "raw", 32 * 1024, {"os_type": "linux", "os_distro": "ubuntu"}),
+            ("windows-2019-mini", "qcow2", 24 * 1024, {"os_type": "windows", "os_distro": "windows"}),
+            (
+                "rescue-cd",
+                "iso",
+                8 * 1024,
+                {"hw_rescue_device": "cdrom", "hw_rescue_bus": "ide", "os_type": "linux"},
+            ),
+        ):
+            image = cloud.glance.new_image(
+                admin,
+                name=name,
+                disk_format=disk_format,
+                container_format="bare",
+                visibility="public",
+                **extra,
+            )
+            cloud.glance.put_data(image, _image_bytes(name, size))
+        private = cloud.neutron.make_network(demo, "private", external=False)
+        cloud.neutron.make_subnet(private, "private-subnet", "10.0.0.0/24")
+        public = cloud.neutron.make_network(admin, "public", external=True)
+        cloud.neutron.make_subnet(public, "public-subnet", "172.24.4.0/24")
+        store.set_meta("seeded", ts)
+    (cloud.iso_dir / ISO_NAME).write_bytes(_iso_bytes("VIRTIO_TOOLS"))
+    return True
