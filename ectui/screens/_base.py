@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
+from ectui.i18n import _
 from ectui.messages import forward_worker_error
 from ectui.widgets import AppHeader, Banner, Sidebar
 
@@ -89,6 +91,34 @@ class IssuerDomainScreen(DomainScreen):
 
 class ConsoleDomainScreen(DomainScreen):
     """A screen of the console app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "switch_project", _("Switch project"), id="console.switch_project"),
+    ]
+
+    def action_switch_project(self) -> None:
+        """Choose the current project (shown in the header; new VMs go there)."""
+        self.pick_project()
+
+    @work(exclusive=True, group="project-pick", exit_on_error=False)
+    async def pick_project(self) -> None:
+        from ectui.screens.projects import PickProjectModal
+
+        projects = await self.services.projects.list()
+        current = await self.services.projects.current()
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.use_project_named(name)
+
+        self.app.push_screen(PickProjectModal(projects, current.name if current else None), callback=chosen)
+
+    @work(group="project-pick", exit_on_error=False)
+    async def use_project_named(self, name: str) -> None:
+        """Make `name` the current project."""
+        info = await self.services.projects.use(name)
+        self.app.project = info.name  # type: ignore[attr-defined]
+        self.notify(_("Current project: {name}").format(name=info.name))
 
     @property
     def services(self) -> ConsoleServices:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import settings_for
 from textual.widgets import Input
-from uikit import notifications, settle, started
+from uikit import domain_key, notifications, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -76,7 +76,7 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
     auth = cloud.cloud.cloud_config()["auth"]
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
-        await pilot.press("2")
+        await pilot.press(domain_key(app, "clusters"))
         await settle(pilot, lambda: isinstance(app.screen, ClustersScreen))
         screen = app.screen
         assert isinstance(screen, ClustersScreen)
@@ -119,7 +119,7 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
         await pilot.press("s")
         await settle(pilot, lambda: screen.rows()[0][4] == "3")
         assert app.cluster == "dc1"
-        await pilot.press("3")
+        await pilot.press(domain_key(app, "nodes"))
         await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and len(app.screen.rows()) == 3)
         nodes = app.screen
         assert isinstance(nodes, NodesScreen)
@@ -130,7 +130,7 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
         assert nodes.rows()[0][1] == "node-2"
         await pilot.press("escape")
         nodes.table.focus()
-        await pilot.press("2")
+        await pilot.press(domain_key(app, "clusters"))
         await settle(pilot, lambda: isinstance(app.screen, ClustersScreen))
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -143,7 +143,7 @@ async def test_form_refusals_are_shown_on_the_form(services: ConsoleServices, cl
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot)
-        await pilot.press("2")
+        await pilot.press(domain_key(app, "clusters"))
         await settle(pilot, lambda: isinstance(app.screen, ClustersScreen))
         await pilot.press("n")
         await settle(pilot, lambda: isinstance(app.screen, ClusterFormModal))
@@ -177,7 +177,7 @@ async def test_license_limit_is_shown_when_adding_one_cluster_too_many(
         async with app.run_test(size=(100, 30)) as pilot:
             await started(pilot)
             screen = app.screen
-            await pilot.press("2")
+            await pilot.press(domain_key(app, "clusters"))
             await settle(pilot, lambda: isinstance(app.screen, ClustersScreen))
             screen = app.screen
             assert isinstance(screen, ClustersScreen)

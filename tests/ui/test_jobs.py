@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from uikit import started
+from uikit import domain_key, started
 
 from ectui.app import ConsoleApp
 from ectui.jobs import human_bytes, progress_text
@@ -44,7 +44,7 @@ async def test_jobs_report_progress_finish_fail_and_cancel(console_app: ConsoleA
         await settle_no_wait(pilot, lambda: app.jobs.get(first.id).progress is not None)
         assert "50%" in app.jobs_text
         assert "50%" in str(app.screen.query_one(AppHeader).query_one("#header-jobs").content)
-        await pilot.press("4")
+        await pilot.press(domain_key(app, "jobs"))
         await settle_no_wait(pilot, lambda: isinstance(app.screen, JobsScreen))
         screen = app.screen
         assert isinstance(screen, JobsScreen)

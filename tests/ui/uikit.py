@@ -34,3 +34,8 @@ async def started(pilot: Pilot[Any]) -> None:
 def notifications(app: App[Any]) -> list[str]:
     """The texts of the notifications currently shown."""
     return [n.message for n in app._notifications]
+
+
+def domain_key(app: App[Any], domain: str) -> str:
+    """The number key that switches to a domain (its place in the sidebar)."""
+    return str(1 + [d.id for d in app.DOMAINS].index(domain))  # type: ignore[attr-defined]
