@@ -179,6 +179,8 @@ class Cluster(ConsoleBase):
     cacert: Mapped[str] = mapped_column(String(1000), default="")
     insecure: Mapped[bool] = mapped_column(Boolean, default=False)
     storage_mode: Mapped[str] = mapped_column(String(16), default="shared")
+    production: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A protected cluster: the header shows it, destructive actions ask to type the name."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -376,3 +378,102 @@ class QuotaReservation(ConsoleBase):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Keypair(ConsoleBase):
+    """An SSH public key registered for VM logins, per cluster (Nova keeps it too)."""
+
+    __tablename__ = "keypair"
+    __table_args__ = (UniqueConstraint("cluster_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128), default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Vm(ConsoleBase):
+    """A VM (云主机) made or seen by the console, with the spec the console believes it has (SPEC V1-V3)."""
+
+    __tablename__ = "vm"
+    __table_args__ = (UniqueConstraint("cluster_id", "cloud_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"), index=True)
+    cloud_id: Mapped[str | None] = mapped_column(String(64))
+    """The Nova server id (None until the server exists)."""
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
+    os_type: Mapped[str] = mapped_column(String(16), default="linux")
+    login: Mapped[str] = mapped_column(String(16), default="password")
+    """password | keypair"""
+    keypair_name: Mapped[str] = mapped_column(String(255), default="")
+    user_name: Mapped[str] = mapped_column(String(64), default="root")
+    vcpus: Mapped[int] = mapped_column(Integer, default=1)
+    ram_gb: Mapped[int] = mapped_column(Integer, default=1)
+    disk_gb: Mapped[int] = mapped_column(Integer, default=1)
+    flavor_id: Mapped[str] = mapped_column(String(64), default="")
+    node: Mapped[str] = mapped_column(String(255), default="")
+    network: Mapped[str] = mapped_column(String(255), default="")
+    fixed_ip: Mapped[str] = mapped_column(String(64), default="")
+    floating_ip: Mapped[str] = mapped_column(String(64), default="")
+    floating_ip_id: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(32), default="BUILD")
+    task_state: Mapped[str] = mapped_column(String(64), default="")
+    locked_by_operation: Mapped[int | None] = mapped_column(Integer)
+    """The console's own lock: the id of the operation that holds this VM (resize, create)."""
+    nova_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    mounted_iso_id: Mapped[int | None] = mapped_column(ForeignKey("iso_file.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Operation(ConsoleBase):
+    """A multi-step operation (create VM, resize, ISO upload) persisted step by step (SPEC R3)."""
+
+    __tablename__ = "operation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """create_vm | resize | iso_upload"""
+    vm_id: Mapped[int | None] = mapped_column(ForeignKey("vm.id", ondelete="SET NULL"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    """running | done | failed | compensated"""
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    """JSON of what the operation was asked to do (never a password)."""
+    context: Mapped[str] = mapped_column(Text, default="{}")
+    """JSON of what it made so far (ids of flavor, server, port, floating IP, reservation)."""
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    steps: Mapped[list[OperationStep]] = relationship(
+        back_populates="operation", cascade="all, delete-orphan", order_by="OperationStep.position"
+    )
+
+
+class OperationStep(ConsoleBase):
+    """One step of an operation: persisted before and after it runs."""
+
+    __tablename__ = "operation_step"
+    __table_args__ = (UniqueConstraint("operation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operation.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending | running | done | failed | compensated | skipped"""
+    detail: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    operation: Mapped[Operation] = relationship(back_populates="steps")
