@@ -86,19 +86,28 @@ class Database:
         finally:
             session.close()
 
-    def migrate(self) -> None:
+    def migrate(self, revision: str = "head") -> None:
         """Bring the schema to the newest migration (fast no-op when already there)."""
-        head = _head_revision(self.kind)
-        if self._current_revision() == head:
+        if revision == "head" and self._current_revision() == _head_revision(self.kind):
             return
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS / self.kind))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self.engine.connect() as connection:
+            sqlite = self.engine.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite rebuilds a table to alter it (batch mode): with foreign keys on, dropping the
+                # old table would cascade-delete the rows of every child table.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+            finally:
+                if sqlite:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     def _current_revision(self) -> str | None:
         try:
