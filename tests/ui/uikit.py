@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
-from textual.worker import WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from ectui.screens._base import DomainScreen
 
@@ -17,7 +17,7 @@ async def settle(pilot: Pilot[Any], until: Callable[[], bool] | None = None, *, 
     """Let workers and messages finish (and, if given, wait until `until()`); never sleeps blindly."""
     app: App[Any] = pilot.app
     for _ in range(rounds):
-        with contextlib.suppress(WorkerFailed):  # the app shows it; tests look at what it shows
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):  # the app shows failures; a newer refresh replaces an older one
             await app.workers.wait_for_complete()
         await pilot.pause()
         busy = any(not w.is_finished for w in app.workers)
