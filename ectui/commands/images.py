@@ -1,0 +1,266 @@
+"""`ectui image …` and `ectui template …`: Glance images and system templates (SPEC I1-I5)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ectui.commands._util import Parser, command, positive_id, table
+
+
+def register(sub: Any) -> None:
+    """Add the commands of this module to the top-level subparsers."""
+    image = sub.add_parser("image", help="Glance images of the clusters")
+    isub = image.add_subparsers(dest="action", required=True, parser_class=Parser)
+    isync = isub.add_parser("sync", help="copy the cluster's active images from the cloud")
+    isync.add_argument("cluster", metavar="CLUSTER")
+    isync.add_argument("--json", action="store_true")
+    ilist = isub.add_parser("list", help="list images as last synced or uploaded")
+    ilist.add_argument("--cluster", metavar="C")
+    ilist.add_argument("--json", action="store_true")
+    iup = isub.add_parser("upload", help="stream a local file into a new image")
+    iup.add_argument("file", metavar="FILE")
+    iup.add_argument("--cluster", required=True, metavar="C")
+    iup.add_argument("--name", required=True, metavar="N")
+    iup.add_argument(
+        "--disk-format", default="", metavar="F", help="raw, qcow2, vmdk, vhd, vhdx, vdi, iso, ploop"
+    )
+    iup.add_argument("--container-format", default="bare", metavar="bare")
+    iup.add_argument("--os-type", default="linux", metavar="linux|windows")
+    iup.add_argument("--min-disk", default="0", metavar="GB")
+    iup.add_argument("--min-ram", default="0", metavar="MB")
+    iup.add_argument("--json", action="store_true")
+    handlers = {"enable": image_enable, "disable": image_disable, "delete": image_delete}
+    helps = {
+        "enable": "allow new templates from the image",
+        "disable": "stop new templates from the image (existing ones keep working)",
+        "delete": "delete an image uploaded through the console (in the cloud too)",
+    }
+    for verb, handler in handlers.items():
+        p = isub.add_parser(verb, help=helps[verb])
+        p.add_argument("id", metavar="ID")
+        p.add_argument("--json", action="store_true")
+        command(p, handler)
+    command(isync, image_sync)
+    command(ilist, image_list)
+    command(iup, image_upload)
+
+    template = sub.add_parser("template", help="system templates made from enabled images")
+    tsub = template.add_subparsers(dest="action", required=True, parser_class=Parser)
+    tadd = tsub.add_parser("add", help="make a system template from an enabled image")
+    tadd.add_argument("--name", required=True, metavar="N")
+    tadd.add_argument("--image", required=True, metavar="ID")
+    tadd.add_argument("--os-type", required=True, metavar="linux|windows")
+    tadd.add_argument("--min-cpu", default="1", metavar="N")
+    tadd.add_argument("--min-ram", default="1", metavar="GB")
+    tadd.add_argument("--min-disk", default="1", metavar="GB")
+    tadd.add_argument("--description", default="", metavar="TEXT")
+    tadd.add_argument("--json", action="store_true")
+    tlist = tsub.add_parser("list", help="list templates")
+    tlist.add_argument("--cluster", metavar="C")
+    tlist.add_argument("--json", action="store_true")
+    tdel = tsub.add_parser("delete", help="delete a template (its image is not touched)")
+    tdel.add_argument("id", metavar="ID")
+    tdel.add_argument("--json", action="store_true")
+    command(tadd, template_add)
+    command(tlist, template_list)
+    command(tdel, template_delete)
+
+
+# ------------------------------------------------------------------ images
+
+
+async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    result = await s.images.sync(a.cluster)
+    return result.to_json(), _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
+        cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
+    )
+
+
+async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    images = await s.images.list(a.cluster)
+    return {"images": [i.to_json() for i in images]}, image_table(images)
+
+
+async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.images import ImageUpload
+
+    request = ImageUpload.parse(
+        path=a.file,
+        cluster=a.cluster,
+        name=a.name,
+        disk_format=a.disk_format,
+        container_format=a.container_format,
+        os_type=a.os_type,
+        min_disk=a.min_disk,
+        min_ram=a.min_ram,
+    )
+    progress = TerminalProgress(a.name) if sys.stderr.isatty() else None
+    try:
+        image = await s.images.upload(request, on_progress=progress or _ignore)
+    finally:
+        if progress is not None:
+            progress.end()
+    return image.to_json(), _("Image '{name}' uploaded (id {id}, {size} bytes).").format(
+        name=image.name, id=image.id, size=image.size
+    )
+
+
+async def image_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    image = await s.images.set_enabled(positive_id(a.id), True)
+    return image.to_json(), _("Image '{name}' enabled.").format(name=image.name)
+
+
+async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    image = await s.images.set_enabled(positive_id(a.id), False)
+    return image.to_json(), _("Image '{name}' disabled; existing templates keep working.").format(
+        name=image.name
+    )
+
+
+async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    image = await s.images.delete(positive_id(a.id))
+    return {"deleted": image.id, "cloud_id": image.cloud_id}, _(
+        "Image '{name}' deleted from the cloud and the console."
+    ).format(name=image.name)
+
+
+def image_table(images: Sequence[Any]) -> str:
+    from ectui.i18n import _
+
+    rows = [
+        (
+            i.id,
+            i.cluster,
+            i.name,
+            i.disk_format,
+            i.size,
+            _("gone") if i.gone else i.status,
+            _(i.source),
+            _("yes") if i.enabled else _("no"),
+            i.created[:19],
+        )
+        for i in images
+    ]
+    headers = (
+        "ID",
+        _("Cluster"),
+        _("Name"),
+        _("Format"),
+        _("Size"),
+        _("Status"),
+        _("Source"),
+        _("Enabled"),
+        _("Created"),
+    )
+    return table(headers, rows)
+
+
+def _ignore(_progress: object) -> None:
+    """No progress output (stderr is not a terminal)."""
+
+
+class TerminalProgress:
+    """One self-rewriting progress line on stderr (bytes, rate, ETA)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shown = False
+
+    def __call__(self, progress: Any) -> None:
+        from ectui.i18n import _
+
+        parts = [f"{self.name}: {_human(progress.done)}"]
+        if progress.total:
+            parts[0] += f" / {_human(progress.total)} ({round((progress.fraction or 0) * 100)}%)"
+        if progress.rate:
+            parts.append(f"{_human(progress.rate)}/s")
+        if progress.eta_seconds is not None:
+            parts.append(_("ETA {eta}").format(eta=f"{int(progress.eta_seconds + 0.5)}s"))
+        sys.stderr.write("\r\033[K" + " · ".join(parts))
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        """Finish the line."""
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+# ------------------------------------------------------------------ templates
+
+
+async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.templates import TemplateDraft
+
+    draft = TemplateDraft.parse(
+        name=a.name,
+        image_id=a.image,
+        os_type=a.os_type,
+        min_cpu=a.min_cpu,
+        min_ram_gb=a.min_ram,
+        min_disk_gb=a.min_disk,
+        description=a.description,
+    )
+    info = await s.templates.create(draft)
+    return info.to_json(), _("Template '{name}' added (id {id}).").format(name=info.name, id=info.id)
+
+
+async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    items = await s.templates.list(a.cluster)
+    rows = [
+        (
+            t.id,
+            t.cluster,
+            t.name,
+            t.os_type,
+            t.image_name or t.image_cloud_id,
+            t.min_cpu,
+            t.min_ram_gb,
+            t.min_disk_gb,
+            t.description,
+        )
+        for t in items
+    ]
+    headers = (
+        "ID",
+        _("Cluster"),
+        _("Name"),
+        _("OS"),
+        _("Image"),
+        "CPU",
+        _("RAM GB"),
+        _("Disk GB"),
+        _("Description"),
+    )
+    return {"templates": [t.to_json() for t in items]}, table(headers, rows)
+
+
+async def template_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.templates.delete(positive_id(a.id))
+    return {"deleted": info.id}, _("Template '{name}' deleted.").format(name=info.name)
