@@ -161,6 +161,9 @@ def progress_text(progress: Progress | None) -> str:
     """'512.0 MiB / 1.0 GiB · 210.3 MiB/s · ETA 2s'."""
     if progress is None:
         return ""
+    if progress.unit == "steps":
+        counted = _("step {done}/{total}").format(done=progress.done, total=progress.total or "?")
+        return " · ".join(p for p in (counted, progress.detail) if p)
     parts = [human_bytes(progress.done) + (f" / {human_bytes(progress.total)}" if progress.total else "")]
     if progress.rate:
         parts.append(f"{human_bytes(progress.rate)}/s")

@@ -36,6 +36,20 @@ class Domain:
     """Factory of the mode's base screen (the screen class)."""
 
 
+def lazy_screen(path: str) -> Callable[[], Screen[Any]]:
+    """A factory of the screen 'package.module:Class', imported only when the operator first opens it
+    (start-up then imports the first domain's screen only)."""
+    module_name, _sep, class_name = path.partition(":")
+
+    def make() -> Screen[Any]:
+        import importlib
+
+        return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
+
+    make.__qualname__ = make.__name__ = class_name
+    return make
+
+
 class DomainScreen(Screen[None]):
     """Base of domain screens: subclasses set DOMAIN and implement compose_content()."""
 

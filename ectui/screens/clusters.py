@@ -102,6 +102,7 @@ class ClusterFormModal(ShellModal["ClusterDraft | None"]):
                     _("local storage"), bool(c and c.storage_mode == "local"), id="cluster-storage"
                 )
                 yield PlainCheckbox(_("TLS insecure"), bool(c and c.insecure), id="cluster-insecure")
+                yield PlainCheckbox(_("production"), bool(c and c.production), id="cluster-production")
             yield Static(id="cluster-error", classes="modal-error")
             yield Label(
                 _(
@@ -139,6 +140,7 @@ class ClusterFormModal(ShellModal["ClusterDraft | None"]):
             cacert=value("cluster-cacert"),
             insecure=self.query_one("#cluster-insecure", PlainCheckbox).value,
             password_required=self.current is None,
+            production=self.query_one("#cluster-production", PlainCheckbox).value,
         )
 
     @on(Input.Submitted)
@@ -275,6 +277,7 @@ class ClustersScreen(ConsoleDomainScreen):
         table.add_column(_("Storage"), key="storage")
         table.add_column(_("Nodes"), key="nodes")
         table.add_column("FTP", key="ftp")
+        table.add_column(_("Production"), key="production")
         table.focus()
         self.refresh_clusters()
 
@@ -301,6 +304,7 @@ class ClustersScreen(ConsoleDomainScreen):
                 _(STORAGE_LABELS.get(c.storage_mode, c.storage_mode)),
                 str(c.node_count),
                 c.ftp or "—",
+                _("yes") if c.production else "",
                 key=c.name,
             )
         if keep is not None and any(c.name == keep for c in clusters):

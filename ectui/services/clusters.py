@@ -52,6 +52,8 @@ class ClusterDraft:
     name: str
     storage_mode: str
     credentials: CloudCredentials
+    production: bool = False
+    """A protected cluster: the header is coloured and destructive actions ask to type the name."""
 
     @classmethod
     def parse(
@@ -70,6 +72,7 @@ class ClusterDraft:
         cacert: str | None = None,
         insecure: bool = False,
         password_required: bool = True,
+        production: bool = False,
     ) -> ClusterDraft:
         """Validate raw values; raises ValidationError naming the field and how to fix it.
 
@@ -86,7 +89,7 @@ class ClusterDraft:
         cloud = (cloud or "").strip() or None
         if cloud:
             _check_cloud_entry(cloud)
-            return cls(name, mode, CloudCredentials(cloud_name=cloud))
+            return cls(name, mode, CloudCredentials(cloud_name=cloud), production=production)
         url = required_text(auth_url, N_("Auth URL"), max_len=500)
         if not re.match(r"^https?://[^\s/]+", url):
             raise ValidationError("cluster.bad_url", field=N_("Auth URL"), value=url)
@@ -108,7 +111,7 @@ class ClusterDraft:
             cacert=str(Path(cafile).expanduser()) if cafile else "",
             insecure=insecure,
         )
-        return cls(name, mode, credentials)
+        return cls(name, mode, credentials, production=production)
 
 
 def _check_cloud_entry(cloud: str) -> None:
@@ -170,6 +173,8 @@ class ClusterInfo:
     """'user@host:port/dir' when configured."""
     node_count: int
     created_at: dt.datetime
+    production: bool = False
+    """A protected cluster (header coloured, destructive actions ask to type the name)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -189,6 +194,7 @@ class ClusterInfo:
             "ftp": self.ftp,
             "nodes": self.node_count,
             "created_at": self.created_at.isoformat(timespec="seconds"),
+            "production": self.production,
         }
 
 
@@ -380,6 +386,7 @@ class ClusterService:
     def _apply(self, row: Cluster, draft: ClusterDraft) -> None:
         c = draft.credentials
         row.storage_mode = draft.storage_mode
+        row.production = draft.production
         row.cloud_name = c.cloud_name
         row.auth_url, row.username, row.project_name = c.auth_url, c.username, c.project_name
         row.user_domain, row.project_domain, row.region = c.user_domain, c.project_domain, c.region
@@ -568,6 +575,7 @@ class ClusterService:
             ftp=ftp,
             node_count=count or 0,
             created_at=row.created_at,
+            production=bool(row.production),
         )
 
     @staticmethod

@@ -23,6 +23,8 @@ class Progress:
     detail: str = ""
     rate: float | None = None
     """Units (bytes) per second over the work so far."""
+    unit: str = "bytes"
+    """What done/total count: 'bytes' (transfers) or 'steps' (multi-step operations)."""
 
     @property
     def fraction(self) -> float | None:

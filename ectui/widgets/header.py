@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
@@ -23,6 +24,10 @@ class AppHeader(Horizontal):
         #header-context { color: $text-muted; width: 1fr; padding: 0 1; }
         #header-status { width: auto; padding: 0 1; text-style: bold; }
         #header-jobs { width: auto; padding: 0 1; color: $accent; }
+        &.-production {
+            background: $error-muted;
+            #header-context { color: $text; text-style: bold; }
+        }
     }
     """
 
@@ -37,6 +42,35 @@ class AppHeader(Horizontal):
             if hasattr(self.app, name):
                 self.watch(self.app, name, self._update, init=False)
         self._update()
+        if hasattr(self.app, "cluster"):
+            self.watch(self.app, "cluster", self._recheck_production, init=False)
+            self.app.screen_change_signal.subscribe(self, self._recheck_production)
+            self.check_production()
+
+    def _recheck_production(self, _value: object = None) -> None:
+        self.check_production()
+
+    @work(exclusive=True, group="header-production", exit_on_error=False)
+    async def check_production(self) -> None:
+        """Colour the header (class -production) while the current cluster is a protected one."""
+        clusters = getattr(getattr(self.app, "services", None), "clusters", None)
+        cluster = getattr(self.app, "cluster", "—")
+        production = False
+        if clusters is not None and cluster not in ("", "—"):
+            from ectui.services.errors import ServiceError
+
+            try:
+                production = (await clusters.get(cluster)).production
+            except ServiceError:
+                production = False
+        if production != self.has_class("-production"):
+            self.set_class(production, "-production")
+            self._update()
+
+    @property
+    def production(self) -> bool:
+        """Whether the header shows a protected (production) cluster."""
+        return self.has_class("-production")
 
     def _update(self, _value: object = None) -> None:
         app = self.app
@@ -46,6 +80,8 @@ class AppHeader(Horizontal):
         context = ""
         if getattr(app, "SHOWS_CONTEXT", True):
             context = _("Project: {project}  Cluster: {cluster}").format(project=project, cluster=cluster)
+            if self.has_class("-production"):
+                context += "  " + _("PRODUCTION")
         self.query_one("#header-context", Label).update(context)
         self.query_one("#header-status", Label).update(getattr(app, "status_text", ""))
         self.query_one("#header-jobs", Label).update(getattr(app, "jobs_text", ""))

@@ -170,6 +170,15 @@ async def test_duplicate_names_and_edit(console: ConsoleServices, cloud: DevClou
     assert (await console.clusters.test("renamed")).ok  # the stored password was kept
 
 
+async def test_production_flag_is_kept_and_can_be_cleared(console: ConsoleServices, cloud: DevCloudHandle) -> None:
+    info = await console.clusters.add(draft_for(cloud, production=True))
+    assert info.production and info.to_json()["production"] is True
+    assert (await console.clusters.get("dc1")).production
+    assert [c.production for c in await console.clusters.list()] == [True]
+    info = await console.clusters.update("dc1", draft_for(cloud))
+    assert not info.production and not (await console.clusters.get("dc1")).production
+
+
 @pytest.mark.parametrize(
     ("fields", "key", "field"),
     [

@@ -81,3 +81,8 @@ def test_progress_text() -> None:
     assert human_bytes(1536) == "1.5 KiB"
     text = progress_text(Progress("upload", 512 * 1024**2, 1024**3, rate=256 * 1024**2))
     assert text == "512.0 MiB / 1.0 GiB · 256.0 MiB/s · ETA 2s"
+
+
+def test_progress_text_of_steps() -> None:
+    text = progress_text(Progress("boot", 3, 6, detail="Boot on the node", unit="steps"))
+    assert text == "step 3/6 · Boot on the node"
