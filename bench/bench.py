@@ -97,6 +97,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         env = {**os.environ, "ECTUI_HOME": str(home / "apps"), "NO_COLOR": "1"}
+        # measure as installed: byte code cached (some shells export PYTHONDONTWRITEBYTECODE=1)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         floor = _median_process([sys.executable, "-c", "pass"], env)
         version = _median_process([sys.executable, "-m", "ectui", "--version"], env)
         results["python -c pass"] = {"seconds": floor, "target": ""}
