@@ -232,7 +232,6 @@ async def bench_filter(home: Path, count: int) -> dict[str, Any]:
         filter_input = app.screen.query_one("#images-filter", Input)
         assert filter_input.has_focus
 
-
         done_at: list[float] = []
         original_filter = table.filter
 

@@ -17,14 +17,7 @@ from textual.worker import Worker
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, JobProgressed, Jobs
 from ectui.messages import WorkerFailed, forward_worker_error
-from ectui.screens._base import Domain, DomainScreen
-from ectui.screens.clusters import ClustersScreen
-from ectui.screens.editions import EditionsScreen
-from ectui.screens.jobs import JobsScreen
-from ectui.screens.license import LicenseScreen
-from ectui.screens.licenses import LicensesScreen
-from ectui.screens.menus import MenusScreen
-from ectui.screens.nodes import NodesScreen
+from ectui.screens._base import Domain, DomainScreen, lazy_screen
 from ectui.services.errors import ServiceError
 from ectui.widgets import HelpModal
 
@@ -33,17 +26,22 @@ if TYPE_CHECKING:
     from ectui.services.license import LicenseStatus
 
 ISSUER_DOMAINS: tuple[Domain, ...] = (
-    Domain("editions", N_("Editions"), EditionsScreen),
-    Domain("licenses", N_("Licenses"), LicensesScreen),
-    Domain("menus", N_("Feature menus"), MenusScreen),
+    Domain("editions", N_("Editions"), lazy_screen("ectui.screens.editions:EditionsScreen")),
+    Domain("licenses", N_("Licenses"), lazy_screen("ectui.screens.licenses:LicensesScreen")),
+    Domain("menus", N_("Feature menus"), lazy_screen("ectui.screens.menus:MenusScreen")),
 )
 """Sidebar of the issuer app; add a domain with one line."""
 
 CONSOLE_DOMAINS: tuple[Domain, ...] = (
-    Domain("license", N_("License"), LicenseScreen),
-    Domain("clusters", N_("Clusters"), ClustersScreen),
-    Domain("nodes", N_("Compute nodes"), NodesScreen),
-    Domain("jobs", N_("Jobs"), JobsScreen),
+    Domain("license", N_("License"), lazy_screen("ectui.screens.license:LicenseScreen")),
+    Domain("vms", N_("VMs"), lazy_screen("ectui.screens.vms:VmsScreen")),
+    Domain("clusters", N_("Clusters"), lazy_screen("ectui.screens.clusters:ClustersScreen")),
+    Domain("projects", N_("Projects"), lazy_screen("ectui.screens.projects:ProjectsScreen")),
+    Domain("nodes", N_("Compute nodes"), lazy_screen("ectui.screens.nodes:NodesScreen")),
+    Domain("images", N_("Images"), lazy_screen("ectui.screens.images:ImagesScreen")),
+    Domain("templates", N_("Templates"), lazy_screen("ectui.screens.templates:TemplatesScreen")),
+    Domain("isos", N_("ISO files"), lazy_screen("ectui.screens.isos:IsosScreen")),
+    Domain("jobs", N_("Jobs"), lazy_screen("ectui.screens.jobs:JobsScreen")),
 )
 """Sidebar of the console app; add a domain with one line."""
 
@@ -246,6 +244,8 @@ class ConsoleApp(ShellApp):
 
     async def load_status(self) -> None:
         self.apply_license_status(await self.services.license.status())
+        current = await self.services.projects.current()
+        self.project = current.name if current else "—"
         clusters = await self.services.clusters.list()
         names = [c.name for c in clusters]
         if self.cluster not in names:

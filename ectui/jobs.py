@@ -163,7 +163,7 @@ def progress_text(progress: Progress | None) -> str:
         return ""
     if progress.unit == "steps":
         counted = _("step {done}/{total}").format(done=progress.done, total=progress.total or "?")
-        return " · ".join(p for p in (counted, progress.detail) if p)
+        return " · ".join(p for p in (counted, _(progress.detail) if progress.detail else "") if p)
     parts = [human_bytes(progress.done) + (f" / {human_bytes(progress.total)}" if progress.total else "")]
     if progress.rate:
         parts.append(f"{human_bytes(progress.rate)}/s")
@@ -171,7 +171,7 @@ def progress_text(progress: Progress | None) -> str:
     if eta is not None:
         parts.append(_("ETA {eta}").format(eta=_duration(eta)))
     if progress.detail:
-        parts.append(progress.detail)
+        parts.append(_(progress.detail))
     return " · ".join(parts)
 
 

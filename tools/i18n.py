@@ -26,7 +26,12 @@ def merged_catalog() -> Catalog:
     """All parts merged into one catalog (a later part wins on a duplicate msgid)."""
     fixed = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # a stable header keeps ectui.mo reproducible
     merged = Catalog(
-        locale="zh_CN", domain="ectui", charset="utf-8", creation_date=fixed, revision_date=fixed, project="ectui"
+        locale="zh_CN",
+        domain="ectui",
+        charset="utf-8",
+        creation_date=fixed,
+        revision_date=fixed,
+        project="ectui",
     )
     for part in sorted((LC / "parts").glob("*.po")):
         with part.open("rb") as fh:

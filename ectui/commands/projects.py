@@ -113,7 +113,13 @@ async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     headers = (_("Resource"), _("Quota"), _("Used"), _("Reserved"), _("Free"))
     labels = {"vcpus": "vCPU", "ram_gb": _("RAM GB"), "vms": "VMs", "public_ips": _("Public IPs")}
     rows = [
-        (label, getattr(info.quota, k), getattr(info.used, k), getattr(info.reserved, k), getattr(info.free, k))
+        (
+            label,
+            getattr(info.quota, k),
+            getattr(info.used, k),
+            getattr(info.reserved, k),
+            getattr(info.free, k),
+        )
         for k, label in labels.items()
     ]
     return info.to_json(), table(headers, rows)

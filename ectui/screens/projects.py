@@ -54,7 +54,11 @@ class ProjectFormModal(ShellModal["ProjectDraft | None"]):
         rows = [
             (_("Name"), "project-name", p.name if p else ""),
             (_("Cloud project"), "project-cloud", p.cloud_project if p else ""),
-            (_("Cluster"), "project-cluster", (p.cluster or "") if p else (self.clusters[0] if self.clusters else "")),
+            (
+                _("Cluster"),
+                "project-cluster",
+                (p.cluster or "") if p else (self.clusters[0] if self.clusters else ""),
+            ),
             (_("vCPU"), "project-vcpus", str(p.quota.vcpus) if p else ""),
             (_("RAM GB"), "project-ram", str(p.quota.ram_gb) if p else ""),
             (_("VMs"), "project-vms", str(p.quota.vms) if p else ""),
@@ -178,7 +182,9 @@ class ProjectsScreen(ConsoleDomainScreen):
         current = await self.services.projects.current()
         self.show_projects(projects, current.name if current else None, select=select)
 
-    def show_projects(self, projects: Sequence[ProjectInfo], current: str | None, *, select: str | None = None) -> None:
+    def show_projects(
+        self, projects: Sequence[ProjectInfo], current: str | None, *, select: str | None = None
+    ) -> None:
         """Fill the table."""
         table = self.table
         keep = select or self.selected_name()

@@ -13,10 +13,13 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService
     from ectui.services.images import ImageService
+    from ectui.services.isos import IsoService
     from ectui.services.issuer import IssuerService
+    from ectui.services.keypairs import KeypairService
     from ectui.services.license import ConsoleLicenseService
     from ectui.services.projects import ProjectService
     from ectui.services.templates import TemplateService
+    from ectui.services.vms import VmService
 
 
 @dataclass
@@ -47,6 +50,9 @@ class ConsoleServices:
     images: ImageService
     templates: TemplateService
     projects: ProjectService
+    isos: IsoService
+    vms: VmService
+    keypairs: KeypairService
     readonly_flag: bool = False
 
     async def start(self) -> None:
@@ -79,10 +85,13 @@ def build_console_services(
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService, cluster_usage
     from ectui.services.images import ImageService
+    from ectui.services.isos import IsoService
+    from ectui.services.keypairs import KeypairService
     from ectui.services.license import ConsoleLicenseService, Usage
     from ectui.services.projects import ProjectService
     from ectui.services.secrets import LazyKeyFileBox
     from ectui.services.templates import TemplateService
+    from ectui.services.vms import VmService
 
     db = Database(settings.console_db_url, "console")
     box = LazyKeyFileBox(settings.console_key_file)
@@ -101,6 +110,9 @@ def build_console_services(
         clusters=(clusters := ClusterService(db, box, license_service)),
         images=ImageService(db, clusters, license_service, settings),
         templates=TemplateService(db, license_service, settings),
-        projects=ProjectService(settings, db, license_service),
+        projects=(projects := ProjectService(settings, db, license_service)),
+        isos=IsoService(db, clusters, license_service, settings),
+        vms=VmService(db, clusters, projects, license_service, settings),
+        keypairs=KeypairService(db, clusters, projects, license_service, settings),
         readonly_flag=readonly,
     )

@@ -91,7 +91,9 @@ async def test_add_list_and_test_a_cluster(console: ConsoleServices, cloud: DevC
 async def test_password_is_encrypted_at_rest(console: ConsoleServices, cloud: DevCloudHandle) -> None:
     secret = "s3cret-Passw0rd-for-test"
     await console.clusters.add(draft_for(cloud, password=secret))
-    await console.clusters.set_ftp("dc1", FtpDraft.parse(host="h", port="21", username="u", password="ftp-" + secret))
+    await console.clusters.set_ftp(
+        "dc1", FtpDraft.parse(host="h", port="21", username="u", password="ftp-" + secret)
+    )
     console.db.dispose()
     data = b"".join(p.read_bytes() for p in console.settings.data_dir.glob("console.db*"))
     assert secret.encode() not in data
@@ -114,7 +116,9 @@ async def test_cluster_from_a_clouds_yaml_entry(
     console: ConsoleServices, cloud: DevCloudHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(cloud.clouds_yaml))
-    info = await console.clusters.add(ClusterDraft.parse(name="fromyaml", storage_mode="local", cloud="devcloud"))
+    info = await console.clusters.add(
+        ClusterDraft.parse(name="fromyaml", storage_mode="local", cloud="devcloud")
+    )
     assert info.source == "clouds.yaml:devcloud"
     assert (await console.clusters.test("fromyaml")).ok
     with pytest.raises(ValidationError) as err:
@@ -122,7 +126,9 @@ async def test_cluster_from_a_clouds_yaml_entry(
     assert err.value.key == "cluster.no_cloud_entry"
 
 
-async def test_license_cluster_limit_and_storage_mode(console: ConsoleServices, cloud: DevCloudHandle) -> None:
+async def test_license_cluster_limit_and_storage_mode(
+    console: ConsoleServices, cloud: DevCloudHandle
+) -> None:
     with pytest.raises(LicenseError) as err:
         await console.clusters.add(draft_for(cloud, storage_mode="shared"))
     assert err.value.key == "license.storage_mode"
@@ -170,7 +176,9 @@ async def test_duplicate_names_and_edit(console: ConsoleServices, cloud: DevClou
     assert (await console.clusters.test("renamed")).ok  # the stored password was kept
 
 
-async def test_production_flag_is_kept_and_can_be_cleared(console: ConsoleServices, cloud: DevCloudHandle) -> None:
+async def test_production_flag_is_kept_and_can_be_cleared(
+    console: ConsoleServices, cloud: DevCloudHandle
+) -> None:
     info = await console.clusters.add(draft_for(cloud, production=True))
     assert info.production and info.to_json()["production"] is True
     assert (await console.clusters.get("dc1")).production
@@ -224,7 +232,11 @@ async def test_ftp_settings_and_test(console: ConsoleServices, cloud: DevCloudHa
     await console.clusters.set_ftp(
         "dc1",
         FtpDraft.parse(
-            host=ftp["host"], port=ftp["port"], username=ftp["user"], password=ftp["password"], iso_dir="/nope"
+            host=ftp["host"],
+            port=ftp["port"],
+            username=ftp["user"],
+            password=ftp["password"],
+            iso_dir="/nope",
         ),
     )
     assert (await console.clusters.test_ftp("dc1")).verdict == "no_dir"
@@ -280,7 +292,9 @@ async def test_node_limit_refuses_the_whole_sync(
         services.close()
 
 
-async def test_slow_calls_do_not_block_the_event_loop(console: ConsoleServices, cloud: DevCloudHandle) -> None:
+async def test_slow_calls_do_not_block_the_event_loop(
+    console: ConsoleServices, cloud: DevCloudHandle
+) -> None:
     await console.clusters.add(draft_for(cloud))
     ticks = 0
 

@@ -175,5 +175,3 @@ async def test_racing_processes_never_oversubscribe(services: ConsoleServices, d
     info = await services.projects.get("web")
     assert info.reserved.vcpus == 10 and info.free.vcpus == 0
     assert len(await services.projects.held("web")) == 5
-
-

@@ -17,7 +17,9 @@ async def settle(pilot: Pilot[Any], until: Callable[[], bool] | None = None, *, 
     """Let workers and messages finish (and, if given, wait until `until()`); never sleeps blindly."""
     app: App[Any] = pilot.app
     for _ in range(rounds):
-        with contextlib.suppress(WorkerFailed, WorkerCancelled):  # the app shows failures; a newer refresh replaces an older one
+        with contextlib.suppress(
+            WorkerFailed, WorkerCancelled
+        ):  # the app shows failures; a newer refresh replaces an older one
             await app.workers.wait_for_complete()
         await pilot.pause()
         busy = any(not w.is_finished for w in app.workers)

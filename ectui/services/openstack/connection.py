@@ -187,7 +187,7 @@ class CloudConnections:
         def run() -> T:
             try:
                 return fn(self.get_sync(cluster_id))
-            except CloudError:
+            except ServiceError:  # already a plain message (validation, cancel, a cloud verdict)
                 raise
             except Exception as err:  # every SDK failure is turned into one plain message
                 raise classify(err) from None

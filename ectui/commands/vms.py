@@ -1,0 +1,220 @@
+"""`ectui vm …` and `ectui keypair …`: VMs of the current project (SPEC V1-V3) and SSH key pairs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ectui.commands._util import Parser, command, describe, read_password, table
+
+
+def register(sub: Any) -> None:
+    """Add the vm and keypair commands."""
+    vm = sub.add_parser("vm", help="VMs of the current project")
+    vsub = vm.add_subparsers(dest="action", required=True, parser_class=Parser)
+    create = vsub.add_parser("create", help="create a VM (the same checks and messages as the form)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--template", required=True, metavar="T", help="template id or name")
+    create.add_argument("--cpu", required=True, metavar="N")
+    create.add_argument("--ram", required=True, metavar="GB")
+    create.add_argument("--network", required=True, metavar="NET", help="private network name or id")
+    login = create.add_mutually_exclusive_group(required=True)
+    login.add_argument("--password-stdin", action="store_true", help="read the login password from stdin")
+    login.add_argument("--keypair", metavar="K", help="log in with this key pair")
+    place = create.add_mutually_exclusive_group(required=True)
+    place.add_argument("--node", metavar="HOST", help="boot on this compute node")
+    place.add_argument("--auto-place", action="store_true", help="let the cloud choose the node")
+    create.add_argument("--public-ip", action="store_true", help="attach a public (floating) IP")
+    create.add_argument("--description", default="", metavar="D")
+    create.add_argument("--json", action="store_true")
+    vlist = vsub.add_parser("list", help="list VMs (current project; --all: every project and cluster)")
+    vlist.add_argument("--all", action="store_true")
+    vlist.add_argument(
+        "--no-refresh", action="store_true", help="show the database view without asking the clouds"
+    )
+    vlist.add_argument("--json", action="store_true")
+    show = vsub.add_parser("show", help="show one VM with its operations")
+    show.add_argument("vm", metavar="VM", help="VM id or name")
+    show.add_argument("--json", action="store_true")
+    command(create, vm_create)
+    command(vlist, vm_list)
+    command(show, vm_show)
+    for action, text in (
+        ("start", "power on"),
+        ("stop", "power off"),
+        ("reboot", "reboot"),
+        ("delete", "delete"),
+    ):
+        parser = vsub.add_parser(action, help=f"{text} a VM")
+        parser.add_argument("vm", metavar="VM", help="VM id or name")
+        if action != "delete":
+            parser.add_argument("--wait", action="store_true", help="wait until the VM is settled")
+        if action == "reboot":
+            parser.add_argument("--hard", action="store_true")
+        parser.add_argument("--json", action="store_true")
+        command(parser, vm_action)
+    console = vsub.add_parser("console", help="print a remote console URL")
+    console.add_argument("vm", metavar="VM", help="VM id or name")
+    console.add_argument("--json", action="store_true")
+    command(console, vm_console)
+
+    keypair = sub.add_parser("keypair", help="SSH key pairs for VM logins")
+    ksub = keypair.add_subparsers(dest="action", required=True, parser_class=Parser)
+    kimport = ksub.add_parser("import", help="import an OpenSSH public key")
+    kimport.add_argument("--name", required=True)
+    kimport.add_argument("--public-key", required=True, metavar="FILE")
+    kimport.add_argument("--cluster", metavar="C", help="default: the current project's cluster")
+    kimport.add_argument("--json", action="store_true")
+    klist = ksub.add_parser("list", help="list key pairs")
+    klist.add_argument("--cluster", metavar="C")
+    klist.add_argument("--json", action="store_true")
+    command(kimport, keypair_import)
+    command(klist, keypair_list)
+
+
+def _progress_printer() -> Any:
+    """Step lines on stderr when it is a terminal (scripts get a clean stderr)."""
+    from ectui.i18n import _
+    from ectui.services.progress import ignore_progress
+
+    if not sys.stderr.isatty():
+        return ignore_progress
+    last: list[str] = []
+
+    def show(progress: Any) -> None:
+        key = f"{progress.step}:{progress.done}"
+        if last and last[-1] == key:
+            return
+        last.append(key)
+        total = progress.total or 0
+        print(f"[{min(progress.done + 1, total)}/{total}] {_(progress.detail)}", file=sys.stderr, flush=True)
+
+    return show
+
+
+async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.vms import VmDraft
+
+    password = read_password() if a.password_stdin else ""
+    template_id = await s.vms.template_ref(a.template)
+    draft = VmDraft.parse(
+        name=a.name,
+        template_id=template_id,
+        placement="auto" if a.auto_place else "manual",
+        node=a.node,
+        login="password" if a.password_stdin else "keypair",
+        password=password,
+        password_confirm=password,
+        keypair=a.keypair,
+        cpu=a.cpu,
+        ram_gb=a.ram,
+        description=a.description,
+        network=a.network,
+        public_ip=a.public_ip,
+    )
+    info = await s.vms.create(draft, on_progress=_progress_printer())
+    text = _("VM '{name}' created (id {id}) on {node}: {ip}{public}; log in as {user}.").format(
+        name=info.name,
+        id=info.id,
+        node=info.node,
+        ip=info.fixed_ip or "-",
+        public=f" / {info.floating_ip}" if info.floating_ip else "",
+        user=info.user_name,
+    )
+    return info.to_json(), text
+
+
+async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    items = await (s.vms.list if a.no_refresh else s.vms.refresh)(all_projects=a.all)
+    headers = [_("ID"), _("Name"), _("Status"), "vCPU", _("RAM GB"), _("Node"), _("IP"), _("Public IP")]
+    if a.all:
+        headers += [_("Project"), _("Cluster")]
+    rows = []
+    for v in items:
+        status = v.status + (f" ({v.task_state})" if v.task_state else "") + (" 🔒" if v.locked else "")
+        row: list[object] = [
+            v.id,
+            v.name,
+            status,
+            v.vcpus,
+            v.ram_gb,
+            v.node,
+            v.fixed_ip,
+            v.floating_ip or "-",
+        ]
+        if a.all:
+            row += [v.project or "-", v.cluster]
+        rows.append(row)
+    return {"vms": [v.to_json() for v in items]}, table(headers, rows)
+
+
+async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    info = await s.vms.find(a.vm, all_projects=True)
+    history = await s.vms.history(info.id)
+    data = info.to_json()
+    data["operations"] = [op.to_json() for op in history]
+    text = describe(info.to_json())
+    if history:
+        from ectui.i18n import _
+
+        lines = [
+            f"  #{op.id} {op.kind} {op.state} {op.created_at:%Y-%m-%d %H:%M} {op.error}".rstrip()
+            for op in history
+        ]
+        text += "\n" + _("Operations:") + "\n" + "\n".join(lines)
+    return data, text
+
+
+async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    if a.action == "delete":
+        await s.vms.delete(info.id)
+        return {"deleted": info.id, "name": info.name}, _("VM '{name}' deleted.").format(name=info.name)
+    if a.action == "reboot":
+        done = await s.vms.reboot(info.id, hard=a.hard, wait=a.wait)
+    else:
+        done = await getattr(s.vms, a.action)(info.id, wait=a.wait)
+    status = done.status + (f" ({done.task_state})" if done.task_state else "")
+    return done.to_json(), _("VM '{name}': {status}").format(name=done.name, status=status)
+
+
+async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    info = await s.vms.find(a.vm, all_projects=True)
+    url = await s.vms.console_url(info.id)
+    return {"id": info.id, "url": url}, url
+
+
+async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    import asyncio
+
+    from ectui.i18n import N_, _
+    from ectui.services.errors import ValidationError
+
+    def read() -> str:
+        return Path(a.public_key).expanduser().read_text(encoding="utf-8", errors="strict")[:20000]
+
+    try:
+        text = await asyncio.to_thread(read)
+    except (OSError, UnicodeDecodeError):
+        raise ValidationError("keypair.no_file", field=N_("Public key"), path=a.public_key) from None
+    info = await s.keypairs.import_key(a.name, text, cluster=a.cluster)
+    return info.to_json(), _("Key pair '{name}' imported into {cluster} ({fingerprint}).").format(
+        name=info.name, cluster=info.cluster, fingerprint=info.fingerprint
+    )
+
+
+async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    items = await s.keypairs.list(cluster=a.cluster)
+    rows = [(k.name, k.cluster, k.fingerprint) for k in items]
+    return {"keypairs": [k.to_json() for k in items]}, table(
+        (_("Name"), _("Cluster"), _("Fingerprint")), rows
+    )

@@ -1,0 +1,440 @@
+"""A small saga engine: each step is persisted before and after it runs; a failure compensates in reverse.
+
+An operation (`Operation` row) has ordered steps (`OperationStep` rows). Before a step runs its row
+becomes `running`; after, `done` (or `failed` with the reason). What a step made (flavor id, server
+id, reservation id ...) goes into the operation's JSON `context`, saved after every step, so that a
+crash leaves enough on disk to compensate later (`compensate_interrupted`). On failure or cancel the
+compensations of the done steps run newest first; each is persisted as `compensated`, or stays `done`
+with the reason when its own compensation failed (then the operation ends `failed`, not `compensated`).
+
+Step functions are blocking (openstacksdk, SQLAlchemy) and run in a worker thread; the engine
+itself runs on the event loop and never blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ectui.db.models import Operation, OperationStep, utcnow
+from ectui.i18n import N_
+from ectui.services.errors import ServiceError, register_messages
+from ectui.services.progress import Cancelled, CancelToken, Progress, ProgressCallback, ignore_progress
+
+if TYPE_CHECKING:
+    from ectui.db.session import Database
+
+log = logging.getLogger("ectui.operations")
+
+register_messages(
+    {
+        "operation.not_found": N_("No operation with id {id}."),
+        "operation.step_failed": N_("Step '{step}' failed: {reason}"),
+        "operation.interrupted": N_(
+            "Interrupted (the console stopped while it ran); compensated on restart."
+        ),
+    }
+)
+
+
+class OperationFailed(ServiceError):
+    """An operation step failed; what it made was compensated (see `compensation_errors`)."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        step: str,
+        cause: BaseException,
+        compensation_errors: Sequence[str] = (),
+        **params: Any,
+    ) -> None:
+        super().__init__(key, step=step, **params)
+        self.step = step
+        self.cause = cause
+        self.compensation_errors = tuple(compensation_errors)
+
+
+@dataclass
+class RunContext:
+    """What a running operation shares between its steps; `data` is persisted after every step."""
+
+    operation_id: int
+    data: dict[str, Any]
+    cancel: CancelToken
+    report: Callable[[str], None]
+    """Report a detail of the running step (progress; throttled by the caller's callback)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: `run(ctx)` does it (blocking, in a thread); `compensate(ctx)` undoes it (newest first)."""
+
+    code: str
+    label: str
+    """An N_() label, translated by whoever shows it."""
+    run: Callable[[RunContext], None]
+    compensate: Callable[[RunContext], None] | None = None
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """A persisted step as screens show it."""
+
+    code: str
+    label: str
+    state: str
+    """pending | running | done | failed | compensated | skipped"""
+    detail: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "code": self.code,
+            "label": self.label,
+            "state": self.state,
+            "detail": self.detail,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    """A persisted operation with its steps."""
+
+    id: int
+    kind: str
+    state: str
+    """running | done | failed | compensated"""
+    error: str
+    created_by: str
+    created_at: dt.datetime
+    steps: tuple[StepInfo, ...] = field(default=())
+    vm_id: int | None = None
+    finished_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "error": self.error,
+            "vm_id": self.vm_id,
+            "created_by": self.created_by,
+            "created_at": _iso(self.created_at),
+            "finished_at": _iso(self.finished_at),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+class OperationEngine:
+    """Creates, runs and compensates persisted operations."""
+
+    def __init__(self, db: Database, operator: str) -> None:
+        self._db = db
+        self._operator = operator
+
+    # -- persistence (blocking; called in threads)
+
+    def create_sync(
+        self,
+        kind: str,
+        steps: Sequence[Step],
+        *,
+        params: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        project_id: int | None = None,
+        vm_id: int | None = None,
+    ) -> int:
+        """Persist a new running operation with all its steps pending; returns its id."""
+        with self._db.session() as session:
+            return self.add(
+                session, kind, steps, params=params, context=context, project_id=project_id, vm_id=vm_id
+            )
+
+    def add(
+        self,
+        session: Session,
+        kind: str,
+        steps: Sequence[Step],
+        *,
+        params: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        project_id: int | None = None,
+        vm_id: int | None = None,
+    ) -> int:
+        """`create_sync` inside the caller's unit of work (e.g. together with taking the VM's lock)."""
+        op = Operation(
+            kind=kind,
+            project_id=project_id,
+            vm_id=vm_id,
+            state="running",
+            params=json.dumps(params or {}, sort_keys=True),
+            context=json.dumps(context or {}, sort_keys=True),
+            created_by=self._operator,
+        )
+        op.steps = [OperationStep(position=i, code=s.code, state="pending") for i, s in enumerate(steps)]
+        session.add(op)
+        session.flush()
+        return op.id
+
+    def _mark_step(
+        self,
+        op_id: int,
+        position: int,
+        state: str,
+        *,
+        detail: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        now = utcnow()
+        with self._db.session() as session:
+            step = session.scalar(
+                select(OperationStep).where(
+                    OperationStep.operation_id == op_id, OperationStep.position == position
+                )
+            )
+            if step is None:  # pragma: no cover - rows are made together with the operation
+                return
+            step.state = state
+            if detail is not None:
+                step.detail = detail[:2000]
+            if state == "running":
+                step.started_at = now
+            elif state != "pending":
+                step.finished_at = now
+            if data is not None:
+                op = session.get(Operation, op_id)
+                if op is not None:
+                    op.context = json.dumps(data, sort_keys=True, default=str)
+
+    def _finish(self, op_id: int, state: str, error: str = "", data: dict[str, Any] | None = None) -> None:
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is None:  # pragma: no cover
+                return
+            op.state, op.error, op.finished_at = state, error[:2000], utcnow()
+            if data is not None:
+                op.context = json.dumps(data, sort_keys=True, default=str)
+
+    def set_vm_sync(self, op_id: int, vm_id: int | None) -> None:
+        """Link the operation to its VM (a create links it once the VM row exists)."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is not None:
+                op.vm_id = vm_id
+
+    # -- running
+
+    async def run(
+        self,
+        op_id: int,
+        steps: Sequence[Step],
+        data: dict[str, Any],
+        *,
+        on_progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+        error_of: Callable[[Step, BaseException], ServiceError] | None = None,
+    ) -> dict[str, Any]:
+        """Run the steps in order; on failure or cancel compensate the done ones (newest first) and raise.
+
+        Raises the error made by `error_of(step, cause)` (default: OperationFailed naming the step), or
+        `Cancelled` when the operator cancelled. `asyncio.CancelledError` (a worker cancelled) also
+        compensates, then propagates.
+        """
+        cancel = cancel or CancelToken()
+        total = len(steps)
+        current: dict[str, Any] = {"position": 0}
+
+        def report(detail: str) -> None:
+            step = steps[current["position"]]
+            on_progress(Progress(step.code, current["position"], total, detail or step.label, unit="steps"))
+
+        ctx = RunContext(op_id, data, cancel, report)
+        done: list[int] = []
+        for position, step in enumerate(steps):
+            current["position"] = position
+            try:
+                cancel.raise_if_cancelled()
+                await asyncio.to_thread(self._mark_step, op_id, position, "running")
+                on_progress(Progress(step.code, position, total, step.label, unit="steps"))
+                await asyncio.to_thread(step.run, ctx)
+                cancel.raise_if_cancelled()
+            except BaseException as err:
+                if isinstance(err, asyncio.CancelledError):
+                    cancel.cancel()  # the step's thread runs on: stop it at its next check
+                reason = _reason(err)
+                step_state = "failed" if position not in done else "done"
+                await _shielded(
+                    asyncio.to_thread(self._mark_step, op_id, position, step_state, detail=reason, data=data)
+                )
+                # the failed step may have made something before failing: compensate it too
+                compensation_errors = await _shielded(
+                    self._compensate(op_id, steps, [*done, position], ctx, on_progress)
+                )
+                final = "failed" if compensation_errors else "compensated"
+                error = _build_error(step, err, compensation_errors, error_of)
+                await _shielded(asyncio.to_thread(self._finish, op_id, final, _error_text(error), data))
+                if isinstance(err, asyncio.CancelledError):
+                    raise
+                raise error from err
+            done.append(position)
+            await asyncio.to_thread(self._mark_step, op_id, position, "done", data=data)
+        await asyncio.to_thread(self._finish, op_id, "done", "", data)
+        on_progress(Progress("done", total, total, N_("Done"), unit="steps"))
+        return data
+
+    async def _compensate(
+        self,
+        op_id: int,
+        steps: Sequence[Step],
+        positions: Sequence[int],
+        ctx: RunContext,
+        on_progress: ProgressCallback,
+    ) -> list[str]:
+        """Undo the given steps newest first; returns what could not be undone (never raises)."""
+        errors: list[str] = []
+        for position in reversed(positions):
+            step = steps[position]
+            if step.compensate is None:
+                continue
+            on_progress(Progress("rollback", position, len(steps), step.label, unit="steps"))
+            try:
+                await asyncio.to_thread(step.compensate, ctx)
+            except Exception as err:  # keep undoing the others; report every leftover
+                log.warning("operation %s: compensation of %s failed: %s", op_id, step.code, _reason(err))
+                errors.append(f"{step.code}: {_reason(err)}")
+                await asyncio.to_thread(
+                    self._mark_step,
+                    op_id,
+                    position,
+                    "failed",
+                    detail=f"rollback: {_reason(err)}",
+                    data=ctx.data,
+                )
+                continue
+            state = "compensated"
+            await asyncio.to_thread(self._mark_step, op_id, position, state, data=ctx.data)
+        return errors
+
+    async def compensate_interrupted(self, op_id: int, steps: Sequence[Step]) -> OperationInfo:
+        """After a crash: undo the done (and the running) steps of a still-`running` operation from its saved context."""
+        data, positions = await asyncio.to_thread(self._interrupted_state, op_id)
+        ctx = RunContext(op_id, data, CancelToken(), lambda _detail: None)
+        errors = await self._compensate(op_id, steps, positions, ctx, ignore_progress)
+        error = ServiceError("operation.interrupted")
+        text = str(error) + ("" if not errors else " " + "; ".join(errors))
+        await asyncio.to_thread(self._finish, op_id, "failed" if errors else "compensated", text, data)
+        return await self.get(op_id)
+
+    def _interrupted_state(self, op_id: int) -> tuple[dict[str, Any], list[int]]:
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is None:
+                raise ServiceError("operation.not_found", id=op_id)
+            positions = [s.position for s in op.steps if s.state in ("done", "running")]
+            return json.loads(op.context or "{}"), positions
+
+    # -- reading
+
+    async def get(self, op_id: int) -> OperationInfo:
+        """One operation with its steps."""
+
+        def load() -> OperationInfo:
+            with self._db.session() as session:
+                op = session.get(Operation, op_id)
+                if op is None:
+                    raise ServiceError("operation.not_found", id=op_id)
+                return self.info(op)
+
+        return await asyncio.to_thread(load)
+
+    def running_sync(self, kind: str | None = None) -> list[int]:
+        """Ids of operations still marked running (after a crash: to compensate or resume)."""
+        with self._db.session() as session:
+            query = select(Operation.id).where(Operation.state == "running").order_by(Operation.id)
+            if kind is not None:
+                query = query.where(Operation.kind == kind)
+            return list(session.scalars(query))
+
+    def context_sync(self, op_id: int) -> dict[str, Any]:
+        """The saved context of an operation."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            return json.loads(op.context or "{}") if op is not None else {}
+
+    @staticmethod
+    def info(op: Operation, labels: dict[str, str] | None = None) -> OperationInfo:
+        """An Operation row as a DTO (labels: step code → N_ label)."""
+        labels = labels or {}
+        return OperationInfo(
+            id=op.id,
+            kind=op.kind,
+            state=op.state,
+            error=op.error,
+            created_by=op.created_by,
+            created_at=op.created_at,
+            steps=tuple(
+                StepInfo(s.code, labels.get(s.code, s.code), s.state, s.detail, s.started_at, s.finished_at)
+                for s in op.steps
+            ),
+            vm_id=op.vm_id,
+            finished_at=op.finished_at,
+        )
+
+
+async def _shielded(awaitable: Any) -> Any:
+    """Finish bookkeeping and rollback even when the awaiting task is being cancelled."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        return await task
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, ServiceError):
+        return str(err)
+    if isinstance(err, asyncio.CancelledError):
+        return str(Cancelled())
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]
+
+
+def _build_error(
+    step: Step,
+    err: BaseException,
+    compensation_errors: list[str],
+    error_of: Callable[[Step, BaseException], ServiceError] | None,
+) -> ServiceError:
+    if error_of is not None:
+        built = error_of(step, err)
+    elif isinstance(err, Cancelled | asyncio.CancelledError):
+        built = Cancelled()
+    else:
+        built = OperationFailed("operation.step_failed", step=step.label, cause=err, reason=_reason(err))
+    if compensation_errors:
+        built.params.setdefault("leftovers", "; ".join(compensation_errors))
+    return built
+
+
+def _error_text(err: ServiceError) -> str:
+    from ectui.i18n import render
+
+    return render(err)
