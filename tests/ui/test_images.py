@@ -227,12 +227,13 @@ async def test_cancel_an_upload_from_the_jobs_screen(
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_images(pilot)
         job = screen.start_upload(ImageUpload.parse(path=src, cluster="dc1", name="slow"))
+        worker = next(w for w in app.workers if w.name == f"job-{job.id}")  # before it can finish and go
         await pilot.press(domain_key(app, "jobs"))
         await pause_until(pilot, lambda: isinstance(app.screen, JobsScreen))
         await pilot.press("ctrl+x")
         await pause_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await next(w for w in app.workers if w.name == f"job-{job.id}").wait()
+        await worker.wait()
         await settle(pilot, lambda: app.jobs.get(job.id).state == "cancelled")
         assert any("half-made image was deleted" in n for n in notifications(app))
         assert "half-made image was deleted" in app.jobs.get(job.id).message
