@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 DEMO_CLUSTER = "devcloud"
 DEMO_EDITION = "Demo"
 DEMO_CUSTOMER = "Demo"
+DEMO_PROJECT = "demo"
 
 
 @dataclass
@@ -65,6 +66,7 @@ async def prepare_demo(services: ConsoleServices) -> DemoEnvironment:
         if status.state not in ("valid", "grace"):
             await _install_demo_license(services, state_dir)
         await _register_cluster(services, handle)
+        await _seed_console(services)
     except BaseException:
         handle.stop()
         raise
@@ -109,6 +111,36 @@ async def _install_demo_license(services: ConsoleServices, state_dir: Path) -> N
     finally:
         issuer.close()
     await services.license.import_license(result.ec_path, result.properties_path)
+
+
+async def _seed_console(services: ConsoleServices) -> None:
+    """What a newcomer needs to create a VM at once: images, ISOs, a template and a current project."""
+    from ectui.services.projects import ProjectDraft
+    from ectui.services.templates import TemplateDraft
+
+    await services.images.sync(DEMO_CLUSTER)
+    await services.isos.sync(DEMO_CLUSTER)
+    if not await services.templates.list(DEMO_CLUSTER):
+        images = [i for i in await services.images.list(DEMO_CLUSTER) if i.enabled and not i.gone]
+        if images:
+            image = images[0]
+            await services.templates.create(
+                TemplateDraft.parse(
+                    name=f"{image.name}-linux",
+                    image_id=image.id,
+                    os_type="linux",
+                    description="demo template",
+                )
+            )
+    if DEMO_PROJECT not in {p.name for p in await services.projects.list()}:
+        await services.projects.add(
+            ProjectDraft.parse(
+                name=DEMO_PROJECT, cluster=DEMO_CLUSTER, cloud_project="demo", vcpus="32", ram_gb="64", vms="10",
+                public_ips="4",
+            )
+        )  # fmt: skip
+    if await services.projects.current() is None:
+        await services.projects.use(DEMO_PROJECT)
 
 
 async def _register_cluster(services: ConsoleServices, handle: DevCloudHandle) -> None:

@@ -28,6 +28,9 @@ async def test_demo_prepares_everything_and_survives_a_restart(
             assert (await services.clusters.test(DEMO_CLUSTER)).ok
             assert (await services.clusters.test_ftp(DEMO_CLUSTER)).ok
             assert status.usage.nodes == 3, round_
+            assert (await services.projects.current()).name == "demo"  # type: ignore[union-attr]
+            assert await services.images.list(DEMO_CLUSTER) and await services.isos.list(DEMO_CLUSTER)
+            assert len(await services.templates.list(DEMO_CLUSTER)) == 1
         finally:
             environment.stop()
             services.close()
