@@ -15,6 +15,7 @@ from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import ClusterDraft, ClusterInfo, ClusterService, FtpDraft
@@ -312,17 +313,11 @@ class ClustersScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_name(self) -> str | None:
         """The cluster under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        return cursor_key(self.table)
 
     def action_refresh(self) -> None:
         """Reload the list."""

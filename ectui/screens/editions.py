@@ -15,6 +15,7 @@ from ectui.i18n import N_, _, render
 from ectui.screens._base import IssuerDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, MenuTreePicker, PlainCheckbox, ShellModal
+from ectui.widgets.tables import cursor_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import EditionInfo, IssuerService, MenuNode
@@ -290,13 +291,7 @@ class EditionsScreen(IssuerDomainScreen):
 
     def selected_name(self) -> str | None:
         """The edition under the cursor."""
-        table = self.query_one("#editions-table", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        return cursor_key(self.query_one("#editions-table", DataTable))
 
     def action_refresh(self) -> None:
         """Reload the list."""

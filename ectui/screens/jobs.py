@@ -13,6 +13,7 @@ from ectui.jobs import Job, progress_text
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.nodes import capacity_bar
 from ectui.widgets import ConfirmModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.jobs import Jobs
@@ -80,15 +81,12 @@ class JobsScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_job(self) -> Job | None:
         """The job under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.jobs.get(int(str(key)))
+        key = cursor_key(self.table)
+        return self.jobs.get(int(key)) if key is not None else None
 
     def action_cancel_job(self) -> None:
         """Cancel the job under the cursor, after confirmation."""

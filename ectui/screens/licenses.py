@@ -18,6 +18,7 @@ from ectui.screens._base import IssuerDomainScreen
 from ectui.screens.editions import features_text, menu_names, storage_text
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.issuer import IssuerService, LicenseChanges, LicenseDraft, LicenseInfo
@@ -323,17 +324,12 @@ class LicensesScreen(IssuerDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The license under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        key = cursor_key(self.table)
+        return int(key) if key is not None else None
 
     def action_refresh(self) -> None:
         """Reload the list."""

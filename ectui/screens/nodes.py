@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Label
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
+from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import NodeInfo
@@ -90,7 +91,7 @@ class NodesScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "nodes-filter":

@@ -18,6 +18,7 @@ from ectui.screens.clusters import mark_field
 from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.projects import ProjectDraft, ProjectInfo
@@ -205,17 +206,11 @@ class ProjectsScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_name(self) -> str | None:
         """The project under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        return cursor_key(self.table)
 
     def action_refresh(self) -> None:
         """Reload."""
