@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused
 
-COMMAND_MODULES = ("license", "clusters", "images", "isos", "projects", "vms", "issuer")
+COMMAND_MODULES = ("license", "clusters", "images", "isos", "projects", "vms", "settings", "issuer")
 """Modules of ectui.commands, in help order; each has `register(subparsers)`."""
 
 

@@ -59,6 +59,25 @@ def register(sub: Any) -> None:
     console.add_argument("vm", metavar="VM", help="VM id or name")
     console.add_argument("--json", action="store_true")
     command(console, vm_console)
+    snap = vsub.add_parser("snapshot", help="snapshot a VM into a new custom template")
+    snap.add_argument("vm", metavar="VM", help="VM id or name")
+    snap.add_argument("--template-name", required=True, metavar="N")
+    snap.add_argument("--json", action="store_true")
+    command(snap, vm_snapshot)
+    mount = vsub.add_parser("mount-iso", help="mount an enabled ISO of the VM's cluster as its CD-ROM")
+    mount.add_argument("vm", metavar="VM", help="VM id or name")
+    mount.add_argument("iso", metavar="ISO", help="ISO id, name or file name")
+    mount.add_argument(
+        "--yes",
+        action="store_true",
+        help="agree that the VM reboots into the ISO (clouds without CD-ROM extension)",
+    )
+    mount.add_argument("--json", action="store_true")
+    command(mount, vm_mount_iso)
+    unmount = vsub.add_parser("unmount-iso", help="unmount the VM's ISO")
+    unmount.add_argument("vm", metavar="VM", help="VM id or name")
+    unmount.add_argument("--json", action="store_true")
+    command(unmount, vm_unmount_iso)
 
     keypair = sub.add_parser("keypair", help="SSH key pairs for VM logins")
     ksub = keypair.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -189,6 +208,48 @@ async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     info = await s.vms.find(a.vm, all_projects=True)
     url = await s.vms.console_url(info.id)
     return {"id": info.id, "url": url}, url
+
+
+async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    made = await s.vms.snapshot(info.id, a.template_name, on_progress=_progress_printer())
+    return made.to_json(), _(
+        "Custom template '{template}' (id {id}) made from a snapshot of VM '{name}'."
+    ).format(template=made.template, id=made.template_id, name=made.vm)
+
+
+async def _iso_id(s: Any, vm: Any, ref: str) -> int:
+    from ectui.services.vms import VmError
+
+    text = ref.strip()
+    isos = await s.isos.list(vm.cluster)
+    if text.isdigit() and any(i.id == int(text) for i in isos):
+        return int(text)
+    found = [i.id for i in isos if text in (i.name, i.file_name)]
+    if len(found) != 1:
+        raise VmError("vm.iso_not_found", id=text)
+    return int(found[0])
+
+
+async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    mounted = await s.vms.mount_iso(info.id, await _iso_id(s, info, a.iso), confirm_reboot=a.yes)
+    text = _("ISO {iso} mounted on VM {name}. In the guest: {hint}").format(
+        iso=mounted.iso, name=info.name, hint=mounted.hint
+    )
+    return mounted.to_json(), text
+
+
+async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    done = await s.vms.unmount_iso(info.id)
+    return done.to_json(), _("ISO unmounted from VM {name}.").format(name=done.name)
 
 
 async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:

@@ -454,6 +454,10 @@ class Operation(ConsoleBase):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    owner: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """The process running it ('host:pid'), for crash recovery."""
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """Refreshed while the owner runs it; a stale heartbeat means the owner died (OperationEngine.LEASE)."""
 
     steps: Mapped[list[OperationStep]] = relationship(
         back_populates="operation", cascade="all, delete-orphan", order_by="OperationStep.position"

@@ -59,6 +59,8 @@ VENDOR_EXTENSIONS = (
         "server's CD-ROM; field EC-CDROM:iso; GET /servers/{id}/os-cdrom.",
     },
 )
+VENDOR_ACTIONS = {"liveResize": "EC-LIVE-RESIZE", "attachCdrom": "EC-CDROM", "detachCdrom": "EC-CDROM"}
+"""Server actions of the vendor extensions (answered 400 when the extension is off)."""
 STANDARD_EXTENSIONS = ("os-availability-zone", "os-extended-server-attributes", "os-flavor-extra-specs",
                        "os-hypervisors", "os-instance-actions", "os-keypairs", "os-lock-server",
                        "os-quota-sets", "os-rescue", "os-remote-consoles")  # fmt: skip
@@ -204,7 +206,7 @@ class Nova:
             "media-types": [
                 {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}
             ],
-            "x-vendor-extensions": [e["alias"] for e in VENDOR_EXTENSIONS],
+            "x-vendor-extensions": [e["alias"] for e in self._vendor()],
         }
 
     async def versions(self, request: web.Request) -> web.Response:
@@ -221,10 +223,14 @@ class Nova:
     def _extensions(self, base: str) -> list[JSON]:
         out = [{"alias": a, "name": a, "namespace": "http://docs.openstack.org/compute/ext/fake_xml",
                 "description": a, "updated": "2014-12-03T00:00:00Z", "links": []} for a in STANDARD_EXTENSIONS]  # fmt: skip
-        for ext in VENDOR_EXTENSIONS:
+        for ext in self._vendor():
             out.append({**ext, "namespace": f"{base}/compute/ext/{ext['alias'].lower()}",
                         "updated": "2026-01-01T00:00:00Z", "links": []})  # fmt: skip
         return out
+
+    def _vendor(self) -> list[JSON]:
+        """The vendor extensions this cloud has (DevCloud.vendor_extensions; none = an upstream Nova)."""
+        return [e for e in VENDOR_EXTENSIONS if e["alias"] in self.cloud.vendor_extensions]
 
     async def list_extensions(self, request: web.Request) -> web.Response:
         """GET /compute/v2.1/extensions."""
@@ -1189,6 +1195,8 @@ class Nova:
             "suspend": self._act_suspend, "resume": self._act_resume, "changePassword": self._act_password,
             "os-resetState": self._act_reset_state,
         }.get(name)  # fmt: skip
+        if VENDOR_ACTIONS.get(name, "") not in ("", *self.cloud.vendor_extensions):
+            handler = None  # upstream Nova does not know the vendor's actions: 400
         if handler is None:
             raise bad_request(f"Unsupported server action {name!r}.")
         return await handler(request, ctx, s, args if isinstance(args, dict) else {})  # type: ignore[operator]

@@ -71,6 +71,7 @@ class DevCloud:
         ftp_block_size: int = 1 << 20,
         cpu_allocation_ratio: float = 4.0,
         ram_allocation_ratio: float = 1.0,
+        vendor_extensions: tuple[str, ...] = ("EC-LIVE-RESIZE", "EC-CDROM"),
     ) -> None:
         """Configure; nothing listens until `start`."""
         self.state_dir = Path(state_dir)
@@ -84,6 +85,8 @@ class DevCloud:
         self.ftp_block_size = ftp_block_size
         self.cpu_allocation_ratio = cpu_allocation_ratio
         self.ram_allocation_ratio = ram_allocation_ratio
+        self.vendor_extensions: tuple[str, ...] = tuple(vendor_extensions)
+        """Vendor extension aliases this cloud offers; () behaves as an upstream Nova (tests may change it live)."""
         self.faults = Faults()
         self.later = Later()
         self.store: Store = None  # type: ignore[assignment]  # opened by start()

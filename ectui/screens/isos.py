@@ -17,6 +17,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.isos import IsoEdit, IsoInfo, IsoUploadRequest, UploadInfo
@@ -291,17 +292,12 @@ class IsosScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The ISO under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        key = cursor_key(self.table)
+        return int(key) if key is not None else None
 
     def selected_iso(self) -> IsoInfo | None:
         """The ISO under the cursor, as last loaded."""

@@ -17,6 +17,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo
@@ -136,7 +137,7 @@ class TemplateFormModal(ShellModal["TemplateDraft | None"]):
 
 
 class TemplatesScreen(ConsoleDomainScreen):
-    """System templates of every cluster."""
+    """Templates of every cluster: system ones made from images, custom ones made from VM snapshots."""
 
     DOMAIN = "templates"
     CSS_PATH = "templates.tcss"
@@ -148,12 +149,13 @@ class TemplatesScreen(ConsoleDomainScreen):
     ]
 
     def compose_content(self) -> ComposeResult:
-        yield Label(_("System templates"), classes="section-title")
+        yield Label(_("Templates (system and custom)"), classes="section-title")
         yield DataTable(id="templates-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.table
         table.add_column(_("Name"), key="name")
+        table.add_column(_("Kind"), key="kind")
         table.add_column(_("Cluster"), key="cluster")
         table.add_column(_("OS"), key="os")
         table.add_column(_("Image"), key="image")
@@ -188,6 +190,7 @@ class TemplatesScreen(ConsoleDomainScreen):
                 image += " (" + _("disabled") + ")" if t.image_name else ""
             table.add_row(
                 t.name,
+                _("Custom") if t.kind == "custom" else _("System"),
                 t.cluster,
                 t.os_type,
                 image,
@@ -202,17 +205,12 @@ class TemplatesScreen(ConsoleDomainScreen):
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
+        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The template under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        key = cursor_key(self.table)
+        return int(key) if key is not None else None
 
     def action_refresh(self) -> None:
         """Reload the list."""

@@ -14,7 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
@@ -27,7 +28,15 @@ from ectui.widgets.password_rules import PasswordRules
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices
     from ectui.services.progress import CancelToken, ProgressCallback
-    from ectui.services.vms import FormChoices, OperationInfo, TemplateChoice, VmDraft, VmInfo
+    from ectui.services.vms import (
+        FormChoices,
+        MountInfo,
+        OperationInfo,
+        SnapshotInfo,
+        TemplateChoice,
+        VmDraft,
+        VmInfo,
+    )
 
 TRANSITIONAL = frozenset(
     {"BUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE", "MIGRATING", "REBUILD",
@@ -217,6 +226,103 @@ class ConsoleUrlModal(ShellModal[None]):
         """Copy the URL to the terminal's clipboard."""
         self.app.copy_to_clipboard(self.url)
         self.notify(_("Console URL copied"))
+
+
+class SnapshotTemplateModal(ShellModal["str | None"]):
+    """The name of the custom template a VM snapshot becomes."""
+
+    BINDINGS = [Binding("ctrl+s", "submit", _("Snapshot"), id="snapshot_vm.submit")]
+
+    def __init__(self, vm_name: str) -> None:
+        super().__init__()
+        self.vm_name = vm_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="snapshot-box"):
+            yield Label(
+                _("Snapshot {name} to a custom template").format(name=self.vm_name), classes="modal-title"
+            )
+            with Horizontal(classes="form-row"):
+                yield Label(_("Template name"))
+                yield Input(f"{self.vm_name}-snapshot", id="snapshot-name", max_length=255)
+            yield Static(id="snapshot-error", classes="modal-error", markup=False)
+            yield Label(_("Enter: snapshot · Esc: cancel"), classes="modal-hint")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(_("Cancel"), id="snapshot-cancel")
+                yield Button(_("Snapshot"), id="snapshot-yes", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#snapshot-name", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#snapshot-yes")
+    def action_submit(self) -> None:
+        """Return the template name (required)."""
+        name = self.query_one("#snapshot-name", Input).value.strip()
+        if not name:
+            self.query_one("#snapshot-error", Static).update(render(ValidationError("validation.required",
+                                                                                    field=N_("Template name"))))  # fmt: skip
+            return
+        self.dismiss(name)
+
+    @on(Button.Pressed, "#snapshot-cancel")
+    def press_cancel(self) -> None:
+        self.action_cancel()
+
+
+class PickIsoModal(ShellModal["int | None"]):
+    """Choose one of the enabled ISO files of the VM's cluster."""
+
+    def __init__(self, vm_name: str, isos: Sequence[tuple[int, str]]) -> None:
+        super().__init__()
+        self.vm_name = vm_name
+        self.isos = list(isos)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="pick-iso-box"):
+            yield Label(_("Mount an ISO on {name}").format(name=self.vm_name), classes="modal-title")
+            if self.isos:
+                yield OptionList(
+                    *[Option(name, id=str(iso_id)) for iso_id, name in self.isos], id="pick-iso-list"
+                )
+            else:
+                yield Static(_("This cluster has no enabled ISO file."), id="pick-iso-empty", markup=False)
+            yield Label(_("Enter: mount · Esc: cancel"), classes="modal-hint")
+
+    def on_mount(self) -> None:
+        if self.isos:
+            self.query_one("#pick-iso-list", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#pick-iso-list")
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id or 0))
+
+
+class IsoMountedModal(ShellModal[None]):
+    """After mounting: the command to type in the guest, shown whole; `y` copies it (OSC 52)."""
+
+    BINDINGS = [Binding("y", "copy", _("Copy"), id="iso_mounted.copy")]
+
+    def __init__(self, vm_name: str, iso: str, hint: str) -> None:
+        super().__init__()
+        self.vm_name = vm_name
+        self.iso = iso
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="iso-mounted-box"):
+            yield Label(
+                _("ISO {iso} mounted on {name}").format(iso=self.iso, name=self.vm_name),
+                classes="modal-title",
+            )
+            yield Static(_("In the guest, run:"), markup=False)
+            yield Static(self.hint, id="iso-mount-hint", markup=False)
+            yield Label(_("y: copy to the clipboard · Esc: close"), classes="modal-hint")
+
+    def action_copy(self) -> None:
+        """Copy the command to the terminal's clipboard."""
+        self.app.copy_to_clipboard(self.hint)
+        self.notify(_("Command copied"))
 
 
 class VmDetailModal(ShellModal[None]):
@@ -669,6 +775,9 @@ class VmsScreen(ConsoleDomainScreen):
         Binding("ctrl+r", "reboot_vm", _("Reboot"), id="vms.reboot"),
         Binding("ctrl+d", "delete_vm", _("Delete"), id="vms.delete"),
         Binding("c", "console_url", _("Console"), id="vms.console"),
+        Binding("t", "snapshot_vm", _("Snapshot"), id="vms.snapshot"),
+        Binding("m", "mount_iso", _("Mount ISO"), id="vms.mount_iso"),
+        Binding("M", "unmount_iso", _("Unmount ISO"), id="vms.unmount_iso"),
         Binding("a", "toggle_all", _("All projects"), id="vms.all", show=False),
         Binding("o", "cycle_sort", _("Sort"), id="vms.sort", show=False),
         Binding("slash", "focus_filter", _("Filter"), id="vms.filter", show=False),
@@ -1074,6 +1183,130 @@ class VmsScreen(ConsoleDomainScreen):
             self.notify(render(err), title=_("No console"), severity="error", timeout=10)
             return
         self.app.push_screen(ConsoleUrlModal(vm.name, url))
+
+    # -- snapshot to a custom template
+
+    def action_snapshot_vm(self) -> None:
+        """Snapshot the VM under the cursor into a new custom template (asks for its name)."""
+        vm = self.target()
+        if vm is None:
+            return
+
+        def named(name: str | None) -> None:
+            if name:
+                self.start_snapshot(vm, name)
+
+        self.app.push_screen(SnapshotTemplateModal(vm.name), callback=named)
+
+    def start_snapshot(self, vm: VmInfo, name: str) -> Job:
+        """Run the snapshot as an app job (it outlives this screen; cancel it on the Jobs screen)."""
+        service = self.services.vms
+
+        async def snapshot(progress: ProgressCallback, cancel: CancelToken) -> SnapshotInfo:
+            return await service.snapshot(vm.id, name, on_progress=progress, cancel=cancel)
+
+        def done(job: Job) -> None:
+            if job.state == "done":
+                self.notify(
+                    _("Custom template {template} made from {name}").format(template=name, name=vm.name)
+                )
+            else:
+                self.notify(job.message, title=_("No snapshot"), severity="error", timeout=15)
+            if self.is_attached:
+                self.refresh_vms(pull=True)
+
+        job: Job = self.app.jobs.start(  # type: ignore[attr-defined]
+            _("Snapshot {name} to template {template}").format(name=vm.name, template=name),
+            snapshot,
+            on_done=done,
+        )
+        self.notify(_("Snapshot of {name} started (progress on the Jobs screen)").format(name=vm.name))
+        self.refresh_vms(pull=False)
+        return job
+
+    # -- ISO as CD-ROM
+
+    def action_mount_iso(self) -> None:
+        """Mount an enabled ISO of the VM's cluster as its CD-ROM (pick one; confirm when the VM must reboot)."""
+        vm = self.target()
+        if vm is not None:
+            self.pick_iso(vm)
+
+    @work(exclusive=True, group="vms-open", exit_on_error=False)
+    async def pick_iso(self, vm: VmInfo) -> None:
+        try:
+            isos = await self.services.vms.mountable_isos(vm.id)
+        except ServiceError as err:
+            self.notify(render(err), title=_("Not mounted"), severity="error", timeout=10)
+            return
+
+        def chosen(iso_id: int | None) -> None:
+            if iso_id:
+                self.plan_mount(vm, iso_id)
+
+        self.app.push_screen(PickIsoModal(vm.name, isos), callback=chosen)
+
+    @work(group="vms-action", exit_on_error=False)
+    async def plan_mount(self, vm: VmInfo, iso_id: int) -> None:
+        """Find how the ISO is mounted; the stable-rescue path (VM reboots) asks first."""
+        from ectui.services.vms import VmError
+
+        try:
+            plan = await self.services.vms.mount_plan(vm.id, iso_id)
+        except ServiceError as err:
+            self.notify(render(err), title=_("Not mounted"), severity="error", timeout=15)
+            return
+        if not plan.reboots:
+            self.run_mount(vm, iso_id, confirm_reboot=False)
+            return
+        question = render(VmError("vm.iso_rescue_confirm", name=vm.name, iso=plan.iso, cluster=plan.cluster))
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_mount(vm, iso_id, confirm_reboot=True)
+
+        self.app.push_screen(
+            ConfirmModal(question, confirm_label=_("Reboot into the ISO")), callback=confirmed
+        )
+
+    @work(group="vms-action", exit_on_error=False)
+    async def run_mount(self, vm: VmInfo, iso_id: int, *, confirm_reboot: bool) -> MountInfo | None:
+        """Mount, then show the guest's mount command."""
+        try:
+            mounted = await self.services.vms.mount_iso(vm.id, iso_id, confirm_reboot=confirm_reboot)
+        except ServiceError as err:
+            self.notify(render(err), title=_("Not mounted"), severity="error", timeout=15)
+            return None
+        self.refresh_vms(pull=True)
+        self.app.push_screen(IsoMountedModal(vm.name, mounted.iso, mounted.hint))
+        return mounted
+
+    def action_unmount_iso(self) -> None:
+        """Unmount the ISO of the VM under the cursor (confirm)."""
+        vm = self.target()
+        if vm is None:
+            return
+        if not vm.mounted_iso:
+            self.notify(_("{name} has no ISO mounted.").format(name=vm.name), severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_unmount(vm)
+
+        question = _("Unmount ISO {iso} from {name}?").format(iso=vm.mounted_iso, name=vm.name)
+        self.app.push_screen(ConfirmModal(question, confirm_label=_("Unmount")), callback=confirmed)
+
+    @work(group="vms-action", exit_on_error=False)
+    async def run_unmount(self, vm: VmInfo) -> None:
+        """Unmount, then refresh the list."""
+        try:
+            await self.services.vms.unmount_iso(vm.id)
+        except ServiceError as err:
+            self.notify(render(err), title=_("Not unmounted"), severity="error", timeout=15)
+            return
+        self.notify(_("ISO unmounted from {name}").format(name=vm.name))
+        self.refresh_vms(pull=True)
 
     @on(DataTable.RowSelected, "#vms-table")
     def row_chosen(self) -> None:

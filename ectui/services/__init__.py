@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,9 +18,12 @@ if TYPE_CHECKING:
     from ectui.services.issuer import IssuerService
     from ectui.services.keypairs import KeypairService
     from ectui.services.license import ConsoleLicenseService
+    from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
     from ectui.services.templates import TemplateService
     from ectui.services.vms import VmService
+
+log = logging.getLogger("ectui.services")
 
 
 @dataclass
@@ -53,13 +57,25 @@ class ConsoleServices:
     isos: IsoService
     vms: VmService
     keypairs: KeypairService
+    operator_settings: OperatorSettingsService
     readonly_flag: bool = False
 
     async def start(self) -> None:
-        """Migrate the console database and load the installed license."""
+        """Migrate the console database, load the installed license, and undo creates a crash left half-made.
+
+        A `create_vm` operation still `running` whose owner is gone (see OperationEngine.stale_running_sync)
+        is compensated here: what it made in the cloud is deleted and its reservation released. A
+        console started with --readonly leaves them for a writable one. A cloud that cannot be reached
+        leaves the operation as it is, for the next start.
+        """
         self.settings.ensure_dirs()
         await asyncio.to_thread(self.db.migrate)
         await self.license.status()
+        if not self.readonly_flag:
+            try:
+                await self.vms.recover_interrupted()
+            except Exception as err:  # never keep the console from starting; the next start retries
+                log.warning("recovery of interrupted operations failed: %s", err)
 
     def close(self) -> None:
         """Close cloud connections and release database connections."""
@@ -88,6 +104,7 @@ def build_console_services(
     from ectui.services.isos import IsoService
     from ectui.services.keypairs import KeypairService
     from ectui.services.license import ConsoleLicenseService, Usage
+    from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
     from ectui.services.secrets import LazyKeyFileBox
     from ectui.services.templates import TemplateService
@@ -100,8 +117,15 @@ def build_console_services(
         clusters, nodes = cluster_usage(db)
         return Usage(clusters=clusters, nodes=nodes)
 
+    operator_settings = OperatorSettingsService(db, settings)
     license_service = ConsoleLicenseService(
-        settings, db, clock=clock, readonly=readonly, usage=usage, box=box
+        settings,
+        db,
+        clock=clock,
+        readonly=readonly,
+        readonly_setting=operator_settings.readonly_sync,
+        usage=usage,
+        box=box,
     )
     return ConsoleServices(
         settings=settings,
@@ -114,5 +138,6 @@ def build_console_services(
         isos=IsoService(db, clusters, license_service, settings),
         vms=VmService(db, clusters, projects, license_service, settings),
         keypairs=KeypairService(db, clusters, projects, license_service, settings),
+        operator_settings=operator_settings,
         readonly_flag=readonly,
     )

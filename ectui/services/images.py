@@ -196,8 +196,8 @@ class ImageInfo:
 
     @property
     def deletable(self) -> bool:
-        """Uploaded through the console (synced images are never deleted from here)."""
-        return self.source == "uploaded"
+        """Uploaded through the console or made by its VM snapshots (synced images are never deleted from here)."""
+        return self.source in ("uploaded", "snapshot")
 
     @property
     def usable(self) -> bool:

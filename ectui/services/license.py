@@ -242,6 +242,7 @@ class ConsoleLicenseService:
         *,
         clock: Callable[[], dt.datetime] | None = None,
         readonly: bool = False,
+        readonly_setting: Callable[[], bool] | None = None,
         usage: Callable[[], Usage] | None = None,
         box: SecretBox | LazyKeyFileBox | None = None,
     ) -> None:
@@ -249,6 +250,8 @@ class ConsoleLicenseService:
         self._db = db
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
         self._readonly = readonly
+        self._readonly_setting = readonly_setting or (lambda: False)
+        """The operator's own read-only setting (settings.operator), honoured like the flag."""
         self._usage = usage or Usage
         self._box = box or LazyKeyFileBox(settings.console_key_file)
         self._installed: InstalledLicense | None = None
@@ -303,6 +306,8 @@ class ConsoleLicenseService:
         writable = reason is None
         if writable and self._readonly:
             writable, reason = False, ServiceError("readonly.flag")
+        elif writable and self._readonly_setting():
+            writable, reason = False, ServiceError("readonly.setting", operator=self._settings.operator)
         return LicenseStatus(state, lic, days_left, grace_left, writable, reason, usage)
 
     def _observe_clock(self, now: dt.datetime) -> dt.datetime | None:

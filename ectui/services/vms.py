@@ -17,9 +17,11 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import secrets
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ectui.db.models import Cluster, Keypair, Operation, Project, Template, Vm, utcnow
+from ectui.db.models import Cluster, Image, IsoFile, Keypair, Operation, Project, Template, Vm, utcnow
 from ectui.i18n import N_
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudConnections, CloudError, classify
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from ectui.services.projects import ProjectService
 
 T = TypeVar("T")
+log = logging.getLogger("ectui.vms")
 FEATURE = "platform.vms"
 COMPUTE_MICROVERSION = "2.73"
 """Servers are read at 2.73: `locked` (2.9), `locked_reason` (2.73) and the admin host fields."""
@@ -57,6 +60,12 @@ REFRESH_SLACK = dt.timedelta(seconds=5)
 """`changes-since` goes back this far from the previous fetch (clock skew between console and cloud)."""
 PAGE_SIZE = 250
 """Servers per list request: small pages keep each JSON parse short (it holds the GIL the event loop needs)."""
+GUEST_MOUNT_HINT = "mkdir isoformount && mount -t auto -o ro /dev/cdrom ./isoformount"
+"""What to type in the guest after an ISO is mounted as its CD-ROM (SPEC S6)."""
+CDROM_EXTENSION = "EC-CDROM"
+"""Alias of the vendor CD-ROM extension (attachCdrom / detachCdrom) in Nova's extension list."""
+SNAPSHOT_MARK = "ectui_operation"
+"""Image property naming the snapshot operation (finds an image whose createImage answer was lost)."""
 
 register_messages(
     {
@@ -112,6 +121,35 @@ register_messages(
         "vm.gone": N_("VM {name} is no longer in the cloud; delete it here to free its quota."),
         "vm.delete_failed": N_("Deleting VM {name} failed at step '{field}': {reason}"),
         "vm.action_failed": N_("{action} of VM {name} failed: {reason}"),
+        "vm.snapshot_failed": N_(
+            "Snapshot of VM {name} failed at step '{field}': {reason} The half-made image was deleted."
+        ),
+        "vm.snapshot_cancelled": N_("Snapshot of VM {name} was cancelled; the half-made image was deleted."),
+        "vm.image_failed": N_("the snapshot image went to status {status}."),
+        "vm.image_timeout": N_("the snapshot image was not active after {seconds} s (status {status})."),
+        "vm.iso_not_found": N_("No ISO file with id {id}. List them with: ectui iso list"),
+        "vm.iso_other_cluster": N_(
+            "ISO {iso} is not on cluster {cluster} of the VM; choose one of its ISOs."
+        ),
+        "vm.iso_disabled": N_("ISO {iso} is disabled; only enabled ISOs can be mounted."),
+        "vm.iso_gone": N_("ISO {iso} is no longer on the FTP server; sync the ISO files."),
+        "vm.iso_already_mounted": N_("VM {name} already has ISO {iso} mounted; unmount it first."),
+        "vm.iso_not_mounted": N_("VM {name} has no ISO mounted."),
+        "vm.iso_no_image": N_(
+            "Cluster {cluster} has no CD-ROM extension, so the ISO can only be mounted by booting the VM into "
+            "it (Nova stable rescue), which needs a Glance image of the ISO; ISO {iso} has none. Upload {file} "
+            "as an image (disk format iso) named {file} with property hw_rescue_device=cdrom."
+        ),
+        "vm.iso_image_not_rescue": N_(
+            "The Glance image {image} of ISO {iso} lacks the property hw_rescue_device=cdrom, so Nova would "
+            "not attach it as a CD-ROM. Set it with: openstack image set --property hw_rescue_device=cdrom {image}"
+        ),
+        "vm.iso_rescue_confirm": N_(
+            "Cluster {cluster} has no CD-ROM extension: mounting ISO {iso} reboots VM {name} into it (Nova "
+            "stable rescue, the ISO as CD-ROM); unmounting reboots it back. Confirm to go on (CLI: --yes)."
+        ),
+        "vm.mount_failed": N_("Mounting ISO {iso} on VM {name} failed: {reason}"),
+        "vm.unmount_failed": N_("Unmounting ISO {iso} from VM {name} failed: {reason}"),
     }
 )
 
@@ -140,6 +178,13 @@ STEP_LABELS = {
     "release_ip": N_("Release the public IP"),
     "drop_flavor": N_("Delete the flavor"),
     "forget": N_("Free the quota"),
+    "snapshot": N_("Snapshot the VM"),
+    "wait_image": N_("Wait for the image"),
+    "record_template": N_("Record the template"),
+    "attach_iso": N_("Mount the ISO"),
+    "record_mount": N_("Record the mount"),
+    "detach_iso": N_("Unmount the ISO"),
+    "record_unmount": N_("Record the unmount"),
 }
 """Step codes of the VM operations and their labels."""
 
@@ -456,6 +501,73 @@ class VmInfo:
 
 
 @dataclass(frozen=True)
+class SnapshotInfo:
+    """The custom template (and its image) made from a VM snapshot."""
+
+    vm: str
+    template_id: int
+    template: str
+    image_id: int
+    """The console's id of the recorded image (source 'snapshot')."""
+    image_cloud_id: str
+    os_type: str
+    min_cpu: int
+    min_ram_gb: int
+    min_disk_gb: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "vm": self.vm,
+            "template_id": self.template_id,
+            "template": self.template,
+            "kind": "custom",
+            "image_id": self.image_id,
+            "image_cloud_id": self.image_cloud_id,
+            "os_type": self.os_type,
+            "min_cpu": self.min_cpu,
+            "min_ram_gb": self.min_ram_gb,
+            "min_disk_gb": self.min_disk_gb,
+        }
+
+
+@dataclass(frozen=True)
+class MountPlan:
+    """How an ISO would be mounted: `cdrom` (vendor extension) or `rescue` (reboots the VM into it)."""
+
+    vm_id: int
+    vm: str
+    iso_id: int
+    iso: str
+    file_name: str
+    cluster: str
+    method: str
+    """cdrom | rescue"""
+    image_id: str = ""
+    """The Glance image of the ISO (rescue only)."""
+    image_name: str = ""
+
+    @property
+    def reboots(self) -> bool:
+        """The VM reboots into the ISO (stable rescue): the operator must confirm first."""
+        return self.method == "rescue"
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """A mounted ISO, with the hint to type in the guest."""
+
+    vm: VmInfo
+    iso: str
+    method: str
+    hint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"vm": self.vm.to_json(), "iso": self.iso, "method": self.method, "hint": self.hint}
+
+
+@dataclass(frozen=True)
 class _Plan:
     """Everything the create steps need, resolved before anything is made."""
 
@@ -502,6 +614,8 @@ class VmService:
         self._build_timeout = build_timeout
         self._markers: dict[int, str] = {}
         """Per cluster: the `changes-since` time of the next refresh (a full list first)."""
+        self._cdrom: dict[int, bool] = {}
+        """Per cluster: whether Nova has the vendor CD-ROM extension (probed once)."""
 
     # -- license
 
@@ -612,7 +726,12 @@ class VmService:
             self.engine.create_sync,
             "create_vm",
             steps,
-            params={**draft.to_params(), "cluster": cluster_name, "project": project.name},
+            params={
+                **draft.to_params(),
+                "cluster": cluster_name,
+                "cluster_id": cluster_id,
+                "project": project.name,
+            },
             project_id=project.id,
         )
         data: dict[str, Any] = {}
@@ -1061,16 +1180,18 @@ class VmService:
             freed = Amounts(vcpus=vm.vcpus, ram_gb=vm.ram_gb, vms=1, public_ips=1 if vm.floating_ip_id else 0)
             await self._projects.free_used(vm.project, freed)
 
-    def _lock_for(self, vm_id: int, steps: list[Step]) -> int:
+    def _lock_for(
+        self, vm_id: int, steps: list[Step], kind: str = "delete_vm", params: dict[str, Any] | None = None
+    ) -> int:
         with self._db.locked_session() as session:
             row = self._row(session, vm_id)
             if row.locked_by_operation is not None:
                 raise _lock_error(session, row)
             op_id = self.engine.add(
                 session,
-                "delete_vm",
+                kind,
                 steps,
-                params={"name": row.name},
+                params=params or {"name": row.name},
                 project_id=row.project_id,
                 vm_id=row.id,
             )
@@ -1128,6 +1249,473 @@ class VmService:
             Step("drop_flavor", STEP_LABELS["drop_flavor"], drop_flavor),
             Step("forget", STEP_LABELS["forget"], forget),
         ]
+
+    # -- snapshot to a custom template (V3, I5)
+
+    async def snapshot(
+        self,
+        vm_id: int,
+        template_name: str,
+        *,
+        on_progress: ProgressCallback = ignore_progress,
+        cancel: CancelToken | None = None,
+    ) -> SnapshotInfo:
+        """Snapshot a VM (Nova createImage) into a new image and a custom template of its cluster.
+
+        The template takes the VM's OS type; its minimum CPU and RAM are those of the VM's own template
+        (1 when it is gone) and its minimum disk the VM's disk. The image is recorded with source
+        'snapshot', so it can be deleted from the console later. Failure or cancel deletes the half-made
+        image; the VM is held (locked) by the operation meanwhile.
+        """
+        cancel = cancel or CancelToken()
+        await self._check(write=True)
+        name = required_text(template_name, N_("Template name"), max_len=255)
+        vm = await self._unlocked(vm_id)
+        source = await asyncio.to_thread(self._snapshot_source, vm_id, name)
+        await self._refuse_cloud_lock(vm)
+        cancel.raise_if_cancelled()
+        steps = self._snapshot_steps(vm, name, source)
+        op_id = await asyncio.to_thread(
+            self._lock_for, vm_id, steps, "snapshot_vm", {"name": vm.name, "template": name}
+        )
+
+        def error_of(step: Step, err: BaseException) -> ServiceError:
+            if isinstance(err, Cancelled | asyncio.CancelledError) or cancel.cancelled:
+                return Cancelled("vm.snapshot_cancelled", name=vm.name)
+            if isinstance(err, VmError) and err.key == "template.exists":
+                return err
+            return VmError("vm.snapshot_failed", name=vm.name, field=step.label, reason=_render(err))
+
+        data: dict[str, Any] = {}
+        try:
+            await self.engine.run(
+                op_id, steps, data, on_progress=on_progress, cancel=cancel, error_of=error_of
+            )
+        finally:
+            await asyncio.to_thread(self._unlock, vm_id, op_id)
+        return SnapshotInfo(
+            vm=vm.name,
+            template_id=int(data["template_id"]),
+            template=name,
+            image_id=int(data["image_row_id"]),
+            image_cloud_id=str(data["image_id"]),
+            os_type=source["os_type"],
+            min_cpu=source["min_cpu"],
+            min_ram_gb=source["min_ram_gb"],
+            min_disk_gb=source["min_disk_gb"],
+        )
+
+    def _snapshot_source(self, vm_id: int, name: str) -> dict[str, Any]:
+        with self._db.session() as session:
+            row = self._row(session, vm_id)
+            if session.scalar(
+                select(Template.id).where(Template.cluster_id == row.cluster_id, Template.name == name)
+            ):
+                cluster = session.get(Cluster, row.cluster_id)
+                raise VmError("template.exists", name=name, cluster=cluster.name if cluster else "?")
+            template = session.get(Template, row.template_id) if row.template_id else None
+            return {
+                "cluster_id": row.cluster_id,
+                "os_type": row.os_type or "linux",
+                "min_cpu": template.min_cpu if template else 1,
+                "min_ram_gb": template.min_ram_gb if template else 1,
+                "min_disk_gb": max(row.disk_gb, 1),
+                "description": f"snapshot of VM {row.name}",
+            }
+
+    def _snapshot_steps(self, vm: _VmRef, name: str, source: dict[str, Any]) -> list[Step]:
+        conns = self._clusters.connections
+
+        def conn() -> Any:
+            return conns.get_sync(vm.cluster_id)
+
+        def create_image(ctx: RunContext) -> None:
+            ctx.data["image_name"] = name
+            body = {"createImage": {"name": name, "metadata": {SNAPSHOT_MARK: str(ctx.operation_id)}}}
+            answer = _call_json(conn().compute, "post", f"/servers/{vm.cloud_id}/action", json=body)
+            ctx.data["image_id"] = str(answer["image_id"])
+
+        def drop_image(ctx: RunContext) -> None:
+            c = conn()
+            ids = (
+                [ctx.data["image_id"]]
+                if ctx.data.get("image_id")
+                else _find_snapshots(c, name, ctx.operation_id)
+            )
+            for image_id in ids:  # the answer may have been lost after Nova made it: found by its mark
+                _sdk(lambda image_id=image_id: c.image.delete_image(image_id, ignore_missing=True))
+
+        def wait_image(ctx: RunContext) -> None:
+            ctx.data["image"] = _wait_for_image(
+                conn(), ctx.data["image_id"], cancel=ctx.cancel, report=ctx.report,
+                first=self._poll_first, cap=self._poll_max, timeout=self._build_timeout,
+            )  # fmt: skip
+
+        def record(ctx: RunContext) -> None:
+            from ectui.services.images import _glance_row
+
+            with self._db.locked_session() as session:
+                if session.scalar(
+                    select(Template.id).where(Template.cluster_id == vm.cluster_id, Template.name == name)
+                ):
+                    raise VmError("template.exists", name=name, cluster=str(vm.cluster_id))
+                image = Image(
+                    **_glance_row(ctx.data["image"]),
+                    cluster_id=vm.cluster_id,
+                    source="snapshot",
+                    enabled=True,
+                    gone=False,
+                    uploaded_by=self._settings.operator,
+                    synced_at=utcnow(),
+                )
+                if not image.os_type:
+                    image.os_type = source["os_type"]
+                session.add(image)
+                session.flush()
+                template = Template(
+                    cluster_id=vm.cluster_id,
+                    image_id=image.id,
+                    image_cloud_id=image.cloud_id,
+                    kind="custom",
+                    name=name,
+                    os_type=source["os_type"],
+                    min_cpu=source["min_cpu"],
+                    min_ram_gb=source["min_ram_gb"],
+                    min_disk_gb=source["min_disk_gb"],
+                    description=source["description"],
+                    created_by=self._settings.operator,
+                )
+                session.add(template)
+                session.flush()
+                ctx.data["image_row_id"], ctx.data["template_id"] = image.id, template.id
+            ctx.data.pop("image", None)  # the whole Glance document need not stay in the operation
+
+        def forget(ctx: RunContext) -> None:
+            with self._db.session() as session:
+                for model, key in ((Template, "template_id"), (Image, "image_row_id")):
+                    row = session.get(model, ctx.data.get(key)) if ctx.data.get(key) else None
+                    if row is not None:
+                        session.delete(row)
+                        session.flush()
+
+        return [
+            Step("snapshot", STEP_LABELS["snapshot"], create_image, drop_image),
+            Step("wait_image", STEP_LABELS["wait_image"], wait_image),
+            Step("record_template", STEP_LABELS["record_template"], record, forget),
+        ]
+
+    # -- ISO as CD-ROM (S6)
+
+    async def cdrom_supported(self, cluster_id: int) -> bool:
+        """Whether the cluster's Nova has the vendor CD-ROM extension (probed once per cluster, then cached)."""
+        if cluster_id not in self._cdrom:
+            self._cdrom[cluster_id] = await call_keeping_errors(
+                self._clusters.connections, cluster_id, _probe_cdrom
+            )
+        return self._cdrom[cluster_id]
+
+    async def mountable_isos(self, vm_id: int) -> list[tuple[int, str]]:
+        """(id, name) of the enabled ISO files of the VM's cluster, by name."""
+
+        def load() -> list[tuple[int, str]]:
+            with self._db.session() as session:
+                row = self._row(session, vm_id)
+                query = (
+                    select(IsoFile.id, IsoFile.name)
+                    .where(IsoFile.cluster_id == row.cluster_id, IsoFile.enabled.is_(True), IsoFile.gone.is_(False))
+                    .order_by(IsoFile.name, IsoFile.id)
+                )  # fmt: skip
+                return [(i, n) for i, n in session.execute(query)]
+
+        return await asyncio.to_thread(load)
+
+    async def mount_plan(self, vm_id: int, iso_id: int) -> MountPlan:
+        """How an ISO would be mounted on a VM (CD-ROM extension, or stable rescue that reboots the VM).
+
+        Refuses a locked VM, a VM with an ISO already mounted, and an ISO that is disabled, gone or of
+        another cluster; on the rescue path also an ISO without a Glance image to boot from.
+        """
+        await self._check(write=True)
+        vm = await self._unlocked(vm_id)
+        iso = await asyncio.to_thread(self._iso_for_mount, vm_id, iso_id)
+        await self._refuse_cloud_lock(vm)
+        if await self.cdrom_supported(vm.cluster_id):
+            return MountPlan(
+                vm.id, vm.name, iso["id"], iso["name"], iso["file_name"], iso["cluster"], "cdrom"
+            )
+        image = await call_keeping_errors(
+            self._clusters.connections, vm.cluster_id, lambda conn: _find_rescue_image(conn, iso)
+        )
+        return MountPlan(
+            vm.id, vm.name, iso["id"], iso["name"], iso["file_name"], iso["cluster"], "rescue",
+            str(image["id"]), str(image.get("name") or ""),
+        )  # fmt: skip
+
+    async def mount_iso(self, vm_id: int, iso_id: int, *, confirm_reboot: bool = False) -> MountInfo:
+        """Mount an enabled ISO of the VM's cluster as its CD-ROM.
+
+        With the vendor extension: `attachCdrom`. On upstream Nova: stable rescue from the ISO's Glance
+        image (`hw_rescue_device=cdrom`), which reboots the VM; refused with `vm.iso_rescue_confirm`
+        unless `confirm_reboot`. The VM row and the ISO's mount count change in one transaction after
+        the cloud call worked; if recording fails, the cloud call is undone.
+        """
+        plan = await self.mount_plan(vm_id, iso_id)
+        if plan.reboots and not confirm_reboot:
+            raise VmError("vm.iso_rescue_confirm", name=plan.vm, iso=plan.iso, cluster=plan.cluster)
+        vm = await self._unlocked(vm_id)
+        steps = self._mount_steps(vm, plan)
+        op_id = await asyncio.to_thread(
+            self._lock_for,
+            vm_id,
+            steps,
+            "mount_iso",
+            {"name": vm.name, "iso": plan.iso, "method": plan.method},
+        )
+        try:
+            await self.engine.run(
+                op_id,
+                steps,
+                {"method": plan.method},
+                error_of=lambda step, err: (
+                    err
+                    if isinstance(err, VmError) and err.key.startswith("vm.iso")
+                    else VmError("vm.mount_failed", name=vm.name, iso=plan.iso, reason=_render(err))
+                ),
+            )
+        finally:
+            await asyncio.to_thread(self._unlock, vm_id, op_id)
+        return MountInfo(await self.get(vm_id), plan.iso, plan.method, GUEST_MOUNT_HINT)
+
+    async def unmount_iso(self, vm_id: int) -> VmInfo:
+        """Unmount the VM's ISO: `detachCdrom`, or `unrescue` when it was mounted by stable rescue (reboots)."""
+        await self._check(write=True)
+        vm = await self._unlocked(vm_id)
+        iso_name = await asyncio.to_thread(self._mounted_iso_name, vm_id)
+        await self._refuse_cloud_lock(vm)
+        steps = self._unmount_steps(vm)
+        op_id = await asyncio.to_thread(
+            self._lock_for, vm_id, steps, "unmount_iso", {"name": vm.name, "iso": iso_name}
+        )
+        try:
+            await self.engine.run(
+                op_id,
+                steps,
+                {},
+                error_of=lambda step, err: VmError(
+                    "vm.unmount_failed", name=vm.name, iso=iso_name, reason=_render(err)
+                ),
+            )
+        finally:
+            await asyncio.to_thread(self._unlock, vm_id, op_id)
+        return await self.get(vm_id)
+
+    async def _refuse_cloud_lock(self, vm: _VmRef) -> None:
+        """Refuse (before any operation starts) a VM that Nova has locked."""
+        await call_keeping_errors(
+            self._clusters.connections,
+            vm.cluster_id,
+            lambda conn: _refuse_nova_lock(_get_server(conn, vm.cloud_id, vm.name), vm.name),
+        )
+
+    def _iso_for_mount(self, vm_id: int, iso_id: int) -> dict[str, Any]:
+        with self._db.session() as session:
+            row = self._row(session, vm_id)
+            if row.mounted_iso_id is not None:
+                mounted = session.get(IsoFile, row.mounted_iso_id)
+                raise VmError("vm.iso_already_mounted", name=row.name, iso=mounted.name if mounted else "?")
+            iso = session.get(IsoFile, iso_id)
+            if iso is None:
+                raise VmError("vm.iso_not_found", id=iso_id)
+            cluster = session.get(Cluster, row.cluster_id)
+            if iso.cluster_id != row.cluster_id:
+                raise VmError("vm.iso_other_cluster", iso=iso.name, cluster=cluster.name if cluster else "?")
+            if iso.gone:
+                raise VmError("vm.iso_gone", iso=iso.name)
+            if not iso.enabled:
+                raise VmError("vm.iso_disabled", iso=iso.name)
+            return {
+                "id": iso.id,
+                "name": iso.name,
+                "file_name": iso.file_name,
+                "cluster": cluster.name if cluster else "?",
+            }
+
+    def _mounted_iso_name(self, vm_id: int) -> str:
+        with self._db.session() as session:
+            row = self._row(session, vm_id)
+            if row.mounted_iso_id is None:
+                raise VmError("vm.iso_not_mounted", name=row.name)
+            iso = session.get(IsoFile, row.mounted_iso_id)
+            return iso.name if iso else "?"
+
+    def _mount_steps(self, vm: _VmRef, plan: MountPlan) -> list[Step]:
+        conns = self._clusters.connections
+        file_name = plan.file_name
+
+        def conn() -> Any:
+            return conns.get_sync(vm.cluster_id)
+
+        def attach(ctx: RunContext) -> None:
+            c = conn()
+            _refuse_nova_lock(_get_server(c, vm.cloud_id, vm.name), vm.name)
+            if plan.method == "cdrom":
+                _call_json(c.compute, "post", f"/servers/{vm.cloud_id}/action",
+                           json={"attachCdrom": {"iso": file_name}})  # fmt: skip
+            else:
+                body = {"rescue": {"rescue_image_ref": plan.image_id}}
+                _call_json(c.compute, "post", f"/servers/{vm.cloud_id}/action", json=body)
+                ctx.data["rescued"] = True
+                _wait_for_status(c, vm.cloud_id or "", "RESCUE", cancel=ctx.cancel, report=ctx.report,
+                                 first=self._poll_first, cap=self._poll_max, timeout=self._build_timeout,
+                                 settle=True)  # fmt: skip
+            ctx.data["attached"] = True
+
+        def detach(ctx: RunContext) -> None:
+            c = conn()
+            if plan.method == "cdrom":
+                _detach_cdrom(c, vm.cloud_id or "")
+            elif ctx.data.get("rescued"):
+                _unrescue_and_wait(
+                    c, vm.cloud_id or "", self._poll_first, self._poll_max, self._build_timeout
+                )
+
+        def record(ctx: RunContext) -> None:
+            with self._db.locked_session() as session:
+                row = session.scalars(select(Vm).where(Vm.id == vm.id).with_for_update()).one()
+                iso = session.scalars(
+                    select(IsoFile).where(IsoFile.id == plan.iso_id).with_for_update()
+                ).first()
+                if iso is None:
+                    raise VmError("vm.iso_not_found", id=plan.iso_id)
+                if row.mounted_iso_id is not None:
+                    raise VmError("vm.iso_already_mounted", name=row.name, iso=iso.name)
+                row.mounted_iso_id = iso.id
+                row.updated_at = utcnow()
+                iso.mount_count = (iso.mount_count or 0) + 1
+
+        return [
+            Step("attach_iso", STEP_LABELS["attach_iso"], attach, detach),
+            Step("record_mount", STEP_LABELS["record_mount"], record),
+        ]
+
+    def _unmount_steps(self, vm: _VmRef) -> list[Step]:
+        conns = self._clusters.connections
+
+        def detach(ctx: RunContext) -> None:
+            c = conns.get_sync(vm.cluster_id)
+            server = _get_server(c, vm.cloud_id, vm.name)
+            _refuse_nova_lock(server, vm.name)
+            if server.get("status") == "RESCUE":  # mounted by stable rescue
+                _unrescue_and_wait(
+                    c, vm.cloud_id or "", self._poll_first, self._poll_max, self._build_timeout
+                )
+            else:
+                _detach_cdrom(c, vm.cloud_id or "")
+
+        def record(ctx: RunContext) -> None:
+            with self._db.locked_session() as session:
+                row = session.scalars(select(Vm).where(Vm.id == vm.id).with_for_update()).one()
+                if row.mounted_iso_id is not None:
+                    iso = session.scalars(
+                        select(IsoFile).where(IsoFile.id == row.mounted_iso_id).with_for_update()
+                    ).first()
+                    if iso is not None:
+                        iso.mount_count = max((iso.mount_count or 0) - 1, 0)
+                row.mounted_iso_id = None
+                row.updated_at = utcnow()
+
+        return [
+            Step("detach_iso", STEP_LABELS["detach_iso"], detach),
+            Step("record_unmount", STEP_LABELS["record_unmount"], record),
+        ]
+
+    # -- crash recovery
+
+    async def recover_interrupted(self) -> list[OperationInfo]:
+        """Compensate `create_vm` operations a dead console left running (see ConsoleServices.start).
+
+        Only stale operations are touched (OperationEngine.stale_running_sync: heartbeat older than the
+        lease, or an owner process of this host that is gone), and each is claimed first, so two consoles
+        starting together never both undo it. One whose VM was already recorded is finished (rolled
+        forward): the VM exists whole. Returns the operations handled.
+        """
+        handled: list[OperationInfo] = []
+        for op_id in await asyncio.to_thread(self.engine.stale_running_sync, "create_vm"):
+            if not await asyncio.to_thread(self.engine.claim_stale_sync, op_id):
+                continue
+            if await asyncio.to_thread(self._roll_forward, op_id):
+                handled.append(await self.engine.get(op_id))
+                continue
+            steps = await asyncio.to_thread(self._recovery_steps, op_id)
+            info = await self.engine.compensate_interrupted(op_id, steps)
+            log.warning("create operation %s was interrupted and is now %s", op_id, info.state)
+            handled.append(info)
+        return handled
+
+    def _roll_forward(self, op_id: int) -> bool:
+        """The create got as far as recording its VM: commit its reservation and mark it done."""
+        data = self.engine.context_sync(op_id)
+        server_id = data.get("server_id")
+        if not server_id:
+            return False
+        with self._db.session() as session:
+            vm_id = session.scalar(select(Vm.id).where(Vm.cloud_id == str(server_id)))
+        if vm_id is None:
+            return False
+        if data.get("reservation_id"):
+            self._projects.finish_sync(int(data["reservation_id"]), "committed")
+        self.engine.set_vm_sync(op_id, vm_id)
+        self.engine.finish_sync(op_id, "done")
+        return True
+
+    def _recovery_steps(self, op_id: int) -> list[Step]:
+        """Compensations of a persisted create, rebuilt from its saved request and context."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            assert op is not None
+            params = json.loads(op.params or "{}")
+            codes = [s.code for s in op.steps]
+            cluster_id = params.get("cluster_id") or session.scalar(
+                select(Cluster.id).where(Cluster.name == params.get("cluster", ""))
+            )
+        conns = self._clusters.connections
+        name = str(params.get("name", ""))
+
+        def conn() -> Any:
+            if cluster_id is None:
+                raise VmError("vm.no_cluster")
+            return conns.get_sync(int(cluster_id))
+
+        def release(ctx: RunContext) -> None:
+            if ctx.data.get("reservation_id"):
+                self._projects.finish_sync(int(ctx.data["reservation_id"]), "released")
+
+        def drop_flavor(ctx: RunContext) -> None:
+            c = conn()
+            flavor_id = ctx.data.get("flavor_id")
+            if flavor_id is None and ctx.data.get("flavor_name"):
+                found = _find_flavor(c, ctx.data["flavor_name"])
+                flavor_id = found.id if found is not None else None
+            if flavor_id is not None:
+                _sdk(lambda: c.compute.delete_flavor(flavor_id, ignore_missing=True))
+
+        def drop_server(ctx: RunContext) -> None:
+            c = conn()
+            server_id = ctx.data.get("server_id") or _find_marked_server(c, name, ctx.operation_id)
+            if server_id is not None:
+                _delete_server_and_wait(c, server_id, self._poll_first, self._poll_max)
+
+        def release_ip(ctx: RunContext) -> None:
+            if ctx.data.get("floating_ip_id"):
+                _sdk(lambda: conn().network.delete_ip(ctx.data["floating_ip_id"], ignore_missing=True))
+
+        undo: dict[str, Callable[[RunContext], None] | None] = {
+            "reserve": release,
+            "flavor": drop_flavor,
+            "boot": drop_server,
+            "floating_ip": release_ip,
+        }
+        return [Step(code, STEP_LABELS.get(code, code), _no_step, undo.get(code)) for code in codes]
 
     # -- helpers
 
@@ -1529,6 +2117,112 @@ def _list_servers(conn: Any, since: str | None) -> list[dict[str, Any]]:
         if len(page) < PAGE_SIZE:
             return servers
         marker = page[-1]["id"]
+
+
+def _no_step(ctx: RunContext) -> None:
+    """The run of a step rebuilt only to be compensated."""
+
+
+def _probe_cdrom(conn: Any) -> bool:
+    """Whether Nova lists the vendor CD-ROM extension (GET /extensions, else the version document)."""
+    response = _sdk(lambda: conn.compute.get("/extensions", microversion=COMPUTE_MICROVERSION))
+    if response.status_code < 400:
+        try:
+            extensions = response.json().get("extensions", [])
+        except ValueError:
+            extensions = []
+        if any(e.get("alias") == CDROM_EXTENSION for e in extensions if isinstance(e, dict)):
+            return True
+    response = _sdk(lambda: conn.compute.get("/", microversion=COMPUTE_MICROVERSION))
+    if response.status_code < 400:
+        try:
+            version = response.json().get("version") or {}
+        except ValueError:
+            version = {}
+        return CDROM_EXTENSION in (version.get("x-vendor-extensions") or [])
+    return False
+
+
+def _find_rescue_image(conn: Any, iso: dict[str, Any]) -> dict[str, Any]:
+    """The active Glance image of an ISO (disk format iso, named as its file, display name or stem)."""
+    file_name = str(iso["file_name"])
+    stem = file_name[:-4] if file_name.lower().endswith(".iso") else file_name
+    for name in dict.fromkeys((file_name, str(iso["name"]), stem)):
+        query = urllib.parse.urlencode({"name": name, "disk_format": "iso", "status": "active"})
+        response = _sdk(lambda query=query: conn.image.get(f"/images?{query}"))
+        if response.status_code >= 400:
+            raise CloudError("cloud.http", status=response.status_code, reason=response.reason or "")
+        images = response.json().get("images", [])
+        if images:
+            image = dict(images[0])
+            if not (image.get("hw_rescue_device") or image.get("hw_rescue_bus")):
+                raise VmError(
+                    "vm.iso_image_not_rescue", image=image.get("name") or image["id"], iso=iso["name"]
+                )
+            return image
+    raise VmError("vm.iso_no_image", cluster=iso["cluster"], iso=iso["name"], file=file_name)
+
+
+def _detach_cdrom(conn: Any, server_id: str) -> None:
+    """`detachCdrom`; nothing mounted (409) counts as done, so a retried unmount finishes."""
+    try:
+        _call_json(conn.compute, "post", f"/servers/{server_id}/action", json={"detachCdrom": {}})
+    except CloudError as err:
+        if err.params.get("status") != 409 or "no iso" not in str(err.params.get("reason", "")).lower():
+            raise
+
+
+def _unrescue_and_wait(conn: Any, server_id: str, first: float, cap: float, timeout: float) -> None:
+    _call_json(conn.compute, "post", f"/servers/{server_id}/action", json={"unrescue": None})
+    _wait_for_status(conn, server_id, "ACTIVE", first=first, cap=cap, timeout=timeout, settle=True)
+
+
+def _find_snapshots(conn: Any, name: str, operation_id: int) -> list[str]:
+    """Images of one snapshot operation (name + mark property)."""
+    query = urllib.parse.urlencode({"name": name})
+    response = _sdk(lambda: conn.image.get(f"/images?{query}"))
+    if response.status_code >= 400:
+        return []
+    return [
+        str(i["id"]) for i in response.json().get("images", []) if i.get(SNAPSHOT_MARK) == str(operation_id)
+    ]
+
+
+def _wait_for_image(
+    conn: Any,
+    image_id: str,
+    *,
+    cancel: CancelToken,
+    report: Callable[[str], None],
+    first: float,
+    cap: float,
+    timeout: float,
+) -> dict[str, Any]:
+    """Poll a Glance image (short interval growing to `cap`) until active; killed/deleted raise."""
+    deadline = time.monotonic() + timeout
+    interval = first
+    last = ""
+    while True:
+        cancel.raise_if_cancelled()
+        response = _sdk(lambda: conn.image.get(f"/images/{image_id}"))
+        if response.status_code == 404:
+            raise VmError("vm.image_failed", status="deleted")
+        if response.status_code >= 400:
+            raise CloudError("cloud.http", status=response.status_code, reason=response.reason or "")
+        image = dict(response.json())
+        status = str(image.get("status", ""))
+        if status != last:
+            report("")
+            last = status
+        if status == "active":
+            return image
+        if status in ("killed", "deleted", "deactivated"):
+            raise VmError("vm.image_failed", status=status)
+        if time.monotonic() > deadline:
+            raise VmError("vm.image_timeout", seconds=int(timeout), status=status)
+        if cancel._event.wait(interval):  # wakes at once on cancel
+            cancel.raise_if_cancelled()
+        interval = min(interval * 1.5, cap)
 
 
 def _render(err: BaseException) -> str:

@@ -55,7 +55,9 @@ async def test_success_persists_every_step_and_the_context(console_services: Con
     data = await e.run(op_id, steps, {}, on_progress=seen.append)
     assert data == {"a": "a-id", "b": "b-id", "c": "c-id"} and log == ["run a", "run b", "run c"]
     assert states(console_services, op_id) == ("done", {"a": "done", "b": "done", "c": "done"}, data)
-    assert [p.step for p in seen] == ["a", "b", "c", "done"] and seen[-1] == Progress("done", 3, 3, "Done", unit="steps")
+    assert [p.step for p in seen] == ["a", "b", "c", "done"] and seen[-1] == Progress(
+        "done", 3, 3, "Done", unit="steps"
+    )
     info = await e.get(op_id)
     assert info.created_by == "alice" and all(s.started_at and s.finished_at for s in info.steps)
 

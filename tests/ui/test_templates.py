@@ -69,19 +69,28 @@ async def test_template_flows(services: ConsoleServices) -> None:
         assert form.query_one("#template-os-type", Input).value == "windows"
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: len(screen.rows()) == 1)
-        assert screen.rows()[0][:7] == ["win-std", "dc1", "windows", "windows-2019-mini", "2", "4", "10"]
+        assert screen.rows()[0][:8] == [
+            "win-std",
+            "System",
+            "dc1",
+            "windows",
+            "windows-2019-mini",
+            "2",
+            "4",
+            "10",
+        ]
 
         # disabling the image keeps the template
         await services.images.set_enabled(images["windows-2019-mini"].id, False)
         await pilot.press("r")
-        await settle(pilot, lambda: "(disabled)" in screen.rows()[0][3])
+        await settle(pilot, lambda: "(disabled)" in screen.rows()[0][4])
 
         # edit
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, TemplateFormModal))
         fill(app.screen, {"template-description": "Windows, standard"})
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows()[0][7] == "Windows, standard")
+        await settle(pilot, lambda: screen.rows()[0][8] == "Windows, standard")
 
         # delete, confirmed
         await pilot.press("ctrl+d")

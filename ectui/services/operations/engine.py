@@ -7,6 +7,11 @@ crash leaves enough on disk to compensate later (`compensate_interrupted`). On f
 compensations of the done steps run newest first; each is persisted as `compensated`, or stays `done`
 with the reason when its own compensation failed (then the operation ends `failed`, not `compensated`).
 
+Ownership: an operation records its owner (`host:pid`) and a heartbeat the owner refreshes at every
+step and every HEARTBEAT_EVERY seconds while a step runs. Another process may compensate a `running`
+operation only when it is *stale*: its heartbeat is older than LEASE, or its owner is a process of this
+host that no longer exists (`stale_running_sync`). So a console never undoes what a live one is doing.
+
 Step functions are blocking (openstacksdk, SQLAlchemy) and run in a worker thread; the engine
 itself runs on the event loop and never blocks it.
 """
@@ -17,6 +22,8 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +40,10 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
 
 log = logging.getLogger("ectui.operations")
+HEARTBEAT_EVERY = 10.0
+"""Seconds between two heartbeats of a running operation (on top of one per step)."""
+LEASE = 60.0
+"""Seconds without a heartbeat after which another process may take over (compensate) an operation."""
 
 register_messages(
     {
@@ -72,6 +83,8 @@ class RunContext:
     cancel: CancelToken
     report: Callable[[str], None]
     """Report a detail of the running step (progress; throttled by the caller's callback)."""
+    position: int = 0
+    """Index of the running step."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,10 @@ class OperationEngine:
     def __init__(self, db: Database, operator: str) -> None:
         self._db = db
         self._operator = operator
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"[:200]
+        """Who runs the operations started here (host:pid)."""
+        self.lease = LEASE
+        self.heartbeat_every = HEARTBEAT_EVERY
 
     # -- persistence (blocking; called in threads)
 
@@ -188,6 +205,8 @@ class OperationEngine:
             params=json.dumps(params or {}, sort_keys=True),
             context=json.dumps(context or {}, sort_keys=True),
             created_by=self._operator,
+            owner=self.owner,
+            heartbeat_at=utcnow(),
         )
         op.steps = [OperationStep(position=i, code=s.code, state="pending") for i, s in enumerate(steps)]
         session.add(op)
@@ -219,10 +238,26 @@ class OperationEngine:
                 step.started_at = now
             elif state != "pending":
                 step.finished_at = now
-            if data is not None:
-                op = session.get(Operation, op_id)
-                if op is not None:
+            op = session.get(Operation, op_id)
+            if op is not None:
+                op.heartbeat_at = now
+                if data is not None:
                     op.context = json.dumps(data, sort_keys=True, default=str)
+
+    def beat_sync(self, op_id: int) -> None:
+        """Refresh the heartbeat of an operation this process runs."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is not None and op.state == "running":
+                op.heartbeat_at = utcnow()
+
+    async def _heartbeat(self, op_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every)
+            try:
+                await asyncio.to_thread(self.beat_sync, op_id)
+            except Exception as err:  # a missed beat only shortens the lease; never stop the operation
+                log.warning("operation %s: heartbeat failed: %s", op_id, err)
 
     def _finish(self, op_id: int, state: str, error: str = "", data: dict[str, Any] | None = None) -> None:
         with self._db.session() as session:
@@ -260,16 +295,30 @@ class OperationEngine:
         """
         cancel = cancel or CancelToken()
         total = len(steps)
-        current: dict[str, Any] = {"position": 0}
 
         def report(detail: str) -> None:
-            step = steps[current["position"]]
-            on_progress(Progress(step.code, current["position"], total, detail or step.label, unit="steps"))
+            step = steps[ctx.position]
+            on_progress(Progress(step.code, ctx.position, total, detail or step.label, unit="steps"))
 
         ctx = RunContext(op_id, data, cancel, report)
+        beating = asyncio.ensure_future(self._heartbeat(op_id))
+        try:
+            return await self._run_steps(op_id, steps, ctx, on_progress, error_of)
+        finally:
+            beating.cancel()
+
+    async def _run_steps(
+        self,
+        op_id: int,
+        steps: Sequence[Step],
+        ctx: RunContext,
+        on_progress: ProgressCallback,
+        error_of: Callable[[Step, BaseException], ServiceError] | None,
+    ) -> dict[str, Any]:
+        cancel, data, total = ctx.cancel, ctx.data, len(steps)
         done: list[int] = []
         for position, step in enumerate(steps):
-            current["position"] = position
+            ctx.position = position
             try:
                 cancel.raise_if_cancelled()
                 await asyncio.to_thread(self._mark_step, op_id, position, "running")
@@ -373,6 +422,40 @@ class OperationEngine:
                 query = query.where(Operation.kind == kind)
             return list(session.scalars(query))
 
+    def stale_running_sync(self, kind: str | None = None) -> list[int]:
+        """Running operations whose owner is gone: heartbeat older than the lease, or a dead process of this host."""
+        now = utcnow()
+        host = socket.gethostname()
+        out = []
+        with self._db.session() as session:
+            query = select(Operation).where(Operation.state == "running").order_by(Operation.id)
+            if kind is not None:
+                query = query.where(Operation.kind == kind)
+            for op in session.scalars(query):
+                beat = op.heartbeat_at or op.created_at
+                if (now - beat).total_seconds() >= self.lease or _dead_local_owner(op.owner, host):
+                    out.append(op.id)
+        return out
+
+    def claim_stale_sync(self, op_id: int) -> bool:
+        """Take over a stale running operation (one process wins when several start at once)."""
+        with self._db.locked_session() as session:
+            op = session.scalars(select(Operation).where(Operation.id == op_id).with_for_update()).first()
+            if op is None or op.state != "running":
+                return False
+            beat = op.heartbeat_at or op.created_at
+            stale = (utcnow() - beat).total_seconds() >= self.lease or _dead_local_owner(
+                op.owner, socket.gethostname()
+            )
+            if not stale:
+                return False
+            op.owner, op.heartbeat_at = self.owner, utcnow()
+            return True
+
+    def finish_sync(self, op_id: int, state: str, error: str = "") -> None:
+        """Mark an operation finished (recovery that rolls a complete operation forward)."""
+        self._finish(op_id, state, error)
+
     def context_sync(self, op_id: int) -> dict[str, Any]:
         """The saved context of an operation."""
         with self._db.session() as session:
@@ -397,6 +480,23 @@ class OperationEngine:
             vm_id=op.vm_id,
             finished_at=op.finished_at,
         )
+
+
+def _dead_local_owner(owner: str, host: str) -> bool:
+    """The owner is a process of this host that no longer runs (this process is never dead)."""
+    owner_host, _sep, pid_text = (owner or "").rpartition(":")
+    if owner_host != host or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else
+        return False
+    return False
 
 
 async def _shielded(awaitable: Any) -> Any:

@@ -1,0 +1,111 @@
+"""Per-operator settings (`settings.operator`), kept in the console database so that they follow the operator.
+
+Stored in `console_state` under the key `operator_settings:<operator>` as a JSON object (the operator
+is ECTUI_OPERATOR or the OS user). Kept in the database rather than a file of the config dir because
+several operators may share one console database (PostgreSQL) from different machines, and a
+per-operator choice must hold wherever that operator logs in.
+
+Settings:
+- `readonly`: the console refuses every changing action for this operator, exactly as `--readonly` does
+  (the license policy reads it); `ectui settings readonly on|off` switches it, even while read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ectui.db.models import ConsoleState
+from ectui.i18n import N_
+from ectui.services.errors import register_messages
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ectui.config import Settings
+    from ectui.db.session import Database
+
+register_messages(
+    {
+        "readonly.setting": N_(
+            "Read-only mode is on for operator {operator}; turn it off with: ectui settings readonly off"
+        ),
+    }
+)
+
+KEY_PREFIX = "operator_settings:"
+
+
+def settings_key(operator: str) -> str:
+    """The console_state key of an operator's settings (long names are hashed to fit the column)."""
+    key = KEY_PREFIX + operator
+    if len(key) <= 64:
+        return key
+    return KEY_PREFIX + "sha256:" + hashlib.sha256(operator.encode()).hexdigest()[:32]
+
+
+def load_operator_settings(session: Session, operator: str) -> dict[str, Any]:
+    """The stored settings of an operator ({} when none)."""
+    row = session.get(ConsoleState, settings_key(operator))
+    if row is None:
+        return {}
+    try:
+        value = json.loads(row.value)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """The settings of the operator at the keyboard."""
+
+    operator: str
+    readonly: bool
+    """Refuse every changing action, like --readonly."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"operator": self.operator, "readonly": self.readonly}
+
+
+class OperatorSettingsService:
+    """Reads and changes the current operator's settings."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+
+    @property
+    def operator(self) -> str:
+        """Who the settings belong to."""
+        return self._settings.operator
+
+    def readonly_sync(self) -> bool:
+        """Whether the operator chose read-only mode (blocking; the license service calls it in its thread)."""
+        with self._db.session() as session:
+            return bool(load_operator_settings(session, self.operator).get("readonly"))
+
+    async def show(self) -> OperatorSettings:
+        """The current settings."""
+        return OperatorSettings(self.operator, await asyncio.to_thread(self.readonly_sync))
+
+    async def set_readonly(self, on: bool) -> OperatorSettings:
+        """Turn the operator's read-only mode on or off (allowed even while read-only)."""
+
+        def save() -> None:
+            with self._db.locked_session() as session:
+                values = load_operator_settings(session, self.operator)
+                values["readonly"] = bool(on)
+                text = json.dumps(values, sort_keys=True)
+                row = session.get(ConsoleState, settings_key(self.operator))
+                if row is None:
+                    session.add(ConsoleState(key=settings_key(self.operator), value=text))
+                else:
+                    row.value = text
+
+        await asyncio.to_thread(save)
+        return await self.show()
