@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive, var
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import Static
 from textual.worker import Worker
 
@@ -34,13 +35,13 @@ ISSUER_DOMAINS: tuple[Domain, ...] = (
 
 CONSOLE_DOMAINS: tuple[Domain, ...] = (
     Domain("license", N_("License"), lazy_screen("ectui.screens.license:LicenseScreen")),
-    Domain("vms", N_("VMs"), lazy_screen("ectui.screens.vms:VmsScreen")),
-    Domain("clusters", N_("Clusters"), lazy_screen("ectui.screens.clusters:ClustersScreen")),
-    Domain("projects", N_("Projects"), lazy_screen("ectui.screens.projects:ProjectsScreen")),
-    Domain("nodes", N_("Compute nodes"), lazy_screen("ectui.screens.nodes:NodesScreen")),
-    Domain("images", N_("Images"), lazy_screen("ectui.screens.images:ImagesScreen")),
-    Domain("templates", N_("Templates"), lazy_screen("ectui.screens.templates:TemplatesScreen")),
-    Domain("isos", N_("ISO files"), lazy_screen("ectui.screens.isos:IsosScreen")),
+    Domain("vms", N_("VMs"), lazy_screen("ectui.screens.vms:VmsScreen"), feature="platform.vms"),
+    Domain("clusters", N_("Clusters"), lazy_screen("ectui.screens.clusters:ClustersScreen"), feature="platform.clusters"),
+    Domain("projects", N_("Projects"), lazy_screen("ectui.screens.projects:ProjectsScreen"), feature="platform"),
+    Domain("nodes", N_("Compute nodes"), lazy_screen("ectui.screens.nodes:NodesScreen"), feature="platform.nodes"),
+    Domain("images", N_("Images"), lazy_screen("ectui.screens.images:ImagesScreen"), feature="platform.images"),
+    Domain("templates", N_("Templates"), lazy_screen("ectui.screens.templates:TemplatesScreen"), feature="platform.templates"),
+    Domain("isos", N_("ISO files"), lazy_screen("ectui.screens.isos:IsosScreen"), feature="platform.isos"),
     Domain("jobs", N_("Jobs"), lazy_screen("ectui.screens.jobs:JobsScreen")),
 )
 """Sidebar of the console app; add a domain with one line."""
@@ -104,6 +105,10 @@ class ShellApp(App[None]):
     async def load_status(self) -> None:
         """Load what the header and banner show (subclasses)."""
 
+    def visible_domains(self) -> tuple[Domain, ...]:
+        """The domains shown in the sidebar, keys and palette (all, unless a subclass hides some)."""
+        return self.DOMAINS
+
     # ---------------------------------------------------------------- errors
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -148,7 +153,7 @@ class ShellApp(App[None]):
                 navigation.append(row)
         domains: list[tuple[str, str]] = []
         if isinstance(screen, DomainScreen):
-            domains = [(str(n), _(d.label)) for n, d in enumerate(self.DOMAINS, start=1)]
+            domains = [(str(n), _(d.label)) for n, d in enumerate(self.visible_domains(), start=1)]
         return [
             (_("This screen"), here),
             (_("Domains"), domains),
@@ -164,7 +169,7 @@ class ShellApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand(_("Help"), _("Show the keys of this screen"), self.action_help)
         if isinstance(screen, DomainScreen):
-            for domain in self.DOMAINS:
+            for domain in self.visible_domains():
                 name = _(domain.label)
                 yield SystemCommand(
                     _("Go to {name}").format(name=name),
@@ -221,6 +226,9 @@ class ConsoleApp(ShellApp):
 
     def __init__(self, services: ConsoleServices) -> None:
         super().__init__(services)
+        self.domains_signal: Signal[tuple[str, ...]] = Signal(self, "domains")
+        """Published when the license changes which domains are shown."""
+        self._visible_ids: tuple[str, ...] = ()
         self.jobs = Jobs(self)
         """Background jobs (uploads, syncs) that outlive the screen that started them."""
 
@@ -256,9 +264,18 @@ class ConsoleApp(ShellApp):
         """Reload the license status (header, banner, License screen)."""
         await self.load_status()
 
+    def visible_domains(self) -> tuple[Domain, ...]:
+        """Menus of feature modules the license does not enable are hidden (SPEC K3)."""
+        policy = self.services.license.policy()
+        return tuple(d for d in self.DOMAINS if d.feature is None or policy.feature_enabled(d.feature))
+
     def apply_license_status(self, status: LicenseStatus) -> None:
         """Show a new license status in the header and banner, and tell the screens."""
         self.status_text = status.header_text()
+        visible = tuple(d.id for d in self.visible_domains())
+        if visible != self._visible_ids:
+            self._visible_ids = visible
+            self.domains_signal.publish(visible)
         if not status.writable:
             self.readonly_reason = render(status.reason) if status.reason else _("changes are disabled.")
         elif getattr(self.services, "readonly_flag", False):

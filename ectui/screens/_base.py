@@ -34,6 +34,8 @@ class Domain:
     """Untranslated label (marked with N_, translated when shown)."""
     screen: Callable[[], Screen[Any]]
     """Factory of the mode's base screen (the screen class)."""
+    feature: str | None = None
+    """The licensed feature (menu or module code) the domain needs; None: always shown."""
 
 
 def lazy_screen(path: str) -> Callable[[], Screen[Any]]:
@@ -74,10 +76,20 @@ class DomainScreen(Screen[None]):
         """The widgets right of the sidebar."""
         yield from ()
 
+    def on_mount(self) -> None:  # Textual also runs each subclass's on_mount (handlers run along the MRO)
+        signal = getattr(self.app, "domains_signal", None)
+        if signal is not None:
+            signal.subscribe(self, self.show_domains)
+
+    def show_domains(self, _changed: object = None) -> None:
+        """Update the sidebar to the domains the license enables now."""
+        self.query_one(Sidebar).set_domains([(d.id, d.label) for d in self.domains])
+
     @property
     def domains(self) -> tuple[Domain, ...]:
         """The app's domains in key order."""
-        return tuple(getattr(self.app, "DOMAINS", ()))
+        visible = getattr(self.app, "visible_domains", None)
+        return tuple(visible()) if visible else tuple(getattr(self.app, "DOMAINS", ()))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "goto_domain":

@@ -48,6 +48,12 @@ class Sidebar(Vertical):
         self._domains = list(domains)
         self._current = current
 
+    def set_domains(self, domains: Sequence[tuple[str, str]]) -> None:
+        """Show another list of domains (the license changed which are enabled)."""
+        if list(domains) != self._domains:
+            self._domains = list(domains)
+            self.refresh(recompose=True)
+
     def compose(self) -> ComposeResult:
         for number, (domain_id, label) in enumerate(self._domains, start=1):
             yield DomainLabel(f"{number} {_(label)}", domain_id, current=domain_id == self._current)

@@ -1,0 +1,67 @@
+"""Menus of feature modules the license does not enable are hidden, and appear when a license enables them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from conftest import settings_for
+from uikit import settle, started
+
+from ectui.app import ConsoleApp
+from ectui.screens._base import DomainScreen
+from ectui.services import build_console_services, build_issuer_services
+from ectui.services.issuer import EditionDraft, LicenseDraft
+from ectui.widgets import Sidebar
+
+
+async def issue(home: Path, edition: str, features: str, customer: str) -> tuple[Path, Path]:
+    issuer = build_issuer_services(settings_for(home / "issuer"))
+    await issuer.start()
+    try:
+        if edition not in {e.name for e in await issuer.issuer.list_editions()}:
+            await issuer.issuer.create_edition(
+                EditionDraft.parse(
+                    name=edition, max_clusters="2", max_nodes="9", storage="local", features=features
+                )
+            )
+        today = dt.date.today()
+        lic = await issuer.issuer.create_license(
+            LicenseDraft.parse(customer=customer, edition=edition, valid_from=today.isoformat(),
+                               valid_to=(today + dt.timedelta(days=30)).isoformat())
+        )  # fmt: skip
+        result = await issuer.issuer.export_license(
+            lic.id, home / f"{customer}.ec", home / f"{customer}.properties"
+        )
+    finally:
+        issuer.close()
+    return result.ec_path, result.properties_path
+
+
+def sidebar_ids(app: ConsoleApp) -> list[str]:
+    return [label.domain_id for label in app.screen.query_one(Sidebar).query("DomainLabel")]  # type: ignore[attr-defined]
+
+
+async def test_domains_follow_the_licensed_features(tmp_path: Path) -> None:
+    small = await issue(tmp_path, "Small", "platform.vms,platform.clusters", "a")
+    full = await issue(tmp_path, "Full", "platform", "b")
+    services = build_console_services(settings_for(tmp_path / "console"))
+    await services.start()
+    try:
+        app = ConsoleApp(services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            # no license: only the License and Jobs screens
+            assert sidebar_ids(app) == ["license", "jobs"]
+            await services.license.import_license(*small)
+            app.refresh_status()
+            await settle(
+                pilot, lambda: sidebar_ids(app) == ["license", "vms", "clusters", "projects", "jobs"]
+            )
+            assert [d.id for d in app.visible_domains()] == ["license", "vms", "clusters", "projects", "jobs"]
+            await services.license.import_license(*full)
+            app.refresh_status()
+            await settle(pilot, lambda: "images" in sidebar_ids(app) and "isos" in sidebar_ids(app))
+            assert isinstance(app.screen, DomainScreen)
+    finally:
+        services.close()
