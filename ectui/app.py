@@ -153,7 +153,7 @@ class ShellApp(App[None]):
                 navigation.append(row)
         domains: list[tuple[str, str]] = []
         if isinstance(screen, DomainScreen):
-            domains = [(str(n), _(d.label)) for n, d in enumerate(self.visible_domains(), start=1)]
+            domains = [(str(n % 10), _(d.label)) for n, d in enumerate(self.visible_domains(), start=1)]
         return [
             (_("This screen"), here),
             (_("Domains"), domains),

@@ -1,4 +1,4 @@
-"""DomainScreen: the base of every domain screen (header, banner, sidebar, content, footer; 1..9 switch domain)."""
+"""DomainScreen: the base of every domain screen (header, banner, sidebar, content, footer; 1..9 and 0 switch domain)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from ectui.widgets import AppHeader, Banner, Sidebar
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices, IssuerServices
 
-MAX_DOMAINS = 9
+MAX_DOMAINS = 10
+"""Keys 1..9 then 0 switch domains."""
+
+
+def domain_key_for(index: int) -> str:
+    """The key of the domain at a (0-based) sidebar position: 1..9, then 0 for the tenth."""
+    return str((index + 1) % 10)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,8 @@ class DomainScreen(Screen[None]):
     """The Domain.id this screen belongs to (highlighted in the sidebar)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(str(n), f"goto_domain({n - 1})", show=False, id=f"domain.{n}")
-        for n in range(1, MAX_DOMAINS + 1)
+        Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
+        for n in range(MAX_DOMAINS)
     ]
 
     def compose(self) -> ComposeResult:

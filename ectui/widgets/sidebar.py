@@ -25,7 +25,7 @@ class DomainLabel(Label):
 
 
 class Sidebar(Vertical):
-    """Domains of the app; keys 1..9 switch (bound on DomainScreen)."""
+    """Domains of the app; keys 1..9 and 0 switch (bound on DomainScreen)."""
 
     DEFAULT_CSS = """
     Sidebar {
@@ -56,4 +56,4 @@ class Sidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         for number, (domain_id, label) in enumerate(self._domains, start=1):
-            yield DomainLabel(f"{number} {_(label)}", domain_id, current=domain_id == self._current)
+            yield DomainLabel(f"{number % 10} {_(label)}", domain_id, current=domain_id == self._current)

@@ -40,4 +40,4 @@ def notifications(app: App[Any]) -> list[str]:
 
 def domain_key(app: App[Any], domain: str) -> str:
     """The number key that switches to a domain (its place in the sidebar)."""
-    return str(1 + [d.id for d in app.visible_domains()].index(domain))  # type: ignore[attr-defined]
+    return str((1 + [d.id for d in app.visible_domains()].index(domain)) % 10)  # type: ignore[attr-defined]
