@@ -36,12 +36,35 @@ ISSUER_DOMAINS: tuple[Domain, ...] = (
 CONSOLE_DOMAINS: tuple[Domain, ...] = (
     Domain("license", N_("License"), lazy_screen("ectui.screens.license:LicenseScreen")),
     Domain("vms", N_("VMs"), lazy_screen("ectui.screens.vms:VmsScreen"), feature="platform.vms"),
-    Domain("clusters", N_("Clusters"), lazy_screen("ectui.screens.clusters:ClustersScreen"), feature="platform.clusters"),
-    Domain("projects", N_("Projects"), lazy_screen("ectui.screens.projects:ProjectsScreen"), feature="platform"),
-    Domain("nodes", N_("Compute nodes"), lazy_screen("ectui.screens.nodes:NodesScreen"), feature="platform.nodes"),
-    Domain("images", N_("Images"), lazy_screen("ectui.screens.images:ImagesScreen"), feature="platform.images"),
-    Domain("templates", N_("Templates"), lazy_screen("ectui.screens.templates:TemplatesScreen"), feature="platform.templates"),
+    Domain(
+        "clusters",
+        N_("Clusters"),
+        lazy_screen("ectui.screens.clusters:ClustersScreen"),
+        feature="platform.clusters",
+    ),
+    Domain(
+        "projects", N_("Projects"), lazy_screen("ectui.screens.projects:ProjectsScreen"), feature="platform"
+    ),
+    Domain(
+        "nodes", N_("Compute nodes"), lazy_screen("ectui.screens.nodes:NodesScreen"), feature="platform.nodes"
+    ),
+    Domain(
+        "images", N_("Images"), lazy_screen("ectui.screens.images:ImagesScreen"), feature="platform.images"
+    ),
+    Domain(
+        "templates",
+        N_("Templates"),
+        lazy_screen("ectui.screens.templates:TemplatesScreen"),
+        feature="platform.templates",
+    ),
     Domain("isos", N_("ISO files"), lazy_screen("ectui.screens.isos:IsosScreen"), feature="platform.isos"),
+    Domain(
+        "operations",
+        N_("Operations"),
+        lazy_screen("ectui.screens.operations:OperationsScreen"),
+        feature="platform",
+    ),
+    Domain("stats", N_("Statistics"), lazy_screen("ectui.screens.stats:StatsScreen"), feature="statistics"),
     Domain("jobs", N_("Jobs"), lazy_screen("ectui.screens.jobs:JobsScreen")),
 )
 """Sidebar of the console app; add a domain with one line."""

@@ -16,7 +16,18 @@ if TYPE_CHECKING:
 
 from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused
 
-COMMAND_MODULES = ("license", "clusters", "images", "isos", "projects", "vms", "settings", "issuer")
+COMMAND_MODULES = (
+    "license",
+    "clusters",
+    "images",
+    "isos",
+    "projects",
+    "vms",
+    "settings",
+    "stats",
+    "ops",
+    "issuer",
+)
 """Modules of ectui.commands, in help order; each has `register(subparsers)`."""
 
 

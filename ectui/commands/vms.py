@@ -64,6 +64,18 @@ def register(sub: Any) -> None:
     snap.add_argument("--template-name", required=True, metavar="N")
     snap.add_argument("--json", action="store_true")
     command(snap, vm_snapshot)
+    resize = vsub.add_parser("resize", help="change a VM's CPU and RAM (hot where the cloud can, else cold)")
+    resize.add_argument("vm", metavar="VM", help="VM id or name")
+    resize.add_argument("--cpu", required=True, metavar="N")
+    resize.add_argument("--ram", required=True, metavar="GB")
+    how = resize.add_mutually_exclusive_group()
+    how.add_argument(
+        "--hot", action="store_true", help="resize while running (liveResize); refused when unavailable"
+    )
+    how.add_argument("--cold", action="store_true", help="stop, resize and start again")
+    resize.add_argument("--yes", action="store_true", help="agree that a running VM is stopped (cold resize)")
+    resize.add_argument("--json", action="store_true")
+    command(resize, vm_resize)
     mount = vsub.add_parser("mount-iso", help="mount an enabled ISO of the VM's cluster as its CD-ROM")
     mount.add_argument("vm", metavar="VM", help="VM id or name")
     mount.add_argument("iso", metavar="ISO", help="ISO id, name or file name")
@@ -218,6 +230,27 @@ async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return made.to_json(), _(
         "Custom template '{template}' (id {id}) made from a snapshot of VM '{name}'."
     ).format(template=made.template, id=made.template_id, name=made.vm)
+
+
+async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.commands._util import Refused
+    from ectui.i18n import _
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    plan = await s.resize.plan(info.id, a.cpu, a.ram, "hot" if a.hot else "cold" if a.cold else None)
+    if plan.will_stop and not a.yes:
+        text = _(
+            "VM '{name}' is running: a cold resize stops it and starts it again. Add --yes to go on."
+        ).format(name=plan.vm_name)
+        if plan.hot_reason:
+            text += " " + _("Hot resize is not possible: {reason}.").format(reason=_(plan.hot_reason))
+        raise Refused({"refused": "will_stop", "plan": plan.to_json(), "message": text}, text)
+    op = await s.resize.resize(plan, on_progress=_progress_printer())
+    data = {"operation": op.to_json(), "plan": plan.to_json(), "vm": (await s.vms.get(info.id)).to_json()}
+    text = _("VM '{name}' resized to {vcpus} vCPU and {ram_gb} GB ({mode}, operation #{id}).").format(
+        name=plan.vm_name, vcpus=plan.new_vcpus, ram_gb=plan.new_ram_gb, mode=plan.mode, id=op.id
+    )
+    return data, text
 
 
 async def _iso_id(s: Any, vm: Any, ref: str) -> int:

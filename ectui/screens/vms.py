@@ -325,8 +325,13 @@ class IsoMountedModal(ShellModal[None]):
         self.notify(_("Command copied"))
 
 
-class VmDetailModal(ShellModal[None]):
-    """A VM's spec, node, networks, IPs, mounted ISO, lock state and its history of operations."""
+class VmDetailModal(ShellModal["str | None"]):
+    """A VM's spec, node, networks, IPs, mounted ISO, lock state and its history of operations.
+
+    Returns "resize" when the operator asks to resize the VM from here (`z`).
+    """
+
+    BINDINGS = [Binding("z", "resize", _("Resize"), id="vm_detail.resize")]
 
     def __init__(self, vm: VmInfo, history: Sequence[OperationInfo]) -> None:
         super().__init__()
@@ -382,6 +387,10 @@ class VmDetailModal(ShellModal[None]):
 
     def on_mount(self) -> None:
         self.query_one("#vm-detail-scroll").focus()
+
+    def action_resize(self) -> None:
+        """Close the detail and open the resize dialog of this VM."""
+        self.dismiss("resize")
 
     @property
     def text(self) -> str:
@@ -778,6 +787,7 @@ class VmsScreen(ConsoleDomainScreen):
         Binding("t", "snapshot_vm", _("Snapshot"), id="vms.snapshot"),
         Binding("m", "mount_iso", _("Mount ISO"), id="vms.mount_iso"),
         Binding("M", "unmount_iso", _("Unmount ISO"), id="vms.unmount_iso"),
+        Binding("z", "resize_vm", _("Resize"), id="vms.resize"),
         Binding("a", "toggle_all", _("All projects"), id="vms.all", show=False),
         Binding("o", "cycle_sort", _("Sort"), id="vms.sort", show=False),
         Binding("slash", "focus_filter", _("Filter"), id="vms.filter", show=False),
@@ -818,6 +828,8 @@ class VmsScreen(ConsoleDomainScreen):
         """Refresh failures in a row (backoff)."""
         self.last_activity = time.monotonic()
         self._poll_timer: Timer | None = None
+        self.job_steps: dict[int, tuple[str | None, str]] = {}
+        """The last (step, state) seen of each operation job (resize …): the list is read again when it changes."""
 
     # -- layout
 
@@ -1184,6 +1196,22 @@ class VmsScreen(ConsoleDomainScreen):
             return
         self.app.push_screen(ConsoleUrlModal(vm.name, url))
 
+    # -- resize (CPU/RAM, SPEC R)
+
+    def action_resize_vm(self, vm_id: int | None = None) -> None:
+        """Change the CPU and RAM of the VM under the cursor (hot or cold; runs in the background)."""
+        vm = self.target() if vm_id is None else next((v for v in self.vms if v.id == vm_id), None)
+        if vm is None or (vm_id is not None and (self.refuse_if_readonly() or self.refuse_if_locked(vm))):
+            return
+        from ectui.screens.resize import ResizeVmModal
+
+        def closed(job_id: int | None) -> None:
+            if job_id is not None and self.is_attached:
+                self.refresh_vms(pull=False)
+
+        modal = ResizeVmModal(self.services, vm, production=vm.cluster in self.production)
+        self.app.push_screen(modal, callback=closed)
+
     # -- snapshot to a custom template
 
     def action_snapshot_vm(self) -> None:
@@ -1327,7 +1355,12 @@ class VmsScreen(ConsoleDomainScreen):
         except ServiceError as err:
             self.notify(render(err), title=_("No detail"), severity="error", timeout=10)
             return
-        self.app.push_screen(VmDetailModal(vm, history))
+
+        def closed(result: str | None) -> None:
+            if result == "resize":
+                self.action_resize_vm(vm.id)
+
+        self.app.push_screen(VmDetailModal(vm, history), callback=closed)
 
     # -- create
 
@@ -1387,9 +1420,15 @@ class VmsScreen(ConsoleDomainScreen):
         return run
 
     def job_changed(self, job: Job) -> None:
-        """A create job moved on: update its pending row (and poll fast)."""
+        """A create job moved on: update its pending row (and poll fast); another operation job
+        (resize …) changed step or ended: read the list again, so that its VM shows operating, then its new state."""
         run = self.pending.get(job.id)
         if run is None:
+            step = job.progress.step if job.progress is not None and job.progress.unit == "steps" else None
+            moved = self.job_steps.get(job.id) != (step, job.state)
+            if self.is_attached and self.polling and (step or not job.running) and moved:
+                self.job_steps[job.id] = (step, job.state)
+                self.refresh_vms(pull=not job.running)
             return
         run.job = job
         if job.running and self.is_attached:

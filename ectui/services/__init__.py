@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ectui.services.license import ConsoleLicenseService
     from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
+    from ectui.services.resize import ResizeService
+    from ectui.services.stats import StatsService
     from ectui.services.templates import TemplateService
     from ectui.services.vms import VmService
 
@@ -58,6 +60,8 @@ class ConsoleServices:
     vms: VmService
     keypairs: KeypairService
     operator_settings: OperatorSettingsService
+    stats: StatsService
+    resize: ResizeService
     readonly_flag: bool = False
 
     async def start(self) -> None:
@@ -76,6 +80,10 @@ class ConsoleServices:
                 await self.vms.recover_interrupted()
             except Exception as err:  # never keep the console from starting; the next start retries
                 log.warning("recovery of interrupted operations failed: %s", err)
+            try:  # resizes: resumed when the resize reached the cloud, else compensated
+                await self.resize.resume_interrupted()
+            except Exception as err:  # never keep the console from starting; the next start retries
+                log.warning("recovery of interrupted resizes failed: %s", err)
 
     def close(self) -> None:
         """Close cloud connections and release database connections."""
@@ -106,7 +114,9 @@ def build_console_services(
     from ectui.services.license import ConsoleLicenseService, Usage
     from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
+    from ectui.services.resize import ResizeService
     from ectui.services.secrets import LazyKeyFileBox
+    from ectui.services.stats import StatsService
     from ectui.services.templates import TemplateService
     from ectui.services.vms import VmService
 
@@ -136,8 +146,10 @@ def build_console_services(
         templates=TemplateService(db, license_service, settings),
         projects=(projects := ProjectService(settings, db, license_service)),
         isos=IsoService(db, clusters, license_service, settings),
-        vms=VmService(db, clusters, projects, license_service, settings),
+        vms=(vms := VmService(db, clusters, projects, license_service, settings)),
         keypairs=KeypairService(db, clusters, projects, license_service, settings),
         operator_settings=operator_settings,
+        stats=StatsService(db, license_service),
+        resize=ResizeService(db, clusters, projects, license_service, vms, settings),
         readonly_flag=readonly,
     )

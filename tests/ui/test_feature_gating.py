@@ -56,9 +56,17 @@ async def test_domains_follow_the_licensed_features(tmp_path: Path) -> None:
             await services.license.import_license(*small)
             app.refresh_status()
             await settle(
-                pilot, lambda: sidebar_ids(app) == ["license", "vms", "clusters", "projects", "jobs"]
+                pilot,
+                lambda: sidebar_ids(app) == ["license", "vms", "clusters", "projects", "operations", "jobs"],
             )
-            assert [d.id for d in app.visible_domains()] == ["license", "vms", "clusters", "projects", "jobs"]
+            assert [d.id for d in app.visible_domains()] == [
+                "license",
+                "vms",
+                "clusters",
+                "projects",
+                "operations",
+                "jobs",
+            ]
             await services.license.import_license(*full)
             app.refresh_status()
             await settle(pilot, lambda: "images" in sidebar_ids(app) and "isos" in sidebar_ids(app))

@@ -25,7 +25,8 @@ async def settle(pilot: Pilot[Any], until: Callable[[], bool] | None = None, *, 
         busy = any(not w.is_finished for w in app.workers)
         if not busy and (until is None or until()):
             return
-    raise AssertionError("the app did not settle")
+    busy = [(w.name, w.group, str(w.state)) for w in app.workers if not w.is_finished]
+    raise AssertionError(f"the app did not settle (busy workers: {busy}; screen: {app.screen!r})")
 
 
 async def started(pilot: Pilot[Any]) -> None:

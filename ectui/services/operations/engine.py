@@ -56,6 +56,13 @@ register_messages(
 )
 
 
+class SkipStep(Exception):
+    """Raised by a step's `run` when it has nothing to do here (e.g. no stop in a hot resize).
+
+    The step is persisted as `skipped` with the message as its detail, and it is not compensated.
+    """
+
+
 class OperationFailed(ServiceError):
     """An operation step failed; what it made was compensated (see `compensation_errors`)."""
 
@@ -244,6 +251,10 @@ class OperationEngine:
                 if data is not None:
                     op.context = json.dumps(data, sort_keys=True, default=str)
 
+    def mark_step_sync(self, op_id: int, position: int, state: str, detail: str | None = None) -> None:
+        """Persist a step's state from outside a run (a summary step such as a resize's rollback)."""
+        self._mark_step(op_id, position, state, detail=detail)
+
     def beat_sync(self, op_id: int) -> None:
         """Refresh the heartbeat of an operation this process runs."""
         with self._db.session() as session:
@@ -286,12 +297,15 @@ class OperationEngine:
         on_progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
         error_of: Callable[[Step, BaseException], ServiceError] | None = None,
+        start: int = 0,
+        done: Sequence[int] = (),
     ) -> dict[str, Any]:
         """Run the steps in order; on failure or cancel compensate the done ones (newest first) and raise.
 
         Raises the error made by `error_of(step, cause)` (default: OperationFailed naming the step), or
         `Cancelled` when the operator cancelled. `asyncio.CancelledError` (a worker cancelled) also
-        compensates, then propagates.
+        compensates, then propagates. `start` resumes an interrupted operation at that step; `done`
+        are the positions before it that ran (they are compensated on a later failure).
         """
         cancel = cancel or CancelToken()
         total = len(steps)
@@ -303,7 +317,7 @@ class OperationEngine:
         ctx = RunContext(op_id, data, cancel, report)
         beating = asyncio.ensure_future(self._heartbeat(op_id))
         try:
-            return await self._run_steps(op_id, steps, ctx, on_progress, error_of)
+            return await self._run_steps(op_id, steps, ctx, on_progress, error_of, start, done)
         finally:
             beating.cancel()
 
@@ -314,16 +328,26 @@ class OperationEngine:
         ctx: RunContext,
         on_progress: ProgressCallback,
         error_of: Callable[[Step, BaseException], ServiceError] | None,
+        start: int = 0,
+        done_before: Sequence[int] = (),
     ) -> dict[str, Any]:
         cancel, data, total = ctx.cancel, ctx.data, len(steps)
-        done: list[int] = []
+        done: list[int] = [p for p in done_before if p < start]
         for position, step in enumerate(steps):
+            if position < start:
+                continue
             ctx.position = position
             try:
                 cancel.raise_if_cancelled()
                 await asyncio.to_thread(self._mark_step, op_id, position, "running")
                 on_progress(Progress(step.code, position, total, step.label, unit="steps"))
-                await asyncio.to_thread(step.run, ctx)
+                try:
+                    await asyncio.to_thread(step.run, ctx)
+                except SkipStep as skipped:
+                    await asyncio.to_thread(
+                        self._mark_step, op_id, position, "skipped", detail=str(skipped), data=data
+                    )
+                    continue
                 cancel.raise_if_cancelled()
             except BaseException as err:
                 if isinstance(err, asyncio.CancelledError):
