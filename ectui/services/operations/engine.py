@@ -359,7 +359,7 @@ class OperationEngine:
                 )
                 # the failed step may have made something before failing: compensate it too
                 compensation_errors = await _shielded(
-                    self._compensate(op_id, steps, [*done, position], ctx, on_progress)
+                    self._compensate(op_id, steps, [*done, position], ctx, on_progress, failed=position)
                 )
                 final = "failed" if compensation_errors else "compensated"
                 error = _build_error(step, err, compensation_errors, error_of)
@@ -380,8 +380,14 @@ class OperationEngine:
         positions: Sequence[int],
         ctx: RunContext,
         on_progress: ProgressCallback,
+        *,
+        failed: int | None = None,
     ) -> list[str]:
-        """Undo the given steps newest first; returns what could not be undone (never raises)."""
+        """Undo the given steps newest first; returns what could not be undone (never raises).
+
+        The step that failed (`failed`) keeps its `failed` state and reason once undone, so the record
+        still says which step failed and why.
+        """
         errors: list[str] = []
         for position in reversed(positions):
             step = steps[position]
@@ -402,8 +408,8 @@ class OperationEngine:
                     data=ctx.data,
                 )
                 continue
-            state = "compensated"
-            await asyncio.to_thread(self._mark_step, op_id, position, state, data=ctx.data)
+            if position != failed:
+                await asyncio.to_thread(self._mark_step, op_id, position, "compensated", data=ctx.data)
         return errors
 
     async def compensate_interrupted(self, op_id: int, steps: Sequence[Step]) -> OperationInfo:
