@@ -935,6 +935,13 @@ class VmsScreen(ConsoleDomainScreen):
             else:
                 vms = await self.services.vms.list(all_projects=self.all_projects)
         except ServiceError as err:
+            if err.key == "project.none_selected":  # not a failure: nothing to show until a project is chosen
+                self.vms = []
+                self.show_vms()
+                self.query_one("#vms-status", Static).update(
+                    _("No current project: press p to choose one, or a to see every project's VMs.")
+                )
+                return
             self.failures += 1
             self.query_one("#vms-status", Static).update(
                 _("Refresh failed: {reason} (retrying)").format(reason=render(err))

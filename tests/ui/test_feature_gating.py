@@ -73,3 +73,24 @@ async def test_domains_follow_the_licensed_features(tmp_path: Path) -> None:
             assert isinstance(app.screen, DomainScreen)
     finally:
         services.close()
+
+
+async def test_vm_list_without_a_project_says_how_to_choose_one(tmp_path: Path) -> None:
+    from ectui.screens.vms import VmsScreen
+    from uikit import domain_key
+
+    full = await issue(tmp_path, "Full", "platform", "b")
+    services = build_console_services(settings_for(tmp_path / "console"))
+    await services.start()
+    await services.license.import_license(*full)
+    try:
+        app = ConsoleApp(services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            await pilot.press(domain_key(app, "vms"))
+            await settle(pilot, lambda: isinstance(app.screen, VmsScreen))
+            status = app.screen.query_one("#vms-status")
+            await settle(pilot, lambda: "press p to choose one" in str(status.render()))
+            assert "Refresh failed" not in str(status.render())
+    finally:
+        services.close()
