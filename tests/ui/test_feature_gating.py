@@ -76,8 +76,9 @@ async def test_domains_follow_the_licensed_features(tmp_path: Path) -> None:
 
 
 async def test_vm_list_without_a_project_says_how_to_choose_one(tmp_path: Path) -> None:
-    from ectui.screens.vms import VmsScreen
     from uikit import domain_key
+
+    from ectui.screens.vms import VmsScreen
 
     full = await issue(tmp_path, "Full", "platform", "b")
     services = build_console_services(settings_for(tmp_path / "console"))
