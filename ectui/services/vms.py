@@ -50,6 +50,27 @@ T = TypeVar("T")
 log = logging.getLogger("ectui.vms")
 FEATURE = "platform.vms"
 COMPUTE_MICROVERSION = "2.73"
+HOST_PLACEMENT_MICROVERSION = "2.74"
+"""Nova accepts `host` / `hypervisor_hostname` on server create from this microversion."""
+
+
+def supports_host_placement(conn: Any) -> bool:
+    """Whether the cloud's compute API goes up to microversion 2.74 (read from its version discovery)."""
+    from keystoneauth1 import discover
+
+    try:
+        data = conn.compute.get_endpoint_data()
+    except Exception:  # discovery unavailable: use the placement every Nova understands
+        return False
+    highest = getattr(data, "max_microversion", None) if data is not None else None
+    if not highest:
+        return False
+    return bool(
+        discover.normalize_version_number(highest)
+        >= discover.normalize_version_number(HOST_PLACEMENT_MICROVERSION)
+    )
+
+
 """Servers are read at 2.73: `locked` (2.9), `locked_reason` (2.73) and the admin host fields."""
 POLL_FIRST = 0.05
 """Seconds before the first status poll of a new server; it grows by half each time up to POLL_MAX."""
@@ -852,14 +873,22 @@ class VmService:
             }
             if draft.description:
                 body["description"] = draft.description
+            microversion = COMPUTE_MICROVERSION
             if draft.placement == "manual" and draft.node:
-                body["availability_zone"] = f"{plan.zone}:{draft.node}"  # forced host
+                if supports_host_placement(conn()):
+                    # 2.74: name the hypervisor; the scheduler still checks it has the room
+                    body["hypervisor_hostname"] = draft.node
+                    microversion = HOST_PLACEMENT_MICROVERSION
+                else:  # older Novas: the forced host of the availability zone (skips the checks)
+                    body["availability_zone"] = f"{plan.zone}:{draft.node}"
             if draft.login == "password":
                 body["adminPass"] = draft.password
             else:
                 body["key_name"] = draft.keypair
             ctx.cancel.raise_if_cancelled()
-            answer = _call_json(conn().compute, "post", "/servers", json={"server": body})
+            answer = _call_json(
+                conn().compute, "post", "/servers", json={"server": body}, microversion=microversion
+            )
             ctx.data["server_id"] = answer["server"]["id"]
 
         def drop_server(ctx: RunContext) -> None:
