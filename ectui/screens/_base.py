@@ -67,7 +67,7 @@ class DomainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
         for n in range(MAX_DOMAINS)
-    ]
+    ] + [Binding("colon", "go_to", _("Go to…"), show=False, id="domain.go_to")]
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="app-header")
@@ -110,6 +110,16 @@ class DomainScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         forward_worker_error(self, event)
+
+    def action_go_to(self) -> None:
+        """Pick any domain by name (type to filter): every domain, also beyond the ten number keys."""
+        from ectui.widgets.modals import GoToModal
+
+        def chosen(domain_id: str | None) -> None:
+            if domain_id:
+                self.app.switch_mode(domain_id)
+
+        self.app.push_screen(GoToModal([(d.id, _(d.label)) for d in self.domains]), callback=chosen)
 
 
 class IssuerDomainScreen(DomainScreen):

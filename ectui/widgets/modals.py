@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 from textual.worker import Worker
 
 from ectui.i18n import _
@@ -134,3 +135,54 @@ class HelpModal(ShellModal[None]):
             out.append(title)
             out.extend(f"{key} {desc}" for key, desc in rows)
         return "\n".join(out)
+
+
+class GoToModal(ShellModal["str | None"]):
+    """Type part of a domain's name, Enter goes there (k9s' `:`)."""
+
+    DEFAULT_CSS = """
+    GoToModal {
+        & > .modal-box { width: 40; }
+        #goto-filter { height: 1; border: none; padding: 0; background: $boost; }
+        #goto-list { height: auto; max-height: 16; }
+    }
+    """
+
+    def __init__(self, domains: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.domains = list(domains)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Label(_("Go to"), classes="modal-title")
+            yield Input(placeholder=_("type a name"), id="goto-filter")
+            yield OptionList(
+                *[Option(label, id=domain_id) for domain_id, label in self.domains], id="goto-list"
+            )
+            yield Label(_("Enter: go · Esc: cancel"), classes="modal-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#goto-filter", Input).focus()
+
+    def matches(self, text: str) -> list[tuple[str, str]]:
+        """The domains whose name contains `text` (case-insensitive)."""
+        needle = text.strip().lower()
+        return [(i, label) for i, label in self.domains if needle in label.lower() or needle in i]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        options = self.query_one("#goto-list", OptionList)
+        options.clear_options()
+        options.add_options(
+            [Option(label, id=i) for i, label in self.matches(self.query_one("#goto-filter", Input).value)]
+        )
+        if options.option_count:
+            options.highlighted = 0
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        options = self.query_one("#goto-list", OptionList)
+        if options.option_count:
+            option = options.get_option_at_index(options.highlighted or 0)
+            self.dismiss(option.id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

@@ -56,4 +56,5 @@ class Sidebar(Vertical):
 
     def compose(self) -> ComposeResult:
         for number, (domain_id, label) in enumerate(self._domains, start=1):
-            yield DomainLabel(f"{number % 10} {_(label)}", domain_id, current=domain_id == self._current)
+            key = str(number % 10) if number <= 10 else " "  # beyond ten: `:` (go to) or the palette
+            yield DomainLabel(f"{key} {_(label)}", domain_id, current=domain_id == self._current)

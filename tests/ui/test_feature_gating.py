@@ -95,3 +95,27 @@ async def test_vm_list_without_a_project_says_how_to_choose_one(tmp_path: Path) 
             assert "Refresh failed" not in str(status.render())
     finally:
         services.close()
+
+
+async def test_colon_goes_to_any_domain_by_name_also_beyond_the_tenth(tmp_path: Path) -> None:
+    from ectui.screens.jobs import JobsScreen
+    from ectui.widgets.modals import GoToModal
+
+    full = await issue(tmp_path, "All", "platform,statistics,users,workflow,billing", "c")
+    services = build_console_services(settings_for(tmp_path / "console"))
+    await services.start()
+    await services.license.import_license(*full)
+    try:
+        app = ConsoleApp(services)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            domains = app.visible_domains()
+            labels = [str(label.render()) for label in app.screen.query_one(Sidebar).query("DomainLabel")]
+            assert len(domains) > 10 and labels[9].startswith("0 ") and labels[10].startswith("  ")
+            await pilot.press("colon")
+            await settle(pilot, lambda: isinstance(app.screen, GoToModal))
+            await pilot.press(*"jobs")
+            await pilot.press("enter")
+            await settle(pilot, lambda: isinstance(app.screen, JobsScreen))
+    finally:
+        services.close()
