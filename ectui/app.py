@@ -65,6 +65,12 @@ CONSOLE_DOMAINS: tuple[Domain, ...] = (
         feature="platform",
     ),
     Domain("stats", N_("Statistics"), lazy_screen("ectui.screens.stats:StatsScreen"), feature="statistics"),
+    Domain(
+        "requests", N_("Requests"), lazy_screen("ectui.screens.requests:RequestsScreen"), feature="workflow"
+    ),
+    Domain("billing", N_("Billing"), lazy_screen("ectui.screens.billing:BillingScreen"), feature="billing"),
+    Domain("users", N_("Users"), lazy_screen("ectui.screens.users:UsersScreen"), feature="users.accounts"),
+    Domain("audit", N_("Audit log"), lazy_screen("ectui.screens.audit:AuditScreen"), feature="users.audit"),
     Domain("jobs", N_("Jobs"), lazy_screen("ectui.screens.jobs:JobsScreen")),
 )
 """Sidebar of the console app; add a domain with one line."""
@@ -124,6 +130,10 @@ class ShellApp(App[None]):
         self.started = True
         if self.DOMAINS:
             await self.switch_mode(self.DOMAINS[0].id)
+        await self.after_start()
+
+    async def after_start(self) -> None:
+        """Run once the first domain shows (the console asks for a login here)."""
 
     async def load_status(self) -> None:
         """Load what the header and banner show (subclasses)."""
@@ -176,7 +186,10 @@ class ShellApp(App[None]):
                 navigation.append(row)
         domains: list[tuple[str, str]] = []
         if isinstance(screen, DomainScreen):
-            domains = [(str(n % 10), _(d.label)) for n, d in enumerate(self.visible_domains(), start=1)]
+            domains = [
+                (str(n % 10) if n <= 10 else ":", _(d.label))
+                for n, d in enumerate(self.visible_domains(), start=1)
+            ]
         return [
             (_("This screen"), here),
             (_("Domains"), domains),
@@ -286,6 +299,16 @@ class ConsoleApp(ShellApp):
     async def refresh_status(self) -> None:
         """Reload the license status (header, banner, License screen)."""
         await self.load_status()
+
+    async def after_start(self) -> None:
+        await self.require_login()
+
+    async def require_login(self) -> None:
+        """Show the login screen when the users module has accounts and nobody is logged in (SPEC M3)."""
+        from ectui.screens.login import LoginScreen
+
+        if not isinstance(self.screen, LoginScreen) and await self.services.users.login_required():
+            self.push_screen(LoginScreen(), callback=lambda _who: self.refresh_status())
 
     def visible_domains(self) -> tuple[Domain, ...]:
         """Menus of feature modules the license does not enable are hidden (SPEC K3)."""

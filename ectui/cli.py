@@ -25,6 +25,9 @@ COMMAND_MODULES = (
     "vms",
     "settings",
     "stats",
+    "users",
+    "billing",
+    "workflow",
     "ops",
     "issuer",
 )

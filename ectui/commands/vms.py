@@ -146,7 +146,12 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         network=a.network,
         public_ip=a.public_ip,
     )
-    info = await s.vms.create(draft, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(draft, on_progress=_progress_printer())
+    if outcome.submitted:  # an operator with the workflow module: an admin approves it later
+        from ectui.commands.workflow import submitted_text
+
+        return outcome.request.to_json(), submitted_text(outcome.request)
+    info = outcome.result
     text = _("VM '{name}' created (id {id}) on {node}: {ip}{public}; log in as {user}.").format(
         name=info.name,
         id=info.id,
@@ -245,7 +250,12 @@ async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         if plan.hot_reason:
             text += " " + _("Hot resize is not possible: {reason}.").format(reason=_(plan.hot_reason))
         raise Refused({"refused": "will_stop", "plan": plan.to_json(), "message": text}, text)
-    op = await s.resize.resize(plan, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(plan, on_progress=_progress_printer())
+    if outcome.submitted:  # an operator with the workflow module: an admin approves it later
+        from ectui.commands.workflow import submitted_text
+
+        return outcome.request.to_json(), submitted_text(outcome.request)
+    op = outcome.result
     data = {"operation": op.to_json(), "plan": plan.to_json(), "vm": (await s.vms.get(info.id)).to_json()}
     text = _("VM '{name}' resized to {vcpus} vCPU and {ram_gb} GB ({mode}, operation #{id}).").format(
         name=plan.vm_name, vcpus=plan.new_vcpus, ram_gb=plan.new_ram_gb, mode=plan.mode, id=op.id

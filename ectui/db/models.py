@@ -481,3 +481,131 @@ class OperationStep(ConsoleBase):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     operation: Mapped[Operation] = relationship(back_populates="steps")
+
+
+class WorkflowRequest(ConsoleBase):
+    """A create-VM or resize asked by an operator, run only once an admin approves it (SPEC M4)."""
+
+    __tablename__ = "workflow_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """create_vm | resize"""
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    """pending | approved | running | done | failed | rejected | cancelled"""
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
+    project_name: Mapped[str] = mapped_column(String(64), default="")
+    vm_id: Mapped[int | None] = mapped_column(ForeignKey("vm.id", ondelete="SET NULL"))
+    """The resized VM, or the VM an approved create made."""
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    """JSON of the validated draft or plan (never a password)."""
+    sealed_password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The login password of a create, sealed with the console's secret box; purged when the request ends."""
+    reservation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quota_reservation.id", ondelete="SET NULL")
+    )
+    """The quota held since the request was made (consumed by the approved operation, else released)."""
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operation.id", ondelete="SET NULL"))
+    requested_by: Mapped[str] = mapped_column(String(200), default="", index=True)
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why it was rejected."""
+    error: Mapped[str] = mapped_column(Text, default="")
+    """Why the approved operation failed."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BillingPrice(ConsoleBase):
+    """A price list entry of the billing module (SPEC M5): applies from `effective_from` (00:00 UTC) until
+    the next entry's date. Money is exact (Numeric): per vCPU-hour, per GB-of-RAM-hour, per public-IP-hour."""
+
+    __tablename__ = "billing_price"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_from: Mapped[dt.date] = mapped_column(Date, unique=True)
+    vcpu_hour: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    ram_gb_hour: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    ip_hour: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MeterSpan(ConsoleBase):
+    """A usage interval of one VM with one spec and power state (SPEC M5), recorded as the lifecycle happens.
+
+    No foreign keys: a VM row (and even its project) may be deleted, its metering stays for the bills.
+    """
+
+    __tablename__ = "meter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(64), index=True)
+    cluster: Mapped[str] = mapped_column(String(255), default="")
+    vm_id: Mapped[int] = mapped_column(Integer, index=True)
+    vm_name: Mapped[str] = mapped_column(String(255))
+    running: Mapped[bool] = mapped_column(Boolean)
+    """Powered on: CPU and RAM are billed; public IPs are billed either way."""
+    vcpus: Mapped[int] = mapped_column(Integer)
+    ram_gb: Mapped[int] = mapped_column(Integer)
+    public_ips: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    """None while the span is open."""
+    opened_by: Mapped[str] = mapped_column(String(16))
+    """The event that opened it: create | start | stop | resize | ip_attach | ip_detach."""
+    closed_by: Mapped[str] = mapped_column(String(16), default="")
+
+
+class ConsoleUser(ConsoleBase):
+    """An operator account of the users module (SPEC M3): role, Argon2 password hash, lock-out state."""
+
+    __tablename__ = "console_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    """admin | operator | auditor"""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """Argon2id hash (argon2-cffi); the password itself is never stored."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed logins within the lock-out window (reset on success or when the window passed)."""
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UserSession(ConsoleBase):
+    """A CLI login session: only the SHA-256 of its token is stored; the token is in a 0600 file."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(ConsoleBase):
+    """One change made through the console (or a refused one): append-only, never updated or deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    result: Mapped[str] = mapped_column(String(16))
+    """ok | refused | failed | cancelled"""
+    detail: Mapped[str] = mapped_column(Text, default="")
+    """The refusal or error message (never a password)."""

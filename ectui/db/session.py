@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_open_sessions = threading.local()
+"""How many units of work the current thread has open (the outermost one takes SQLite's write lock)."""
 Kind = Literal["console", "issuer"]
 
 
@@ -56,27 +59,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed on success, rolled back on any error."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        """A unit of work: committed on success, rolled back on any error.
 
-    @contextmanager
-    def locked_session(self) -> Iterator[Session]:
-        """A unit of work that serialises writers: SQLite takes its write lock at BEGIN (IMMEDIATE);
-        other databases lock the rows the caller selects `with_for_update()` (SELECT ... FOR UPDATE).
-
-        Two processes racing for the last quota both pass through here one after the other.
+        On SQLite the outermost unit of work of a thread begins IMMEDIATE (takes the write lock at
+        BEGIN): a deferred transaction that reads and then writes fails at once with "database is
+        locked" when another writer committed meanwhile, and no busy timeout can help it. A unit of
+        work opened inside another one in the same thread stays deferred, so it cannot wait on its own
+        thread's lock.
         """
         session = self._sessions()
+        depth = getattr(_open_sessions, "depth", 0)
+        _open_sessions.depth = depth + 1
         try:
-            if self.engine.dialect.name == "sqlite":
+            if depth == 0 and self.engine.dialect.name == "sqlite":
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
             session.commit()
@@ -84,7 +79,17 @@ class Database:
             session.rollback()
             raise
         finally:
+            _open_sessions.depth = depth
             session.close()
+
+    @contextmanager
+    def locked_session(self) -> Iterator[Session]:
+        """A unit of work that serialises writers: SQLite takes its write lock at BEGIN (IMMEDIATE, as every
+        outermost unit of work does); other databases lock the rows the caller selects `with_for_update()`
+        (SELECT ... FOR UPDATE). Two processes racing for the last quota pass through here one after the other.
+        """
+        with self.session() as session:
+            yield session
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to the newest migration (fast no-op when already there)."""

@@ -129,14 +129,20 @@ def outcome_text(op: OperationInfo | None, job: Job, failed_code: str | None = N
 
 def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan) -> Job:
     """Run the resize as an app job (it outlives the dialog and every screen); tell the operator how it ended."""
-    service = services.resize  # type: ignore[attr-defined]
+    workflow = services.workflow  # type: ignore[attr-defined]
     target = f"{plan.new_vcpus}C/{plan.new_ram_gb}G"
 
-    async def resize(progress: ProgressCallback, cancel: CancelToken) -> OperationInfo:
-        return await service.resize(plan, on_progress=progress, cancel=cancel)  # type: ignore[no-any-return]
+    async def resize(progress: ProgressCallback, cancel: CancelToken) -> Any:
+        # an operator with the workflow module makes a request (RequestInfo) that an admin approves
+        outcome = await workflow.submit_or_run(plan, on_progress=progress, cancel=cancel)
+        return outcome.request if outcome.submitted else outcome.result
 
     def done(job: Job) -> None:
-        if job.state == "done":
+        from ectui.screens.requests import is_request, submitted_text
+
+        if job.state == "done" and is_request(job.result):
+            app.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
+        elif job.state == "done":
             app.notify(_("{name} resized to {spec}").format(name=plan.vm_name, spec=target))
         else:
             app.notify(
@@ -425,7 +431,12 @@ class ResizeVmModal(ShellModal["int | None"]):
             self.query_one(StepProgress).show_steps(op.steps, error=op.error, ended=op.state != "running")
         if job.state == "running":
             return
-        if job.state == "done":
+        from ectui.screens.requests import is_request, submitted_text
+
+        if job.state == "done" and is_request(job.result):  # waits for an admin's approval
+            self.query_one("#resize-error", Static).update("")
+            self.query_one("#resize-title", Label).update(submitted_text(job.result))
+        elif job.state == "done":
             self.query_one("#resize-error", Static).update("")
             self.query_one("#resize-title", Label).update(_("{name} resized").format(name=self.vm.name))
         else:

@@ -1410,11 +1410,13 @@ class VmsScreen(ConsoleDomainScreen):
 
     def start_create(self, draft: VmDraft) -> CreateRun:
         """Run the create as an app job (it outlives this screen); the list shows it while it builds."""
-        service = self.services.vms
+        workflow = self.services.workflow
 
         async def create(progress: ProgressCallback, cancel: CancelToken) -> VmInfo:
             try:
-                return await service.create(draft, on_progress=progress, cancel=cancel)
+                # an operator with the workflow module makes a request (RequestInfo) that an admin approves
+                outcome = await workflow.submit_or_run(draft, on_progress=progress, cancel=cancel)
+                return outcome.request if outcome.submitted else outcome.result  # type: ignore[no-any-return]
             except ServiceError as err:
                 run.error = err  # the form marks the field a refusal names
                 raise
@@ -1447,7 +1449,11 @@ class VmsScreen(ConsoleDomainScreen):
         if run is None:
             return
         name = run.name
-        if job.state == "done":
+        from ectui.screens.requests import is_request, submitted_text
+
+        if job.state == "done" and is_request(job.result):  # waits for an admin's approval
+            self.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
+        elif job.state == "done":
             self.notify(_("VM {name} created").format(name=name))
         elif not run.form_waiting:  # while the form is open, it shows the refusal itself
             self.notify(

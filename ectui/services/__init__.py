@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.audit import AuditService
+    from ectui.services.billing import BillingService
     from ectui.services.clusters import ClusterService
     from ectui.services.images import ImageService
     from ectui.services.isos import IsoService
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
     from ectui.services.resize import ResizeService
     from ectui.services.stats import StatsService
     from ectui.services.templates import TemplateService
+    from ectui.services.users import UserService
     from ectui.services.vms import VmService
+    from ectui.services.workflow import WorkflowService
 
 log = logging.getLogger("ectui.services")
 
@@ -62,6 +66,10 @@ class ConsoleServices:
     operator_settings: OperatorSettingsService
     stats: StatsService
     resize: ResizeService
+    workflow: WorkflowService
+    billing: BillingService
+    audit: AuditService
+    users: UserService
     readonly_flag: bool = False
 
     async def start(self) -> None:
@@ -107,6 +115,8 @@ def build_console_services(
 ) -> ConsoleServices:
     """Wire the console's services."""
     from ectui.db.session import Database
+    from ectui.services.audit import AuditService
+    from ectui.services.billing import BillingService
     from ectui.services.clusters import ClusterService, cluster_usage
     from ectui.services.images import ImageService
     from ectui.services.isos import IsoService
@@ -118,7 +128,9 @@ def build_console_services(
     from ectui.services.secrets import LazyKeyFileBox
     from ectui.services.stats import StatsService
     from ectui.services.templates import TemplateService
+    from ectui.services.users import UserService
     from ectui.services.vms import VmService
+    from ectui.services.workflow import WorkflowService
 
     db = Database(settings.console_db_url, "console")
     box = LazyKeyFileBox(settings.console_key_file)
@@ -137,6 +149,9 @@ def build_console_services(
         usage=usage,
         box=box,
     )
+    license_service.audit = audit = AuditService(db, license_service, clock=clock)
+    users = UserService(settings, db, license_service, audit, clock=clock)
+    license_service.identity = users.resolve_identity  # who acts: ensure_writable refuses auditors
     return ConsoleServices(
         settings=settings,
         db=db,
@@ -150,6 +165,10 @@ def build_console_services(
         keypairs=KeypairService(db, clusters, projects, license_service, settings),
         operator_settings=operator_settings,
         stats=StatsService(db, license_service),
-        resize=ResizeService(db, clusters, projects, license_service, vms, settings),
+        resize=(resize := ResizeService(db, clusters, projects, license_service, vms, settings)),
+        workflow=WorkflowService(db, box, projects, vms, resize, license_service, settings),
+        billing=BillingService(db, license_service, settings, clock=clock, vms=vms),
+        audit=audit,
+        users=users,
         readonly_flag=readonly,
     )

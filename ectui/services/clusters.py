@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, ClusterFtp, ComputeNode, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.services.openstack.connection import (
     CloudConnections,
@@ -334,6 +335,7 @@ class ClusterService:
         with self._db.session() as session:
             return self._info(session, self._row(session, name))
 
+    @audited("cluster.add", "draft.name")
     async def add(self, draft: ClusterDraft) -> ClusterInfo:
         """Register a cluster; the license decides whether one more cluster and its storage mode are allowed."""
         await self._license.status()
@@ -357,6 +359,7 @@ class ClusterService:
         except IntegrityError:
             raise ClusterError("cluster.exists", name=draft.name) from None
 
+    @audited("cluster.update", "name")
     async def update(self, name: str, draft: ClusterDraft) -> ClusterInfo:
         """Replace a cluster's definition (name may change); its nodes and FTP settings stay."""
         await self._license.status()
@@ -398,6 +401,7 @@ class ClusterService:
         elif row.password is None:
             raise ValidationError("validation.required", field=N_("Password"))
 
+    @audited("cluster.remove", "name")
     async def remove(self, name: str) -> None:
         """Forget a cluster, its FTP settings and nodes (nothing in the cloud is touched)."""
         await self._license.status()
@@ -430,6 +434,7 @@ class ClusterService:
 
     # -- FTP
 
+    @audited("cluster.set_ftp", "name")
     async def set_ftp(self, name: str, draft: FtpDraft) -> ClusterInfo:
         """Store (or replace) the cluster's FTP settings; the password is sealed."""
         await self._license.status()
@@ -471,6 +476,7 @@ class ClusterService:
 
     # -- nodes
 
+    @audited("cluster.sync_nodes", "name")
     async def sync_nodes(self, name: str) -> NodeSyncResult:
         """Copy hypervisors and zones from the cloud; refused whole when the license node limit would be passed."""
         info = await self.get(name)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudError, classify
 from ectui.services.progress import (
@@ -279,6 +280,7 @@ class ImageService:
 
     # -- sync
 
+    @audited("image.sync", "cluster")
     async def sync(self, cluster: str) -> ImageSyncResult:
         """Copy the cluster's active images (all pages) with one bulk upsert; mark the vanished ones gone."""
         info = await self._clusters.get(cluster)
@@ -331,6 +333,7 @@ class ImageService:
 
     # -- enable / disable / delete
 
+    @audited("image.set_enabled", lambda a: f"{a['image_id']} → {'on' if a['enabled'] else 'off'}")
     async def set_enabled(self, image_id: int, enabled: bool) -> ImageInfo:
         """Allow (or stop) making new templates from an image; existing templates are not touched."""
         await self._check_license()
@@ -344,6 +347,7 @@ class ImageService:
 
         return await asyncio.to_thread(change)
 
+    @audited("image.delete", "image_id")
     async def delete(self, image_id: int) -> ImageInfo:
         """Delete an image uploaded through the console: in Glance, then here. Synced images refuse."""
         await self._check_license()
@@ -365,6 +369,7 @@ class ImageService:
 
     # -- upload
 
+    @audited("image.upload", "request.name")
     async def upload(
         self,
         request: ImageUpload,

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 
 from ectui.db.models import Cluster, IsoFile, IsoUpload, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.clusters import ClusterError
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.ftp import FtpError, FtpSession
@@ -351,6 +352,7 @@ class IsoService:
 
     # -- sync
 
+    @audited("iso.sync", "cluster")
     async def sync(self, cluster: str) -> IsoSyncResult:
         """Copy the `*.iso` files of the cluster's FTP ISO directory; files gone are marked, not dropped."""
         await self._check(write=True)
@@ -412,6 +414,7 @@ class IsoService:
 
     # -- changes
 
+    @audited("iso.set_enabled", lambda a: f"{a['iso_id']} → {'on' if a['enabled'] else 'off'}")
     async def set_enabled(self, iso_id: int, enabled: bool) -> IsoInfo:
         """Enable (mountable) or disable an ISO file."""
         await self._check(write=True)
@@ -426,6 +429,7 @@ class IsoService:
             session.flush()
             return _info(row, row_cluster(session, row.cluster_id))
 
+    @audited("iso.edit", "iso_id")
     async def edit(self, iso_id: int, changes: IsoEdit) -> IsoInfo:
         """Change the display name, OS type or description."""
         await self._check(write=True)
@@ -443,6 +447,7 @@ class IsoService:
             session.flush()
             return _info(row, row_cluster(session, row.cluster_id))
 
+    @audited("iso.delete", "iso_id")
     async def delete(self, iso_id: int) -> IsoInfo:
         """Delete an ISO uploaded through the console and mounted nowhere: the file on the server, then the row."""
         await self._check(write=True)
@@ -466,6 +471,7 @@ class IsoService:
 
     # -- uploads
 
+    @audited("iso.upload", "request.name")
     async def upload(
         self,
         request: IsoUploadRequest,
@@ -516,6 +522,7 @@ class IsoService:
             self._active.add(row.id)
             return row.id
 
+    @audited("iso.resume", "upload_id")
     async def resume(
         self,
         upload_id: int,
@@ -570,6 +577,7 @@ class IsoService:
                 if row.id not in self._active and (row.status != "running" or self._stale(row))
             ]
 
+    @audited("iso.discard", "upload_id")
     async def discard(self, upload_id: int) -> UploadInfo:
         """Forget an interrupted upload and remove its temporary file from the server."""
         await self._check(write=True)

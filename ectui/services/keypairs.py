@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ectui.db.models import Cluster, Keypair
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import classify
 from ectui.services.validation import required_text
@@ -121,6 +122,7 @@ class KeypairService:
         self._license = license_service
         self._settings = settings
 
+    @audited("keypair.import", "name")
     async def import_key(self, name: str, public_key: str, *, cluster: str | None = None) -> KeypairInfo:
         """Validate an OpenSSH public key, import it into the cluster's Nova, then remember it."""
         name = required_text(name, N_("Key pair name"), max_len=255)

@@ -20,11 +20,14 @@ from ectui.db.models import InstalledLicense as InstalledRow
 from ectui.db.session import Database
 from ectui.i18n import _, ngettext
 from ectui.services import licfile
+from ectui.services.audit import AuditService, Identity, audited, os_identity
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
 from ectui.services.secrets import LazyKeyFileBox, SecretBox, SecretBoxError
 
 MAX_PROPERTIES_BYTES = 64 * 1024
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+CLOCK_MARK_STEP = dt.timedelta(seconds=10)
+"""The last-seen mark moves forward at most this often (a write per status read is not needed)."""
 """A clock set back by more than this, below the last time seen, is a rollback."""
 _KEY_PURPOSE = b"console-license-key"
 _LAST_SEEN = "last_seen_at"
@@ -160,14 +163,23 @@ _ALLOW = Decision(True)
 class LicensePolicy:
     """What the installed license allows; later domains ask it before they add or sync anything."""
 
-    def __init__(self, status: LicenseStatus) -> None:
+    def __init__(self, status: LicenseStatus, identity: Identity | None = None) -> None:
         self.status = status
+        self.identity = identity
+        """Who acts (users module, M3); None: the OS operator with full rights."""
 
     def ensure_writable(self) -> None:
         """Raise ReadOnlyError when nothing may be changed; running workloads are never touched by this."""
         if not self.status.writable:
             reason = self.status.reason or LicenseError("license.none")
             raise ReadOnlyError(reason.key, **reason.params)
+        self.ensure_role_may_change()
+
+    def ensure_role_may_change(self) -> None:
+        """Raise AccessError (a ReadOnlyError) when the acting role changes nothing: an auditor, or nobody."""
+        refusal = self.identity.refusal() if self.identity is not None else None
+        if refusal is not None:
+            raise refusal
 
     def _writable(self) -> Decision:
         try:
@@ -257,6 +269,11 @@ class ConsoleLicenseService:
         self._installed: InstalledLicense | None = None
         self._loaded = False
         self._last = LicenseStatus("none", None, None, None, False, LicenseError("license.none"), Usage())
+        self.identity: Callable[[LicenseStatus], Identity] | None = None
+        """Resolves who acts for a status (UserService.resolve_identity); None: the OS operator."""
+        self.audit: AuditService | None = None
+        """Where @audited changes are recorded (ectui.services.audit)."""
+        self._identity = os_identity(settings.operator)
 
     # -- status
 
@@ -265,8 +282,12 @@ class ConsoleLicenseService:
         return await asyncio.to_thread(self._status)
 
     def policy(self) -> LicensePolicy:
-        """The policy of the last computed status."""
-        return LicensePolicy(self._last)
+        """The policy of the last computed status, for the identity acting now."""
+        return LicensePolicy(self._last, self._identity)
+
+    def current_identity(self) -> Identity:
+        """Who acts, as resolved at the last status: an account, or the OS operator with full rights."""
+        return self._identity
 
     def _status(self) -> LicenseStatus:
         if not self._loaded:
@@ -275,6 +296,8 @@ class ConsoleLicenseService:
         now = self._clock()
         rollback = self._observe_clock(now)
         self._last = self._compute(self._installed, now, rollback)
+        if self.identity is not None:
+            self._identity = self.identity(self._last)
         return self._last
 
     def _compute(
@@ -311,25 +334,35 @@ class ConsoleLicenseService:
         return LicenseStatus(state, lic, days_left, grace_left, writable, reason, usage)
 
     def _observe_clock(self, now: dt.datetime) -> dt.datetime | None:
-        """Return the last time seen when the clock went back; otherwise move the mark forward."""
+        """Return the last time seen when the clock went back; otherwise move the mark forward.
+
+        Status is read often and from several workers at once: the read is a plain transaction, and
+        the mark is written (at most every few seconds) in a serialised one, so concurrent readers
+        never fail with "database is locked" upgrading a read transaction to a write.
+        """
         with self._db.session() as session:
             row = session.get(ConsoleState, _LAST_SEEN)
             last = dt.datetime.fromisoformat(row.value) if row else None
-            if last is not None and now < last - CLOCK_TOLERANCE:
-                return last
-            if last is None:
-                session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
-            elif now > last:
-                row.value = now.isoformat()  # type: ignore[union-attr]
+        if last is not None and now < last - CLOCK_TOLERANCE:
+            return last
+        if last is None or now - last >= CLOCK_MARK_STEP:
+            with self._db.locked_session() as session:
+                row = session.get(ConsoleState, _LAST_SEEN)
+                if row is None:
+                    session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
+                elif now > dt.datetime.fromisoformat(row.value):
+                    row.value = now.isoformat()
         return None
 
     # -- import
 
+    @audited("license.import", "ec_path")
     async def import_license(self, ec_path: Path, properties_path: Path | None = None) -> LicenseStatus:
         """Verify, decrypt and install an .ec file; a refused file leaves the installed license in force."""
         return await asyncio.to_thread(self._import, Path(ec_path), properties_path)
 
     def _import(self, ec_path: Path, properties_path: Path | None) -> LicenseStatus:
+        self.policy().ensure_role_may_change()
         props_path = Path(properties_path) if properties_path else self._settings.properties_path
         props = read_properties(props_path)
         try:

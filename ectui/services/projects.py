@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, ConsoleState, Project, QuotaReservation, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import optional_text, required_text, whole_number
 
@@ -204,6 +205,7 @@ class ProjectService:
 
         return await asyncio.to_thread(load)
 
+    @audited("project.add", "draft.name")
     async def add(self, draft: ProjectDraft) -> ProjectInfo:
         """Create a project (mapped to a cloud project of a cluster)."""
         await self._license.status()
@@ -234,6 +236,7 @@ class ProjectService:
         except IntegrityError:
             raise QuotaError("project.exists", name=draft.name) from None
 
+    @audited("project.set_quota", "name")
     async def set_quota(self, name: str, quota: Amounts) -> ProjectInfo:
         """Change a project's quota; never below what is used and reserved now."""
         await self._license.status()
@@ -251,6 +254,7 @@ class ProjectService:
             session.flush()
             return self._info(session, row)
 
+    @audited("project.delete", "name")
     async def delete(self, name: str) -> None:
         """Delete a project with nothing used or reserved."""
         await self._license.status()

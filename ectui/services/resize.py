@@ -31,6 +31,8 @@ from sqlalchemy import func, select
 
 from ectui.db.models import Operation, Project, QuotaReservation, Template, Vm, utcnow
 from ectui.i18n import N_, _
+from ectui.services.audit import audited
+from ectui.services.billing import meter
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.operations.engine import OperationEngine, OperationInfo, RunContext, SkipStep, Step
 from ectui.services.progress import Cancelled, CancelToken, ProgressCallback, ignore_progress
@@ -408,20 +410,29 @@ class ResizeService:
 
     # -- running
 
+    @audited(
+        "vm.resize", lambda a: f"{a['plan'].vm_name} → {a['plan'].new_vcpus} vCPU / {a['plan'].new_ram_gb} GB"
+    )
     async def resize(
         self,
         plan: ResizePlan,
         *,
         on_progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        reservation_id: int | None = None,
     ) -> OperationInfo:
-        """Run the ten steps; returns the finished operation, or raises ResizeError after compensating."""
+        """Run the ten steps; returns the finished operation, or raises ResizeError after compensating.
+
+        `reservation_id`: the growth held since a workflow request was made, consumed instead of step 1's own.
+        """
         cancel = cancel or CancelToken()
         await self._license.status()
         self._license.policy().ensure_writable()
         steps = self._steps(plan)
         op_id = await asyncio.to_thread(self._open, plan, steps)
         data: dict[str, Any] = {"was_running": plan.running}
+        if reservation_id is not None:
+            data["reservation_id"] = reservation_id
         try:
             await self.engine.run(
                 op_id, steps, data, on_progress=on_progress, cancel=cancel,
@@ -434,6 +445,7 @@ class ResizeService:
             raise
         finally:
             await asyncio.to_thread(self._unlock_row, plan.vm_id, op_id)
+            await meter(self._vms.billing, plan.vm_id, "resize")  # a compensated one changes nothing
         return await self.operation(op_id)
 
     def _open(self, plan: ResizePlan, steps: list[Step]) -> int:
@@ -502,6 +514,9 @@ class ResizeService:
             return f"resize VM {plan.vm_name} (operation {ctx.operation_id})"
 
         def reserve(ctx: RunContext) -> None:
+            if ctx.data.get("reservation_id"):  # held since a workflow request was made
+                ctx.report(N_("quota held by the approved request"))
+                return
             if plan.growth == Amounts():
                 raise SkipStep(N_("nothing to reserve: the new spec is not larger"))
             reservation = self._projects.reserve_sync(plan.project, plan.growth, purpose(ctx))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, Template
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.images import OS_TYPES
 from ectui.services.validation import optional_text, required_text, whole_number
@@ -165,11 +166,13 @@ class TemplateService:
 
         return await asyncio.to_thread(load)
 
+    @audited("template.create", "draft.name")
     async def create(self, draft: TemplateDraft) -> TemplateInfo:
         """Make a system template from an enabled image (on the image's cluster)."""
         await self._check_license()
         return await asyncio.to_thread(self._save, None, draft)
 
+    @audited("template.update", "template_id")
     async def update(self, template_id: int, draft: TemplateDraft) -> TemplateInfo:
         """Change a template; moving it to another image needs that image enabled."""
         await self._check_license()
@@ -215,6 +218,7 @@ class TemplateService:
         except IntegrityError:
             raise TemplateError("template.exists", name=draft.name, cluster="?") from None
 
+    @audited("template.delete", "template_id")
     async def delete(self, template_id: int) -> TemplateInfo:
         """Delete a template (its image is not touched)."""
         await self._check_license()

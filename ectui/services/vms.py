@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, IsoFile, Keypair, Operation, Project, Template, Vm, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
+from ectui.services.billing import meter
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudConnections, CloudError, classify
 from ectui.services.operations.engine import OperationEngine, OperationInfo, RunContext, Step
@@ -42,6 +44,7 @@ from ectui.services.validation import optional_text, required_text, whole_number
 if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.billing import BillingService
     from ectui.services.clusters import ClusterService
     from ectui.services.license import ConsoleLicenseService
     from ectui.services.projects import ProjectService
@@ -637,6 +640,8 @@ class VmService:
         """Per cluster: the `changes-since` time of the next refresh (a full list first)."""
         self._cdrom: dict[int, bool] = {}
         """Per cluster: whether Nova has the vendor CD-ROM extension (probed once)."""
+        self.billing: BillingService | None = None
+        """Metering of the lifecycle (set by BillingService when the console is wired); None: not metered."""
 
     # -- license
 
@@ -707,17 +712,27 @@ class VmService:
 
     # -- create
 
+    @audited("vm.create", "draft.name")
     async def create(
         self,
         draft: VmDraft,
         *,
         on_progress: ProgressCallback = ignore_progress,
         cancel: CancelToken | None = None,
+        project_name: str | None = None,
+        reservation_id: int | None = None,
     ) -> VmInfo:
-        """Create a VM in the V2 order; any failure rolls back everything made and releases the reservation."""
+        """Create a VM in the V2 order; any failure rolls back everything made and releases the reservation.
+
+        `project_name` and `reservation_id` serve an approved workflow request: the requester's project
+        (not the approver's current one) and the quota held since the request, consumed instead of a new one.
+        """
         cancel = cancel or CancelToken()
         await self._check(write=True)
-        project = await self._projects.require_current()
+        if project_name is not None:
+            project = await self._projects.get(project_name)
+        else:
+            project = await self._projects.require_current()
         cluster_id = await asyncio.to_thread(self._cluster_id_for, project)
         template = await asyncio.to_thread(self._template_for, draft)
         await asyncio.to_thread(self._check_names, draft, project, cluster_id, template)
@@ -755,7 +770,7 @@ class VmService:
             },
             project_id=project.id,
         )
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {} if reservation_id is None else {"reservation_id": reservation_id}
 
         def error_of(step: Step, err: BaseException) -> ServiceError:
             if isinstance(err, Cancelled | asyncio.CancelledError) or cancel.cancelled:
@@ -772,6 +787,7 @@ class VmService:
             if "leftovers" in err.params and not isinstance(err, Cancelled):
                 raise VmError("vm.create_leftovers", **err.params) from err.__cause__
             raise
+        await meter(self.billing, int(data["vm_id"]), "create")
         return await self.get(int(data["vm_id"]))
 
     def _template_for(self, draft: VmDraft) -> Template:
@@ -830,6 +846,9 @@ class VmService:
             return conns.get_sync(plan.cluster_id)
 
         def reserve(ctx: RunContext) -> None:
+            if "reservation_id" in ctx.data:  # held since a workflow request was made
+                ctx.report(N_("quota held by the approved request"))
+                return
             reservation = projects.reserve_sync(plan.project.name, amounts, f"create VM {draft.name}")
             ctx.data["reservation_id"] = reservation.id
 
@@ -1129,14 +1148,17 @@ class VmService:
 
     # -- actions
 
+    @audited("vm.start", "vm_id")
     async def start(self, vm_id: int, *, wait: bool = False) -> VmInfo:
         """Power on a stopped VM."""
         return await self._action(vm_id, "os-start", N_("Start"), "ACTIVE" if wait else None)
 
+    @audited("vm.stop", "vm_id")
     async def stop(self, vm_id: int, *, wait: bool = False) -> VmInfo:
         """Power off a running VM."""
         return await self._action(vm_id, "os-stop", N_("Stop"), "SHUTOFF" if wait else None)
 
+    @audited("vm.reboot", "vm_id")
     async def reboot(self, vm_id: int, hard: bool = False, *, wait: bool = False) -> VmInfo:
         """Reboot a VM (soft unless `hard`)."""
         return await self._action(
@@ -1163,6 +1185,7 @@ class VmService:
 
         server = await call_keeping_errors(self._clusters.connections, vm.cluster_id, act)
         await asyncio.to_thread(self._apply_server, vm_id, server)
+        await meter(self.billing, vm_id, {"os-start": "start", "os-stop": "stop"}.get(action))
         return await self.get(vm_id)
 
     async def console_url(self, vm_id: int) -> str:
@@ -1180,6 +1203,7 @@ class VmService:
 
         return await call_keeping_errors(self._clusters.connections, vm.cluster_id, open_console)
 
+    @audited("vm.delete", "vm_id")
     async def delete(self, vm_id: int) -> None:
         """Delete the server, its public IP and its flavor (when unused), then the row; frees the quota."""
         await self._check(write=True)
@@ -1205,6 +1229,7 @@ class VmService:
             )
         finally:
             await asyncio.to_thread(self._unlock, vm_id, op_id)
+        await meter(self.billing, vm_id, "delete")
         if vm.project is not None:
             freed = Amounts(vcpus=vm.vcpus, ram_gb=vm.ram_gb, vms=1, public_ips=1 if vm.floating_ip_id else 0)
             await self._projects.free_used(vm.project, freed)
@@ -1281,6 +1306,7 @@ class VmService:
 
     # -- snapshot to a custom template (V3, I5)
 
+    @audited("vm.snapshot", lambda a: f"{a['vm_id']} → {a['template_name']}")
     async def snapshot(
         self,
         vm_id: int,
@@ -1480,6 +1506,7 @@ class VmService:
             str(image["id"]), str(image.get("name") or ""),
         )  # fmt: skip
 
+    @audited("vm.mount_iso", lambda a: f"{a['vm_id']} ← ISO {a['iso_id']}")
     async def mount_iso(self, vm_id: int, iso_id: int, *, confirm_reboot: bool = False) -> MountInfo:
         """Mount an enabled ISO of the VM's cluster as its CD-ROM.
 
@@ -1515,6 +1542,7 @@ class VmService:
             await asyncio.to_thread(self._unlock, vm_id, op_id)
         return MountInfo(await self.get(vm_id), plan.iso, plan.method, GUEST_MOUNT_HINT)
 
+    @audited("vm.unmount_iso", "vm_id")
     async def unmount_iso(self, vm_id: int) -> VmInfo:
         """Unmount the VM's ISO: `detachCdrom`, or `unrescue` when it was mounted by stable rescue (reboots)."""
         await self._check(write=True)

@@ -645,3 +645,13 @@ async def test_policy_storage_modes(policy_service: Any) -> None:
     assert not decision
     assert decision.reason is not None and decision.reason.key == "license.storage_mode"
     assert "shared" in str(decision.reason) and "local" in str(decision.reason)
+
+
+async def test_concurrent_status_reads_do_not_lock_each_other_out(
+    console_services: ConsoleServices, files: Files, clock: Any
+) -> None:
+    await install_main(console_services, files)
+    for step in range(5):
+        clock.now = NOW + dt.timedelta(minutes=step + 1)  # every round moves the mark forward
+        results = await asyncio.gather(*(console_services.license.status() for _ in range(8)))
+        assert {r.state for r in results} == {"valid"}

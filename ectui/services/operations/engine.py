@@ -187,7 +187,7 @@ class OperationEngine:
         vm_id: int | None = None,
     ) -> int:
         """Persist a new running operation with all its steps pending; returns its id."""
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             return self.add(
                 session, kind, steps, params=params, context=context, project_id=project_id, vm_id=vm_id
             )
@@ -230,7 +230,7 @@ class OperationEngine:
         data: dict[str, Any] | None = None,
     ) -> None:
         now = utcnow()
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             step = session.scalar(
                 select(OperationStep).where(
                     OperationStep.operation_id == op_id, OperationStep.position == position
@@ -257,7 +257,7 @@ class OperationEngine:
 
     def beat_sync(self, op_id: int) -> None:
         """Refresh the heartbeat of an operation this process runs."""
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
             if op is not None and op.state == "running":
                 op.heartbeat_at = utcnow()
@@ -271,7 +271,7 @@ class OperationEngine:
                 log.warning("operation %s: heartbeat failed: %s", op_id, err)
 
     def _finish(self, op_id: int, state: str, error: str = "", data: dict[str, Any] | None = None) -> None:
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
             if op is None:  # pragma: no cover
                 return
@@ -281,7 +281,7 @@ class OperationEngine:
 
     def set_vm_sync(self, op_id: int, vm_id: int | None) -> None:
         """Link the operation to its VM (a create links it once the VM row exists)."""
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
             if op is not None:
                 op.vm_id = vm_id
@@ -423,7 +423,7 @@ class OperationEngine:
         return await self.get(op_id)
 
     def _interrupted_state(self, op_id: int) -> tuple[dict[str, Any], list[int]]:
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
             if op is None:
                 raise ServiceError("operation.not_found", id=op_id)
@@ -436,7 +436,7 @@ class OperationEngine:
         """One operation with its steps."""
 
         def load() -> OperationInfo:
-            with self._db.session() as session:
+            with self._db.locked_session() as session:
                 op = session.get(Operation, op_id)
                 if op is None:
                     raise ServiceError("operation.not_found", id=op_id)
@@ -446,7 +446,7 @@ class OperationEngine:
 
     def running_sync(self, kind: str | None = None) -> list[int]:
         """Ids of operations still marked running (after a crash: to compensate or resume)."""
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             query = select(Operation.id).where(Operation.state == "running").order_by(Operation.id)
             if kind is not None:
                 query = query.where(Operation.kind == kind)
@@ -457,7 +457,7 @@ class OperationEngine:
         now = utcnow()
         host = socket.gethostname()
         out = []
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             query = select(Operation).where(Operation.state == "running").order_by(Operation.id)
             if kind is not None:
                 query = query.where(Operation.kind == kind)
@@ -488,7 +488,7 @@ class OperationEngine:
 
     def context_sync(self, op_id: int) -> dict[str, Any]:
         """The saved context of an operation."""
-        with self._db.session() as session:
+        with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
             return json.loads(op.context or "{}") if op is not None else {}
 

@@ -1,0 +1,212 @@
+"""`ectui login | logout`, `ectui user …`, `ectui audit list`: operator accounts and the audit log (SPEC M3)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ectui.commands._util import Parser, command, read_password, table
+
+ROLE_CHOICES = "admin|operator|auditor"
+
+
+def register(sub: Any) -> None:
+    """Add the login, logout, user and audit commands."""
+    login = sub.add_parser("login", help="log in (users module); later commands act as this account")
+    login.add_argument("--user", metavar="N", help="account name (asked when missing)")
+    login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    login.add_argument("--json", action="store_true")
+    command(login, do_login)
+    logout = sub.add_parser("logout", help="end the session started by 'ectui login'")
+    logout.add_argument("--json", action="store_true")
+    command(logout, do_logout)
+
+    user = sub.add_parser("user", help="operator accounts (users module; admins manage them)")
+    usub = user.add_subparsers(dest="action", required=True, parser_class=Parser)
+    add = usub.add_parser("add", help="create an account (the first one: an admin, by the OS operator)")
+    add.add_argument("--name", required=True, metavar="N")
+    add.add_argument("--role", required=True, metavar=ROLE_CHOICES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--json", action="store_true")
+    ulist = usub.add_parser("list", help="list accounts (admins and auditors)")
+    ulist.add_argument("--json", action="store_true")
+    role = usub.add_parser("role", help="change an account's role")
+    role.add_argument("name", metavar="NAME")
+    role.add_argument("role", metavar=ROLE_CHOICES)
+    role.add_argument("--json", action="store_true")
+    passwd = usub.add_parser("passwd", help="set an account's password (also unlocks it)")
+    passwd.add_argument("name", metavar="NAME")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd.add_argument("--json", action="store_true")
+    unlock = usub.add_parser("unlock", help="clear a lock-out after failed logins")
+    unlock.add_argument("name", metavar="NAME")
+    unlock.add_argument("--json", action="store_true")
+    enable = usub.add_parser("enable", help="allow an account to log in again")
+    enable.add_argument("name", metavar="NAME")
+    enable.add_argument("--json", action="store_true")
+    disable = usub.add_parser("disable", help="stop an account from logging in")
+    disable.add_argument("name", metavar="NAME")
+    disable.add_argument("--json", action="store_true")
+    delete = usub.add_parser("delete", help="delete an account and its sessions")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--json", action="store_true")
+    command(add, user_add)
+    command(ulist, user_list)
+    command(role, user_role)
+    command(passwd, user_passwd)
+    command(unlock, user_unlock)
+    command(enable, user_enable)
+    command(disable, user_disable)
+    command(delete, user_delete)
+
+    audit = sub.add_parser("audit", help="the audit log of changes (users module)")
+    asub = audit.add_subparsers(dest="action", required=True, parser_class=Parser)
+    alist = asub.add_parser("list", help="entries, newest first")
+    alist.add_argument(
+        "--since", metavar="D", help="from this UTC date or time (2030-06-01, 2030-06-01T12:00)"
+    )
+    alist.add_argument("--who", metavar="N", help="only this user")
+    alist.add_argument("--action", metavar="A", help="only this action, or a prefix: vm, vm.create")
+    alist.add_argument("--csv", metavar="FILE", help="also write the entries as CSV to FILE")
+    alist.add_argument("--json", action="store_true")
+    command(alist, audit_list)
+
+
+async def _password(a: argparse.Namespace, prompt: str, *, confirm: bool = False) -> tuple[str, str | None]:
+    """The password from stdin (--password-stdin) or asked on the terminal (twice when `confirm`)."""
+    if a.password_stdin:
+        return read_password(), None
+    import asyncio
+    import getpass
+
+    from ectui.i18n import _
+
+    first = await asyncio.to_thread(getpass.getpass, prompt)
+    again = await asyncio.to_thread(getpass.getpass, _("Repeat the password: ")) if confirm else None
+    return first, again
+
+
+async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.users import FEATURE
+
+    await s.license.status()
+    s.license.policy().require_feature(FEATURE)
+    name = a.user
+    if not name:
+        if a.password_stdin or not sys.stdin.isatty():
+            from ectui.services.errors import ValidationError
+
+            raise ValidationError("validation.required", field="--user")
+        import asyncio
+
+        name = await asyncio.to_thread(input, _("User: "))
+    password, _unused = await _password(a, _("Password: "))
+    who = await s.users.login_cli(name, password)
+    data = {"user": who.user, "role": who.role, "session_file": str(s.users.session_file)}
+    return data, _("Logged in as {user} ({role}).").format(user=who.user, role=who.role)
+
+
+async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.users import FEATURE
+
+    await s.license.status()
+    s.license.policy().require_feature(FEATURE)
+    who = await s.users.logout()
+    text = _("Logged out {user}.").format(user=who) if who else _("Nobody was logged in.")
+    return {"logged_out": who}, text
+
+
+async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.users import UserDraft
+
+    password, confirm = await _password(a, _("Password of {name}: ").format(name=a.name), confirm=True)
+    info = await s.users.add(UserDraft.parse(name=a.name, role=a.role, password=password, confirm=confirm))
+    return info.to_json(), _("Account {name} ({role}) created.").format(name=info.name, role=info.role)
+
+
+async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    users = await s.users.list()
+    now = s.users.now()
+    rows = [
+        (
+            u.name,
+            u.role,
+            _("yes") if u.enabled else _("no"),
+            u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked(now) else "—",
+            u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "—",
+            u.created_by,
+        )
+        for u in users
+    ]
+    headers = [_("Name"), _("Role"), _("Enabled"), _("Locked until"), _("Last login"), _("Created by")]
+    text = table(headers, rows) if users else _("No accounts yet.")
+    return [u.to_json(now) for u in users], text
+
+
+async def user_role(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.users.set_role(a.name, a.role)
+    return info.to_json(), _("{name} is now {role}.").format(name=info.name, role=info.role)
+
+
+async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    password, confirm = await _password(a, _("New password of {name}: ").format(name=a.name), confirm=True)
+    info = await s.users.set_password(a.name, password, confirm)
+    return info.to_json(), _("Password of {name} changed.").format(name=info.name)
+
+
+async def user_unlock(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.users.unlock(a.name)
+    return info.to_json(), _("{name} is unlocked.").format(name=info.name)
+
+
+async def user_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.users.set_enabled(a.name, True)
+    return info.to_json(), _("{name} may log in.").format(name=info.name)
+
+
+async def user_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    info = await s.users.set_enabled(a.name, False)
+    return info.to_json(), _("{name} is disabled.").format(name=info.name)
+
+
+async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+
+    await s.users.delete(a.name)
+    return {"deleted": a.name}, _("Account {name} deleted.").format(name=a.name)
+
+
+async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.audit import AuditFilter
+
+    audit_filter = AuditFilter.parse(since=a.since, who=a.who, action=a.action)
+    records = await s.audit.list(audit_filter)
+    data: Any = [r.to_json() for r in records]
+    rows = [
+        (r.at.strftime("%Y-%m-%d %H:%M:%S"), r.who, r.role, r.action, r.target, r.result, r.detail)
+        for r in records
+    ]
+    headers = [_("Time (UTC)"), _("Who"), _("Role"), _("Action"), _("Target"), _("Result"), _("Detail")]
+    text = table(headers, rows) if records else _("No audit entries match.")
+    if a.csv:
+        path = await s.audit.export_csv(a.csv, audit_filter)
+        data = {"entries": data, "csv": str(path)}
+        text += "\n\n" + _("CSV written to {path}").format(path=path)
+    return data, text

@@ -1,0 +1,120 @@
+"""`ectui request …`: requests that need an approver (SPEC M4): list, approve, reject, cancel."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from ectui.commands._util import Parser, command, positive_id, table
+
+if TYPE_CHECKING:
+    from ectui.services.workflow import RequestInfo
+
+
+def register(sub: Any) -> None:
+    """Add the request commands."""
+    request = sub.add_parser(
+        "request", help="create/resize requests waiting for an approver (licensed module)"
+    )
+    rsub = request.add_subparsers(dest="action", required=True, parser_class=Parser)
+    rlist = rsub.add_parser("list", help="list requests (operators: their own)")
+    rlist.add_argument("--open", action="store_true", help="only pending and running ones")
+    rlist.add_argument("--json", action="store_true")
+    approve = rsub.add_parser("approve", help="approve a pending request and run it now (admins)")
+    approve.add_argument("id", metavar="ID")
+    approve.add_argument("--json", action="store_true")
+    reject = rsub.add_parser("reject", help="reject a pending request, with a reason (admins)")
+    reject.add_argument("id", metavar="ID")
+    reject.add_argument("--reason", required=True, metavar="R")
+    reject.add_argument("--json", action="store_true")
+    cancel = rsub.add_parser("cancel", help="withdraw your own pending request")
+    cancel.add_argument("id", metavar="ID")
+    cancel.add_argument("--json", action="store_true")
+    command(rlist, request_list)
+    command(approve, request_approve)
+    command(reject, request_reject)
+    command(cancel, request_cancel)
+
+
+def state_text(state: str) -> str:
+    """The translated state name."""
+    from ectui.i18n import _
+    from ectui.services.workflow import STATE_LABELS
+
+    return _(STATE_LABELS.get(state, state))
+
+
+def kind_text(kind: str) -> str:
+    """The translated request kind."""
+    from ectui.i18n import _
+    from ectui.services.workflow import KIND_LABELS
+
+    return _(KIND_LABELS.get(kind, kind))
+
+
+def _line(r: RequestInfo) -> str:
+    from ectui.i18n import _
+
+    text = _("Request {id} ({kind}, {summary}): {state}").format(
+        id=r.id, kind=kind_text(r.kind), summary=r.summary, state=state_text(r.state)
+    )
+    if r.reason:
+        text += " — " + _("reason: {reason}").format(reason=r.reason)
+    if r.error:
+        text += " — " + r.error
+    return text
+
+
+async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.i18n import _
+    from ectui.services.workflow import OPEN_STATES
+
+    items = await s.workflow.list(states=OPEN_STATES if a.open else None)
+    rows = [
+        (
+            r.id,
+            kind_text(r.kind),
+            state_text(r.state),
+            r.project,
+            r.summary,
+            r.requested_by,
+            r.decided_by or "-",
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            r.reason or r.error or "",
+        )
+        for r in items
+    ]
+    headers = [
+        _("ID"), _("Kind"), _("State"), _("Project"), _("Request"), _("By"), _("Decided by"), _("Created"),
+        _("Reason"),
+    ]  # fmt: skip
+    text = table(headers, rows) if items else _("No requests.")
+    return {"requests": [r.to_json() for r in items]}, text
+
+
+async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    from ectui.commands._util import Refused
+    from ectui.commands.vms import _progress_printer
+
+    done = await s.workflow.approve(positive_id(a.id), on_progress=_progress_printer())
+    if done.state != "done":
+        raise Refused(done.to_json(), _line(done))
+    return done.to_json(), _line(done)
+
+
+async def request_reject(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    done = await s.workflow.reject(positive_id(a.id), a.reason)
+    return done.to_json(), _line(done)
+
+
+async def request_cancel(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    done = await s.workflow.cancel(positive_id(a.id))
+    return done.to_json(), _line(done)
+
+
+def submitted_text(r: RequestInfo) -> str:
+    """What the create/resize commands print when an operator's action became a request."""
+    from ectui.i18n import render
+    from ectui.services.errors import ServiceError
+
+    return render(ServiceError("workflow.submitted", id=r.id, kind=kind_text(r.kind)))

@@ -1,0 +1,205 @@
+"""Audit log (console): who changed what, when, with which result; filter by time, user and action; CSV export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from ectui.i18n import N_, _, ngettext, render
+from ectui.screens._base import ConsoleDomainScreen
+from ectui.services.errors import ServiceError
+from ectui.widgets import ShellModal
+from ectui.widgets.path_input import PathInput
+from ectui.widgets.tables import table_rows
+
+if TYPE_CHECKING:
+    from ectui.services.audit import AuditFilter, AuditRecord, AuditService
+
+RESULT_LABELS = {
+    "ok": N_("ok"),
+    "refused": N_("refused"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+}
+"""Untranslated labels of audit results (translated when shown)."""
+
+
+class ExportAuditModal(ShellModal["Path | None"]):
+    """Ask for the CSV path and write the entries the filter selects; stays open with the reason when refused."""
+
+    BINDINGS = [Binding("ctrl+s", "submit", _("Export"), id="audit_export.submit")]
+
+    def __init__(self, service: AuditService, audit_filter: AuditFilter, default: Path) -> None:
+        super().__init__()
+        self.service = service
+        self.audit_filter = audit_filter
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="audit-export-box"):
+            yield Label(_("Export the audit log as CSV"), classes="modal-title")
+            with Horizontal(classes="form-row"):
+                yield Label(_("File"))
+                yield PathInput(str(self.default), id="audit-export-path")
+            yield Static(id="audit-export-error", classes="modal-error")
+            yield Label(_("Tab/→: complete · Enter/Ctrl+S: export · Esc: cancel"), classes="modal-hint")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(_("Cancel"), id="audit-export-cancel")
+                yield Button(_("Export"), id="audit-export-save", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#audit-export-path", PathInput).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#audit-export-save")
+    def action_submit(self) -> None:
+        """Write the file."""
+        if not self.busy:
+            self.export(self.query_one("#audit-export-path", PathInput).value)
+
+    @on(Button.Pressed, "#audit-export-cancel")
+    def press_cancel(self) -> None:
+        self.action_cancel()
+
+    @work(exclusive=True, group="audit-export", exit_on_error=False)
+    async def export(self, path: str) -> None:
+        """Write the CSV; the modal cannot be closed meanwhile."""
+        error = self.query_one("#audit-export-error", Static)
+        error.update("")
+        self.busy = True
+        try:
+            written = await self.service.export_csv(path, self.audit_filter)
+        except ServiceError as err:
+            error.update(render(err))
+            return
+        finally:
+            self.busy = False
+        self.dismiss(written)
+
+
+class AuditScreen(ConsoleDomainScreen):
+    """The audit log, newest first, filtered by since / who / action (Enter in a filter applies it)."""
+
+    DOMAIN = "audit"
+    CSS_PATH = "audit.tcss"
+    BINDINGS = [
+        Binding("f", "focus_filter", _("Filter"), id="audit.filter"),
+        Binding("e", "export", _("Export CSV"), id="audit.export"),
+        Binding("r", "refresh", _("Refresh"), id="audit.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audit_filter: AuditFilter | None = None
+        """The filter applied to the table (None: everything)."""
+
+    def compose_content(self) -> ComposeResult:
+        yield Label(_("Audit log"), classes="section-title")
+        with Horizontal(id="audit-filters"):
+            yield Input(id="audit-since", placeholder=_("since (2030-06-01)"))
+            yield Input(id="audit-who", placeholder=_("who"))
+            yield Input(id="audit-action", placeholder=_("action (vm, vm.create)"))
+        yield Static(id="audit-status")
+        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column(_("Time (UTC)"), key="at")
+        table.add_column(_("Who"), key="who")
+        table.add_column(_("Role"), key="role")
+        table.add_column(_("Action"), key="action")
+        table.add_column(_("Target"), key="target")
+        table.add_column(_("Result"), key="result")
+        table.add_column(_("Detail"), key="detail")
+        table.focus()
+        self.refresh_log()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_log()
+
+    @property
+    def table(self) -> DataTable[str]:
+        """The entries table."""
+        return self.query_one("#audit-table", DataTable)
+
+    def rows(self) -> list[list[str]]:
+        """The rows as shown (for tests)."""
+        return table_rows(self.table)
+
+    def action_focus_filter(self) -> None:
+        """Move to the filter fields."""
+        self.query_one("#audit-since", Input).focus()
+
+    def action_refresh(self) -> None:
+        """Reload."""
+        self.refresh_log()
+
+    @on(Input.Submitted, "#audit-filters Input")
+    def apply_filter(self) -> None:
+        """Read the filter fields and reload."""
+        from ectui.services.audit import AuditFilter
+
+        status = self.query_one("#audit-status", Static)
+        try:
+            self.audit_filter = AuditFilter.parse(
+                since=self.query_one("#audit-since", Input).value,
+                who=self.query_one("#audit-who", Input).value,
+                action=self.query_one("#audit-action", Input).value,
+            )
+        except ServiceError as err:
+            status.update(render(err))
+            return
+        self.table.focus()
+        self.refresh_log()
+
+    @work(exclusive=True, group="audit-refresh", exit_on_error=False)
+    async def refresh_log(self) -> None:
+        """Load the entries the filter selects."""
+        status = self.query_one("#audit-status", Static)
+        try:
+            records = await self.services.audit.list(self.audit_filter)
+        except ServiceError as err:
+            self.table.clear()
+            status.update(render(err))
+            return
+        self.show_records(records)
+        status.update(ngettext("{n} entry", "{n} entries", len(records)).format(n=len(records)))
+
+    def show_records(self, records: Sequence[AuditRecord]) -> None:
+        """Fill the table."""
+        table = self.table
+        table.clear()
+        for r in records:
+            table.add_row(
+                r.at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.who,
+                r.role,
+                r.action,
+                r.target,
+                _(RESULT_LABELS.get(r.result, r.result)),
+                r.detail,
+                key=str(r.id),
+            )
+
+    def action_export(self) -> None:
+        """Write the entries shown as CSV."""
+        from ectui.services.audit import AuditFilter
+
+        default = Path.home() / f"ectui-audit-{dt.date.today():%Y%m%d}.csv"
+
+        def written(path: Path | None) -> None:
+            if path is not None:
+                self.notify(_("CSV written to {path}").format(path=path))
+
+        self.app.push_screen(
+            ExportAuditModal(self.services.audit, self.audit_filter or AuditFilter(), default),
+            callback=written,
+        )

@@ -1,0 +1,345 @@
+"""Audit log (SPEC M3): who changed what, when, on which target, with which result; append-only, CSV export.
+
+Every public changing method of the console's services carries `@audited(action, target)`: the entry is
+written after the method returns or raises, so it holds the real result (ok, or the refusal or error
+text). A refusal by `LicensePolicy.ensure_writable()` (no license, read-only, an auditor) is recorded
+like any other. There is no API that updates or deletes an entry, and the database refuses both too
+(triggers of migration 0007).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import csv
+import datetime as dt
+import functools
+import inspect
+import io
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select
+
+from ectui.db.models import AuditEntry
+from ectui.i18n import N_
+from ectui.services.errors import (
+    LicenseError,
+    ReadOnlyError,
+    ServiceError,
+    ValidationError,
+    register_messages,
+)
+
+if TYPE_CHECKING:
+    from ectui.db.session import Database
+    from ectui.services.license import ConsoleLicenseService
+
+log = logging.getLogger("ectui.audit")
+
+register_messages(
+    {
+        "access.auditor": N_(
+            "{user} is logged in as an auditor: auditors can read everything and change nothing."
+        ),
+        "access.login_required": N_(
+            "Log in first: the users module is on and nobody is logged in (ectui login, or restart the console)."
+        ),
+        "access.role_denied": N_("{user} ({role}) may not {field}; ask an admin."),
+        "audit.write_failed": N_("Cannot write the CSV file {path}: {reason}"),
+        "audit.no_path": N_("Give the path of the CSV file to write."),
+    }
+)
+
+FEATURE = "users.audit"
+"""The licensed menu of the audit log (module 'users', SPEC M3)."""
+ROLES = ("admin", "operator", "auditor")
+"""The roles of operator accounts, from most to least rights."""
+READERS = ("admin", "auditor")
+"""Roles that may read the audit log and the account list."""
+RESULTS = ("ok", "refused", "failed", "cancelled")
+CSV_COLUMNS = ("id", "at", "who", "role", "action", "target", "result", "detail")
+MAX_ROWS = 10_000
+"""At most this many entries per list (newest first); narrow with a filter for older ones."""
+
+
+class AccessError(ReadOnlyError):
+    """The acting identity's role does not allow the change (auditor, nobody logged in, not an admin)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who acts: an account and its role, or the OS operator with full rights when accounts are not in use."""
+
+    user: str
+    role: str
+    """admin | operator | auditor; 'none' when the users module asks for a login and nobody is logged in"""
+    source: str = "os"
+    """os (users module off, or no accounts yet) | login (the TUI) | session (the CLI token file) | anonymous"""
+
+    @property
+    def may_change(self) -> bool:
+        """Admins and operators may change things; auditors and nobody may not."""
+        return self.role in ("admin", "operator")
+
+    def refusal(self) -> AccessError | None:
+        """Why this identity may change nothing (None when it may)."""
+        if self.role == "auditor":
+            return AccessError("access.auditor", user=self.user)
+        if not self.may_change:
+            return AccessError("access.login_required")
+        return None
+
+
+def os_identity(operator: str) -> Identity:
+    """The OS operator with full rights: the identity when the users module is off or has no accounts."""
+    return Identity(operator, "admin", "os")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of the audit log."""
+
+    id: int
+    at: dt.datetime
+    who: str
+    role: str
+    action: str
+    target: str
+    result: str
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        """The `ectui audit list --json` object."""
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(timespec="seconds"),
+            "who": self.who,
+            "role": self.role,
+            "action": self.action,
+            "target": self.target,
+            "result": self.result,
+            "detail": self.detail,
+        }
+
+    def csv_row(self) -> list[str]:
+        """The CSV columns of this entry (CSV_COLUMNS)."""
+        return [str(v) for v in self.to_json().values()]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to show: since a time, by one user, of one action (or action prefix: 'vm' → vm.*)."""
+
+    since: dt.datetime | None = None
+    who: str | None = None
+    action: str | None = None
+
+    @classmethod
+    def parse(
+        cls, *, since: str | None = None, who: str | None = None, action: str | None = None
+    ) -> AuditFilter:
+        """Validate raw values (since: 2030-06-01 or 2030-06-01T12:00, UTC); raises ValidationError naming the field."""
+        since_text = (since or "").strip()
+        when: dt.datetime | None = None
+        if since_text:
+            try:
+                when = dt.datetime.fromisoformat(since_text)
+            except ValueError:
+                raise ValidationError("validation.date", field=N_("Since"), value=since_text) from None
+            if when.tzinfo is not None:
+                when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        return cls(since=when, who=(who or "").strip() or None, action=(action or "").strip() or None)
+
+    def matches(self, record: AuditRecord) -> bool:
+        """The same test as the SQL query, for entries already loaded."""
+        if self.since is not None and record.at < self.since:
+            return False
+        if self.who is not None and record.who != self.who:
+            return False
+        return (
+            self.action is None or record.action == self.action or record.action.startswith(self.action + ".")
+        )
+
+
+class AuditService:
+    """The audit log: `record` is the only write; `list` and `export_csv` read it (admins and auditors)."""
+
+    def __init__(
+        self,
+        db: Database,
+        license_service: ConsoleLicenseService,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._db = db
+        self._license = license_service
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+
+    # -- writing (append only)
+
+    def record_sync(
+        self, identity: Identity, action: str, target: str, result: str, detail: str = ""
+    ) -> None:
+        """Append one entry (blocking; callers on the loop use `record`)."""
+        with self._db.locked_session() as session:
+            session.add(
+                AuditEntry(
+                    at=self._clock(),
+                    who=identity.user[:200],
+                    role=identity.role[:16],
+                    action=action[:64],
+                    target=target[:255],
+                    result=result,
+                    detail=detail[:2000],
+                )
+            )
+
+    async def record(
+        self, identity: Identity, action: str, target: str, result: str, detail: str = ""
+    ) -> None:
+        """Append one entry; a failure to write is logged, never raised over the change it records."""
+        try:
+            await asyncio.to_thread(self.record_sync, identity, action, target, result, detail)
+        except Exception as err:  # the change happened; losing its entry must not hide that
+            log.error("audit entry for %s on %s not written: %s", action, target, type(err).__name__)
+
+    # -- reading
+
+    async def list(
+        self, audit_filter: AuditFilter | None = None, *, limit: int = MAX_ROWS
+    ) -> list[AuditRecord]:
+        """Entries matching the filter, newest first (admins and auditors; the licensed users.audit menu)."""
+        await self._require_reader()
+        return await asyncio.to_thread(self._list, audit_filter or AuditFilter(), limit)
+
+    def _list(self, f: AuditFilter, limit: int) -> list[AuditRecord]:
+        query = select(AuditEntry)
+        if f.since is not None:
+            query = query.where(AuditEntry.at >= f.since)
+        if f.who is not None:
+            query = query.where(AuditEntry.who == f.who)
+        if f.action is not None:
+            query = query.where(
+                (AuditEntry.action == f.action) | AuditEntry.action.startswith(f.action + ".")
+            )
+        query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        with self._db.session() as session:
+            return [
+                AuditRecord(r.id, r.at, r.who, r.role, r.action, r.target, r.result, r.detail)
+                for r in session.scalars(query)
+            ]
+
+    async def export_csv(self, path: str | Path, audit_filter: AuditFilter | None = None) -> Path:
+        """Write the matching entries (oldest first) as CSV with a header row; returns the path written."""
+        text = str(path or "").strip()
+        if not text:
+            raise ValidationError("audit.no_path", field=N_("CSV file"))
+        records = await self.list(audit_filter)
+        return await asyncio.to_thread(_write_text, Path(text), csv_text(list(reversed(records))))
+
+    async def _require_reader(self) -> None:
+        await self._license.status()
+        policy = self._license.policy()
+        policy.require_feature(FEATURE)
+        who = self._license.current_identity()
+        if who.role not in READERS:
+            if who.role not in ROLES:
+                raise AccessError("access.login_required")
+            raise AccessError(
+                "access.role_denied", user=who.user, role=who.role, field=N_("read the audit log")
+            )
+
+
+def csv_text(records: list[AuditRecord]) -> str:
+    """Entries as CSV text (header CSV_COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for record in records:
+        writer.writerow(record.csv_row())
+    return out.getvalue()
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path = path.expanduser()
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ServiceError("audit.write_failed", path=str(path), reason=err.strerror or str(err)) from None
+    return path
+
+
+# ------------------------------------------------------------------ the decorator
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Target = str | Callable[[Mapping[str, Any]], object]
+"""A parameter path ('draft.name', 'vm_id') or a function of the bound arguments (without self)."""
+
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("ectui_audit_inside", default=False)
+"""True inside an audited call: a change made by another audited change is part of it, not a new entry."""
+
+REFUSALS = (ReadOnlyError, LicenseError, ValidationError)
+"""Errors recorded as 'refused' (the console said no); other errors are 'failed'."""
+
+
+def audited(action: str, target: Target = "") -> Callable[[F], F]:
+    """Record each call of an async service method in the audit log, with its result.
+
+    The service reaches the log through its license service (`self._license.audit`, or `self.audit` on
+    the license service itself); without one (a service built alone) nothing is recorded.
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            lic = getattr(self, "_license", None) or self
+            sink: AuditService | None = getattr(lic, "audit", None)
+            if sink is None or _INSIDE.get():
+                return await fn(self, *args, **kwargs)
+            token = _INSIDE.set(True)
+            what = _describe(signature, target, self, args, kwargs)
+            try:
+                value = await fn(self, *args, **kwargs)
+            except REFUSALS as err:
+                await sink.record(lic.current_identity(), action, what, "refused", str(err))
+                raise
+            except ServiceError as err:
+                await sink.record(lic.current_identity(), action, what, "failed", str(err))
+                raise
+            except asyncio.CancelledError:
+                await asyncio.shield(sink.record(lic.current_identity(), action, what, "cancelled"))
+                raise
+            except Exception as err:  # unexpected: the kind only (its text may carry anything)
+                await sink.record(lic.current_identity(), action, what, "failed", type(err).__name__)
+                raise
+            finally:
+                _INSIDE.reset(token)
+            await sink.record(lic.current_identity(), action, what, "ok")
+            return value
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _describe(signature: inspect.Signature, target: Target, owner: Any, args: Any, kwargs: Any) -> str:
+    try:
+        bound = signature.bind_partial(owner, *args, **kwargs).arguments
+        values = {k: v for k, v in list(bound.items())[1:]}
+        if callable(target):
+            return str(target(values))
+        if not target:
+            return ""
+        head, *attrs = target.split(".")
+        value: Any = values.get(head, "")
+        for attr in attrs:
+            value = getattr(value, attr, "")
+        return str(value)
+    except Exception:  # a target that cannot be described must not stop the change
+        return ""
