@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import BillingPrice, Cluster, MeterSpan, Project, Vm, utcnow
 from ectui.i18n import N_
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import date_value, required_text
 
@@ -411,6 +412,7 @@ class BillingService:
             for i, r in enumerate(rows)
         ]
 
+    @audited("price.set", "draft")
     async def set_price(self, draft: PriceDraft) -> PriceInfo:
         """Add a price from its date on (earlier prices are kept); a price of the same date is replaced."""
         await self._check(write=True)

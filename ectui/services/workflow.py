@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from ectui.db.models import Operation, Project, QuotaReservation, Vm, WorkflowRequest, utcnow
 from ectui.i18n import N_, _
+from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, register_messages
 from ectui.services.progress import CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import Amounts
@@ -269,6 +270,7 @@ class WorkflowService:
             return Outcome(result=await self._vms.create(item, on_progress=on_progress, cancel=cancel))
         return Outcome(result=await self._resize.resize(item, on_progress=on_progress, cancel=cancel))
 
+    @audited("request.submit", "item")
     async def submit(self, item: VmDraft | ResizePlan) -> RequestInfo:
         """Record a request and reserve its quota now (refused, naming the resource, when it does not fit)."""
         from ectui.services.vms import VmDraft
@@ -404,6 +406,7 @@ class WorkflowService:
 
     # -- deciding
 
+    @audited("request.reject", "request_id")
     async def reject(self, request_id: int, reason: str) -> RequestInfo:
         """An admin refuses a pending request, with a reason; its reservation is released."""
         from ectui.services.validation import required_text
@@ -413,6 +416,7 @@ class WorkflowService:
         who = await self._admin(N_("reject"))
         return await asyncio.to_thread(self._end_pending, request_id, "rejected", who.user, text, None)
 
+    @audited("request.cancel", "request_id")
     async def cancel(self, request_id: int) -> RequestInfo:
         """The requester withdraws a pending request; its reservation is released."""
         await self._require(write=True)
@@ -440,6 +444,7 @@ class WorkflowService:
             self._projects.finish_sync(reservation_id, "released")
         return self._load(request_id)
 
+    @audited("request.approve", "request_id")
     async def approve(
         self,
         request_id: int,

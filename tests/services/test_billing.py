@@ -390,3 +390,19 @@ async def test_vm_and_resize_services_meter_the_lifecycle(s: ConsoleServices, cl
     # 48 h running 3/4/1: 3·48·0.01 = 1.44, 4·48·0.005 = 0.96, 0.96 → 3.36; total 2.40+0.48+2.40+3.36 = 8.64
     assert [str(line.total) for line in bill.lines] == ["2.40", "0.48", "2.40", "3.36"]
     assert bill.total == D("8.64")
+
+
+async def test_setting_a_price_is_in_the_audit_log(
+    tmp_path: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any]
+) -> None:
+    console = await licensed(tmp_path, settings_for, make_license, "platform,billing,users")
+    try:
+        await console.billing.set_price(
+            PriceDraft.parse(
+                vcpu_hour="0.01", ram_gb_hour="0.005", ip_hour="0.002", effective_from="2030-06-01"
+            )
+        )
+        entries = await console.audit.list()
+        assert ("price.set", "ok") in [(e.action, e.result) for e in entries]
+    finally:
+        console.close()
