@@ -15,10 +15,16 @@ from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.editions import features_text, storage_text
 from ectui.services.errors import ServiceError
+from ectui.services.issuer import MENU_TREE
 from ectui.widgets import PathInput, ShellModal
 
 if TYPE_CHECKING:
     from ectui.services.license import ConsoleLicenseService, LicenseStatus
+
+FEATURE_NAMES: dict[str, str] = {
+    code: name for module, title, menus in MENU_TREE for code, name in ((module, title), *menus)
+}
+"""Feature code → untranslated menu name (the licensed feature menus, as the issuer seeds them)."""
 
 STATE_LABELS = {
     "none": N_("no license"),
@@ -165,7 +171,8 @@ class LicenseScreen(ConsoleDomainScreen):
         self.query_one("#license-summary", Static).update(summary)
         features = status.license.features if status.license else ()
         self.query_one("#license-features-title").display = bool(features)
-        self.query_one("#license-features", Static).update(features_text(features) if features else "")
+        names = {code: _(name) for code, name in FEATURE_NAMES.items()}
+        self.query_one("#license-features", Static).update(features_text(features, names) if features else "")
 
     @property
     def summary_text(self) -> str:

@@ -119,3 +119,19 @@ async def test_colon_goes_to_any_domain_by_name_also_beyond_the_tenth(tmp_path: 
             await settle(pilot, lambda: isinstance(app.screen, JobsScreen))
     finally:
         services.close()
+
+
+async def test_license_screen_names_the_features_in_the_ui_language(tmp_path: Path) -> None:
+    full = await issue(tmp_path, "Full", "platform,users.audit", "b")
+    services = build_console_services(settings_for(tmp_path / "console"))
+    await services.start()
+    await services.license.import_license(*full)
+    try:
+        app = ConsoleApp(services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            text = str(app.screen.query_one("#license-features").render())
+            assert "Images" in text and "ISO files" in text and "Audit log" in text
+            assert "isos" not in text  # names, not codes
+    finally:
+        services.close()
