@@ -222,7 +222,9 @@ async def test_cancel_an_upload_from_the_jobs_screen(
     services: ConsoleServices, cloud: DevCloudHandle, tmp_path: Path
 ) -> None:
     src = make_file(tmp_path / "slow.raw", 48 * 1024 * 1024)
-    admin_call(cloud, "POST", "/_admin/faults", {"op": "image.upload", "delay": 1.0})  # the cloud reads late
+    admin_call(
+        cloud, "POST", "/_admin/faults", {"op": "image.upload", "delay": 5.0}
+    )  # the cloud reads late: the cancel lands while it waits
     app = ConsoleApp(services)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_images(pilot)
