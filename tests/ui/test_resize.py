@@ -198,7 +198,9 @@ async def test_cold_resize_end_to_end_with_live_steps(
 ) -> None:
     cloud.cloud.vendor_extensions = ()  # cold: stop, resize, start
     vm = await made_vm(services, "alpha")
-    admin_call(cloud, "POST", "/_admin/faults", {"op": "compute.resize", "delay": 1.5})  # time to look
+    admin_call(
+        cloud, "POST", "/_admin/faults", {"op": "compute.resize", "delay": 3.0}
+    )  # time to look, also on a loaded machine
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_vms(pilot)
