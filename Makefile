@@ -3,14 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.lock
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run issuer test bench lint check i18n clean
+.PHONY: run issuer test bench lint check i18n clean upgrade-deps
 
-$(STAMP): pyproject.toml
+# The development and test environment is exactly the lock: pinned versions with their hashes, the
+# editable install's build backend included (no build isolation, so nothing unpinned is fetched).
+# Users installing the package get the ranges of pyproject.toml.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+upgrade-deps:  ## the one deliberate way to move dependencies: rewrite requirements/dev.lock to the newest allowed
+	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q '$(PIP_TOOLS)'
+	.venv-lock/bin/pip-compile -q --upgrade --generate-hashes --allow-unsafe --strip-extras --extra test \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml requirements/dev.in
+	@echo "$(LOCK) rewritten: review 'git diff $(LOCK)', run 'make i18n test', commit."
 
 run: $(STAMP)  ## open the console on the built-in dev cloud (started and stopped with it)
 	$(BIN)/ectui --demo
@@ -37,4 +50,4 @@ i18n: $(STAMP)  ## recompile ectui/locale/zh_CN/LC_MESSAGES/ectui.mo from the pa
 	$(BIN)/python tools/i18n.py missing
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache

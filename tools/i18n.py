@@ -62,6 +62,26 @@ def mo_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def mo_messages(data: bytes) -> dict[object, object]:
+    """The translations a compiled .mo holds (msgid -> msgstr, plurals as tuples), without its header.
+
+    What matters for the console is the messages and their translations; the header and the byte layout are
+    whatever the Babel version that compiled it writes.
+    """
+    import gettext
+
+    translations = gettext.GNUTranslations(io.BytesIO(data))
+    catalog: dict[object, object] = {}
+    for key, value in translations._catalog.items():  # type: ignore[attr-defined]
+        if key == "":
+            continue
+        if isinstance(key, tuple):  # (msgid, n) of a plural form
+            catalog.setdefault(key[0], {})[key[1]] = value  # type: ignore[index]
+        else:
+            catalog[key] = value
+    return catalog
+
+
 def main(argv: list[str]) -> int:
     """Run a subcommand."""
     command = argv[1] if len(argv) > 1 else "compile"
