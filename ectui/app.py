@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.widgets import Static
 from textual.worker import Worker
 
 from ectui.i18n import N_, _, render
@@ -21,6 +21,7 @@ from ectui.messages import WorkerFailed, forward_worker_error
 from ectui.screens._base import Domain, DomainScreen, lazy_screen
 from ectui.services.errors import ServiceError
 from ectui.widgets import HelpModal
+from ectui.widgets.literal import Static, safe_notify_text
 
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices, IssuerServices
@@ -109,6 +110,24 @@ class ShellApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(_("Starting…"), id="startup-message")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is literal text: error messages quote cloud and FTP texts and names."""
+        super().notify(
+            safe_notify_text(message),
+            title=safe_notify_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         self.start_services()

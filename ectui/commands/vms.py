@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ectui.commands._util import Parser, command, describe, read_password, table
@@ -268,7 +267,7 @@ async def _iso_id(s: Any, vm: Any, ref: str) -> int:
 
     text = ref.strip()
     isos = await s.isos.list(vm.cluster)
-    if text.isdigit() and any(i.id == int(text) for i in isos):
+    if text.isascii() and text.isdigit() and any(i.id == int(text) for i in isos):
         return int(text)
     found = [i.id for i in isos if text in (i.name, i.file_name)]
     if len(found) != 1:
@@ -296,19 +295,9 @@ async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
 
 
 async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
-    import asyncio
+    from ectui.i18n import _
 
-    from ectui.i18n import N_, _
-    from ectui.services.errors import ValidationError
-
-    def read() -> str:
-        return Path(a.public_key).expanduser().read_text(encoding="utf-8", errors="strict")[:20000]
-
-    try:
-        text = await asyncio.to_thread(read)
-    except (OSError, UnicodeDecodeError):
-        raise ValidationError("keypair.no_file", field=N_("Public key"), path=a.public_key) from None
-    info = await s.keypairs.import_key(a.name, text, cluster=a.cluster)
+    info = await s.keypairs.import_key_file(a.name, a.public_key, cluster=a.cluster)
     return info.to_json(), _("Key pair '{name}' imported into {cluster} ({fingerprint}).").format(
         name=info.name, cluster=info.cluster, fingerprint=info.fingerprint
     )

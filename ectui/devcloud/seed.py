@@ -171,3 +171,46 @@ def seed(cloud: DevCloud) -> bool:
         store.set_meta("seeded", ts)
     (cloud.iso_dir / ISO_NAME).write_bytes(_iso_bytes("VIRTIO_TOOLS"))
     return True
+
+
+def seed_names(cloud: DevCloud, names: list[str]) -> dict[str, int]:
+    """Add a compute node, a public image, a Keystone project and an ISO file for each name.
+
+    For trying the console against the names real clouds hold: brackets, escape sequences, line breaks.
+    A name that cannot be a file name (a '/', a NUL, too long) gets no ISO.
+    """
+    store = cloud.store
+    ts = now_iso()
+    admin = project_id(cloud, ADMIN_PROJECT)
+    isos = 0
+    with store.transaction():
+        for name in names:
+            index = store.count("host") + 1
+            store.put(
+                "host",
+                {
+                    "id": new_id(), "int_id": index, "service_id": index + 10, "name": name, "zone": ZONE,
+                    "vcpus": NODE_VCPUS, "memory_mb": NODE_RAM_MB, "local_gb": NODE_DISK_GB,
+                    "host_ip": f"192.168.101.{index % 250}", "state": "up", "status": "enabled",
+                    "created_at": ts,
+                },
+            )  # fmt: skip
+            image = cloud.glance.new_image(
+                admin, name=name, disk_format="qcow2", container_format="bare", visibility="public",
+                os_type="linux", description=name,
+            )  # fmt: skip
+            cloud.glance.put_data(image, _image_bytes(name, 1024))
+            store.put(
+                "project",
+                {
+                    "id": new_id().replace("-", ""), "name": name, "domain_id": "default", "description": name,
+                    "enabled": True, "is_domain": False, "parent_id": "default", "tags": [],
+                },
+            )  # fmt: skip
+    for name in names:
+        file_name = f"{name}.iso"
+        if "/" in name or "\0" in name or len(file_name.encode()) > 255:
+            continue
+        (cloud.iso_dir / file_name).write_bytes(_iso_bytes("HOSTILE"))
+        isos += 1
+    return {"names": len(names), "isos": isos}

@@ -14,7 +14,19 @@ from typing import Any
 from aiohttp import web
 
 from . import seed as seeding
-from .core import CTX, JSON, MV, ApiError, Faults, Later, Timings, base_url, json_response, read_json
+from .core import (
+    CTX,
+    JSON,
+    MV,
+    ApiError,
+    Faults,
+    Later,
+    Timings,
+    bad_request,
+    base_url,
+    json_response,
+    read_json,
+)
 from .ftp import FtpServer
 from .glance import Glance
 from .keystone import Keystone
@@ -290,6 +302,7 @@ class DevCloud:
         r.add_delete("/_admin/faults", self._clear_faults)
         r.add_get("/_admin/health", self._health)
         r.add_post("/_admin/images/bulk", self._bulk_images)
+        r.add_post("/_admin/seed/names", self._seed_names)
 
     async def _list_faults(self, request: web.Request) -> web.Response:
         """GET /_admin/faults."""
@@ -311,6 +324,14 @@ class DevCloud:
             {"status": "ok", "timings": self.timings.as_dict(), "ftp_port": self.ftp_port,
              "images": self.store.count("image"), "servers": self.store.count("server")}
         )  # fmt: skip
+
+    async def _seed_names(self, request: web.Request) -> web.Response:
+        """POST /_admin/seed/names {"names": [...]}: a node, image, project and ISO named each name."""
+        body = await read_json(request)
+        names = body.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise bad_request("names must be a list of non-empty strings")
+        return json_response(seeding.seed_names(self, names), status=201)
 
     async def _bulk_images(self, request: web.Request) -> web.Response:
         """Create many small active images at once (benchmarks of listing and sync)."""

@@ -18,14 +18,16 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes, progress_text
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
+from ectui.text import visible
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo, ImageUpload
@@ -149,7 +151,7 @@ class ImageTable(ScrollView, can_focus=True):
         keep = self.current()
         self._all = []
         for image in images:
-            cells = tuple(c.text(image) for c in self.columns)
+            cells = tuple(visible(c.text(image)) for c in self.columns)  # names are foreign text
             self._all.append((image, cells, " ".join(cells).lower()))
         self._sort()
         self._apply(keep.id if keep else None)

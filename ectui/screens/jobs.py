@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Label
 
 from ectui.i18n import N_, _
 from ectui.jobs import Job, progress_text
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.nodes import capacity_bar
 from ectui.widgets import ConfirmModal
+from ectui.widgets.literal import DataTable, Label
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:

@@ -9,11 +9,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Label, Tree
+from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ectui.i18n import _
 from ectui.screens._base import IssuerDomainScreen
+from ectui.widgets.literal import Label
 
 if TYPE_CHECKING:
     from ectui.services.issuer import MenuNode

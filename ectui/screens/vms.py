@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, Input, OptionList
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
@@ -23,6 +21,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
+from ectui.widgets.literal import DataTable, Label, Option, Select, Static
 from ectui.widgets.password_rules import PasswordRules
 
 if TYPE_CHECKING:
@@ -655,11 +654,8 @@ class CreateVmModal(ShellModal["Job | None"]):
 
     @work(group="vm-form-key", exit_on_error=False)
     async def import_key(self, name: str, path: str) -> None:
-        from pathlib import Path
-
-        try:
-            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8", errors="replace")
-            info = await self.services.keypairs.import_key(name, text, cluster=self.choices.cluster)
+        try:  # read bounded by the service: a FIFO or /dev/zero is refused at once
+            info = await self.services.keypairs.import_key_file(name, path, cluster=self.choices.cluster)
         except OSError as err:
             self.query_one("#vm-error", Static).update(
                 _("Cannot read {path}: {reason}").format(path=path, reason=err.strerror)

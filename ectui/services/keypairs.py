@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -36,6 +37,8 @@ KEY_TYPES = (
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
+MAX_PUBLIC_KEY_FILE_BYTES = 16 * 1024
+"""An OpenSSH public key file is one line (RSA-16384 is about 2.8 KiB); anything bigger is refused unread."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,254}$")
 
 register_messages(
@@ -103,6 +106,19 @@ def parse_public_key(text: str) -> tuple[str, str]:
     digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     fingerprint = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
     return line, fingerprint
+
+
+def read_public_key_file(path: str | Path) -> str:
+    """The text of an operator-given public key file, read bounded (a FIFO, a device or a huge file is refused)."""
+    from ectui.services.boundedio import read_file_bounded
+
+    field = N_("Public key")
+    text = str(path)
+    try:
+        data = read_file_bounded(Path(text).expanduser(), MAX_PUBLIC_KEY_FILE_BYTES, field)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ValidationError("keypair.no_file", field=field, path=text) from None
 
 
 class KeypairService:
@@ -178,6 +194,13 @@ class KeypairService:
                 cluster_id, lambda conn: conn.compute.delete_keypair(name, ignore_missing=True)
             )
             raise
+
+    async def import_key_file(
+        self, name: str, path: str | Path, *, cluster: str | None = None
+    ) -> KeypairInfo:
+        """Import the OpenSSH public key held in a file (read bounded: see read_public_key_file)."""
+        text = await asyncio.to_thread(read_public_key_file, path)
+        return await self.import_key(name, text, cluster=cluster)
 
     async def list(self, *, cluster: str | None = None) -> list[KeypairInfo]:
         """Key pairs of one cluster, or of every cluster."""

@@ -36,7 +36,14 @@ from ectui.services.audit import audited
 from ectui.services.billing import meter
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudConnections, CloudError, classify
-from ectui.services.operations.engine import OperationEngine, OperationInfo, RunContext, Step
+from ectui.services.operations.engine import (
+    CleanupPending,
+    OperationEngine,
+    OperationInfo,
+    Recovered,
+    RunContext,
+    Step,
+)
 from ectui.services.progress import Cancelled, CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import Amounts, ProjectInfo, QuotaError
 from ectui.services.validation import optional_text, required_text, whole_number
@@ -88,6 +95,8 @@ GUEST_MOUNT_HINT = "mkdir isoformount && mount -t auto -o ro /dev/cdrom ./isofor
 """What to type in the guest after an ISO is mounted as its CD-ROM (SPEC S6)."""
 CDROM_EXTENSION = "EC-CDROM"
 """Alias of the vendor CD-ROM extension (attachCdrom / detachCdrom) in Nova's extension list."""
+VM_KINDS = ("create_vm", "delete_vm", "snapshot_vm", "mount_iso", "unmount_iso")
+"""Operation kinds of this service (recovered by `VmService.recover_interrupted`)."""
 SNAPSHOT_MARK = "ectui_operation"
 """Image property naming the snapshot operation (finds an image whose createImage answer was lost)."""
 
@@ -189,6 +198,11 @@ OS_USERS = {"linux": "root", "windows": "administrator"}
 PLACEMENTS = ("manual", "auto")
 LOGINS = ("password", "keypair")
 _NAME = re.compile(r"^[^\W_][\w.-]{0,63}$")
+
+
+def _is_id(text: str) -> bool:
+    """ASCII digits that fit a database id: '١٢' or a 30-digit number is a name, not an id."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= 2**63 - 1
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 
 STEP_LABELS = {
@@ -783,6 +797,11 @@ class VmService:
             await self.engine.run(
                 op_id, steps, data, on_progress=on_progress, cancel=cancel, error_of=error_of
             )
+        except CleanupPending as err:  # the cloud went away: the rollback is retried later, quota held
+            raise VmError(
+                "vm.create_cleanup_pending", name=draft.name, field=err.step, reason=_render(err.cause),
+                leftovers=err.params.get("leftovers", ""),
+            ) from err.__cause__  # fmt: skip
         except ServiceError as err:
             if "leftovers" in err.params and not isinstance(err, Cancelled):
                 raise VmError("vm.create_leftovers", **err.params) from err.__cause__
@@ -917,6 +936,7 @@ class VmService:
                 server_id = _find_marked_server(c, draft.name, ctx.operation_id)
             if server_id is not None:
                 _delete_server_and_wait(c, server_id, self._poll_first, self._poll_max)
+                _drop_ports(c, server_id)
 
         def wait(ctx: RunContext) -> None:
             server = _wait_for_status(
@@ -953,8 +973,7 @@ class VmService:
             ctx.data["floating_ip"] = fip.floating_ip_address
 
         def release_ip(ctx: RunContext) -> None:
-            if ctx.data.get("floating_ip_id"):
-                _sdk(lambda: conn().network.delete_ip(ctx.data["floating_ip_id"], ignore_missing=True))
+            _release_marked_ip(conn(), ctx.data.get("floating_ip_id"), draft.name, ctx.operation_id)
 
         def record(ctx: RunContext) -> None:
             with self._db.session() as session:
@@ -998,7 +1017,7 @@ class VmService:
                 ctx.data.pop("vm_id", None)
 
         steps = [
-            Step("reserve", STEP_LABELS["reserve"], reserve, release),
+            Step("reserve", STEP_LABELS["reserve"], reserve, release, after_cleanup=True),
             Step("flavor", STEP_LABELS["flavor"], make_flavor, drop_flavor),
             Step("boot", STEP_LABELS["boot"], boot, drop_server),
             Step("wait", STEP_LABELS["wait"], wait),
@@ -1041,7 +1060,7 @@ class VmService:
         def load() -> VmInfo:
             with self._db.session() as session:
                 text = ref.strip()
-                if text.isdigit():
+                if _is_id(text):
                     row = session.get(Vm, int(text))
                     if row is not None:
                         return _infos(session, [row])[0]
@@ -1063,7 +1082,7 @@ class VmService:
     async def template_ref(self, ref: str | int) -> int:
         """A template id from an id or a name (names are looked up in the current project's cluster)."""
         text = str(ref).strip()
-        if text.isdigit():
+        if _is_id(text):
             return int(text)
         if not text:
             raise ValidationError("validation.required", field=N_("Template"))
@@ -1688,26 +1707,135 @@ class VmService:
 
     # -- crash recovery
 
-    async def recover_interrupted(self) -> list[OperationInfo]:
-        """Compensate `create_vm` operations a dead console left running (see ConsoleServices.start).
+    async def recover_interrupted(self) -> list[Recovered]:
+        """Recover the VM operations a dead console left running, and retry their pending cleanups.
 
         Only stale operations are touched (OperationEngine.stale_running_sync: heartbeat older than the
         lease, or an owner process of this host that is gone), and each is claimed first, so two consoles
-        starting together never both undo it. One whose VM was already recorded is finished (rolled
-        forward): the VM exists whole. Returns the operations handled.
+        starting together never both undo it. A create whose VM was already recorded is finished (rolled
+        forward): the VM exists whole; any other create is compensated. A delete or an unmount is resumed
+        (its steps are idempotent); a snapshot or a mount is compensated. A compensation that cannot
+        reach the cloud leaves the operation `cleanup_pending` (quota still reserved); those are retried
+        here too, until the cloud confirms everything gone. Returns what was done, one per operation.
         """
-        handled: list[OperationInfo] = []
-        for op_id in await asyncio.to_thread(self.engine.stale_running_sync, "create_vm"):
-            if not await asyncio.to_thread(self.engine.claim_stale_sync, op_id):
-                continue
-            if await asyncio.to_thread(self._roll_forward, op_id):
-                handled.append(await self.engine.get(op_id))
-                continue
-            steps = await asyncio.to_thread(self._recovery_steps, op_id)
-            info = await self.engine.compensate_interrupted(op_id, steps)
-            log.warning("create operation %s was interrupted and is now %s", op_id, info.state)
-            handled.append(info)
+        handled: list[Recovered] = []
+        for kind in VM_KINDS:
+            for op_id in await asyncio.to_thread(self.engine.stale_running_sync, kind):
+                if not await asyncio.to_thread(self.engine.claim_stale_sync, op_id):
+                    continue
+                handled.append(await self._recovered(op_id, self._recover_one(kind, op_id)))
+        for kind in VM_KINDS:
+            for op_id in await asyncio.to_thread(self.engine.pending_cleanup_sync, kind):
+                if not await asyncio.to_thread(self.engine.claim_cleanup_sync, op_id):
+                    continue
+                handled.append(await self._recovered(op_id, self._retry_cleanup(op_id)))
         return handled
+
+    async def _recovered(self, op_id: int, work: Any) -> Recovered:
+        """Run one recovery; a failure (e.g. the cloud is unreachable) leaves the operation for the next try."""
+        try:
+            info: OperationInfo = await work
+        except Exception as err:  # the next start or `ops resume` tries again
+            log.warning("operation %s could not be recovered yet: %s", op_id, err)
+            return Recovered(await self.engine.get(op_id), _render_text(err))
+        log.warning("operation %s (%s) was interrupted and is now %s", op_id, info.kind, info.state)
+        return Recovered(info)
+
+    async def _recover_one(self, kind: str, op_id: int) -> OperationInfo:
+        if kind == "create_vm":
+            if await asyncio.to_thread(self._roll_forward, op_id):
+                return await self.engine.get(op_id)
+            steps = await asyncio.to_thread(self._recovery_steps, op_id)
+            return await self.engine.compensate_interrupted(op_id, steps)
+        vm, params, states = await asyncio.to_thread(self._interrupted_vm_op, op_id)
+        if vm is None:  # the VM row is gone: a delete got that far; nothing else can be done here
+            await asyncio.to_thread(self.engine.finish_sync, op_id, "done" if kind == "delete_vm" else "failed")
+            return await self.engine.get(op_id)
+        steps = self._vm_op_steps(kind, vm, params)
+        try:
+            if kind in ("delete_vm", "unmount_iso") or states[-1] == "done":  # roll forward
+                start = next((i for i, st in enumerate(states) if st not in ("done", "skipped")), len(states))
+                done = [i for i, st in enumerate(states) if st == "done" and i < start]
+                data = await asyncio.to_thread(self.engine.context_sync, op_id)
+                try:
+                    await self.engine.run(op_id, steps, data, start=start, done=done)
+                except ServiceError as err:
+                    log.warning("resumed %s %s failed: %s", kind, op_id, err)
+                else:
+                    if kind == "delete_vm":
+                        await self._deleted(vm)
+            else:
+                await self.engine.compensate_interrupted(op_id, steps)
+        finally:
+            await asyncio.to_thread(self._unlock_if_settled, vm.id, op_id)
+        return await self.engine.get(op_id)
+
+    async def _deleted(self, vm: _VmRef) -> None:
+        """What `delete` does after its steps: meter the end, give the quota back."""
+        await meter(self.billing, vm.id, "delete")
+        if vm.project is not None:
+            freed = Amounts(vcpus=vm.vcpus, ram_gb=vm.ram_gb, vms=1, public_ips=1 if vm.floating_ip_id else 0)
+            await self._projects.free_used(vm.project, freed)
+
+    async def _retry_cleanup(self, op_id: int) -> OperationInfo:
+        """Retry the pending cleanup of a VM operation (the cloud may be back)."""
+        kind = await asyncio.to_thread(self._kind_of, op_id)
+        if kind == "create_vm":
+            steps = await asyncio.to_thread(self._recovery_steps, op_id)
+            return await self.engine.retry_cleanup(op_id, steps)
+        vm, params, _states = await asyncio.to_thread(self._interrupted_vm_op, op_id)
+        if vm is None:  # the VM was deleted since: its cluster is unknown, the leftover stays named
+            error = (await self.engine.get(op_id)).error
+            await asyncio.to_thread(self.engine.finish_sync, op_id, "failed", error)
+            return await self.engine.get(op_id)
+        try:
+            return await self.engine.retry_cleanup(op_id, self._vm_op_steps(kind, vm, params))
+        finally:
+            await asyncio.to_thread(self._unlock_if_settled, vm.id, op_id)
+
+    def _kind_of(self, op_id: int) -> str:
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            return op.kind if op is not None else ""
+
+    def _interrupted_vm_op(self, op_id: int) -> tuple[_VmRef | None, dict[str, Any], list[str]]:
+        """The VM (None when its row is gone), the saved request and the step states of an operation."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is None:
+                raise ServiceError("operation.not_found", id=op_id)
+            params = json.loads(op.params or "{}")
+            states = [st.state for st in op.steps]
+            row = session.get(Vm, op.vm_id) if op.vm_id is not None else None
+            if row is None:
+                return None, params, states
+            project = session.get(Project, row.project_id) if row.project_id else None
+            vm = _VmRef(
+                id=row.id, name=row.name, cluster_id=row.cluster_id, cloud_id=row.cloud_id,
+                flavor_id=row.flavor_id, floating_ip_id=row.floating_ip_id, vcpus=row.vcpus,
+                ram_gb=row.ram_gb, project=project.name if project else None, status=row.status,
+            )  # fmt: skip
+            return vm, params, states
+
+    def _vm_op_steps(self, kind: str, vm: _VmRef, params: dict[str, Any]) -> list[Step]:
+        """The steps of a persisted delete, snapshot, mount or unmount, rebuilt from its request and VM."""
+        if kind == "delete_vm":
+            return self._delete_steps(vm)
+        if kind == "snapshot_vm":
+            return self._snapshot_steps(vm, str(params.get("template", "")), {})
+        if kind == "mount_iso":
+            method = str(params.get("method", "cdrom"))
+            plan = MountPlan(vm.id, vm.name, 0, str(params.get("iso", "")), "", "", method)
+            return self._mount_steps(vm, plan)
+        return self._unmount_steps(vm)
+
+    def _unlock_if_settled(self, vm_id: int, op_id: int) -> None:
+        """Free the VM of an operation no longer running (one left running is retried: it keeps the VM)."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is not None and op.state == "running":
+                return
+        self._unlock(vm_id, op_id)
 
     def _roll_forward(self, op_id: int) -> bool:
         """The create got as far as recording its VM: commit its reservation and mark it done."""
@@ -1761,10 +1889,10 @@ class VmService:
             server_id = ctx.data.get("server_id") or _find_marked_server(c, name, ctx.operation_id)
             if server_id is not None:
                 _delete_server_and_wait(c, server_id, self._poll_first, self._poll_max)
+                _drop_ports(c, server_id)
 
         def release_ip(ctx: RunContext) -> None:
-            if ctx.data.get("floating_ip_id"):
-                _sdk(lambda: conn().network.delete_ip(ctx.data["floating_ip_id"], ignore_missing=True))
+            _release_marked_ip(conn(), ctx.data.get("floating_ip_id"), name, ctx.operation_id)
 
         undo: dict[str, Callable[[RunContext], None] | None] = {
             "reserve": release,
@@ -1772,7 +1900,10 @@ class VmService:
             "boot": drop_server,
             "floating_ip": release_ip,
         }
-        return [Step(code, STEP_LABELS.get(code, code), _no_step, undo.get(code)) for code in codes]
+        return [
+            Step(code, STEP_LABELS.get(code, code), _no_step, undo.get(code), after_cleanup=code == "reserve")
+            for code in codes
+        ]
 
     # -- helpers
 
@@ -2125,6 +2256,29 @@ def _find_marked_server(conn: Any, name: str, operation_id: int) -> str | None:
         if (server.get("metadata") or {}).get("ectui_operation") == str(operation_id):
             return str(server["id"])
     return None
+
+
+def _drop_ports(conn: Any, server_id: str) -> None:
+    """Delete the ports still bound to a deleted server (Nova deletes those it made; a dead compute may not)."""
+    for port in _sdk(lambda: list(conn.network.ports(device_id=server_id))):
+        _sdk(lambda port=port: conn.network.delete_port(port.id, ignore_missing=True))
+
+
+def _release_marked_ip(conn: Any, floating_ip_id: str | None, name: str, operation_id: int) -> None:
+    """Release a create's floating IP: by id, or by the description it was made with (the answer was lost)."""
+    if floating_ip_id:
+        _sdk(lambda: conn.network.delete_ip(floating_ip_id, ignore_missing=True))
+        return
+    description = f"ectui VM {name} (operation {operation_id})"
+    for ip in _sdk(lambda: list(conn.network.ips(description=description))):
+        _sdk(lambda ip=ip: conn.network.delete_ip(ip.id, ignore_missing=True))
+
+
+def _render_text(err: BaseException) -> str:
+    """One line for an unexpected recovery failure (a domain error's message, else the exception's)."""
+    if isinstance(err, ServiceError):
+        return _render(err)
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
 def _fixed_ip(server: dict[str, Any]) -> str:

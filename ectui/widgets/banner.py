@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from ectui.i18n import _
+from ectui.widgets.literal import Static
 
 
 class Banner(Static):

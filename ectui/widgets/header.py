@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label
 
 from ectui.i18n import _
+from ectui.widgets.literal import Label
 
 
 class AppHeader(Horizontal):

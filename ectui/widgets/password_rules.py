@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual.content import Content
-from textual.widgets import Static
 
 from ectui.i18n import _
+from ectui.widgets.literal import Static
 
 
 class PasswordRules(Static):

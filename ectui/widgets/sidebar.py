@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Click
-from textual.widgets import Label
 
 from ectui.i18n import _
+from ectui.widgets.literal import Label
 
 
 class DomainLabel(Label):

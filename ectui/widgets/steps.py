@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from textual.content import Content
-from textual.widgets import Static
 
 from ectui.i18n import N_, _
+from ectui.text import visible
+from ectui.widgets.literal import Static
 
 if TYPE_CHECKING:
     from ectui.services.progress import Progress
@@ -245,7 +246,7 @@ class StepProgress(Static):
                 )
             )
             if _shows_detail(row):
-                out.append(Content.assemble("      ", (f"↳ {_(row.detail)}", "$text-muted")))
+                out.append(Content.assemble("      ", (f"↳ {visible(_(row.detail))}", "$text-muted")))
         return out
 
 

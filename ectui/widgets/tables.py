@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import DataTable
+from ectui.widgets.literal import DataTable
 
 
 def cursor_key(table: DataTable[Any]) -> str | None:
