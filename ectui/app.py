@@ -320,6 +320,8 @@ class ConsoleApp(ShellApp):
         await self.load_status()
 
     async def after_start(self) -> None:
+        for warning in getattr(self.services, "start_warnings", ()):  # e.g. a broken audit hash chain
+            self.notify(render(warning), title=_("Start-up check"), severity="warning", timeout=30)
         await self.require_login()
 
     async def require_login(self) -> None:

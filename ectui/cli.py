@@ -6,7 +6,6 @@ Kept light at import: heavy modules (services, Textual) load only inside the com
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ectui.config import Settings
 
-from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused
+from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused, write_json, write_text
+from ectui.text import one_line
 
 COMMAND_MODULES = (
     "license",
@@ -60,8 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 128 + 13
+"""Status when stdout closes early (`ectui … | head -1`): what a shell shows for git killed by SIGPIPE."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ectui` console script."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # also after argparse's --help exit: a closed pipe shows here, not at interpreter exit
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: quiet exit, as the Python docs' SIGPIPE note recommends.
+
+    SIGPIPE stays ignored (a closed socket to a cloud must stay an error, not kill the process);
+    devnull goes onto stdout so that the interpreter's last flush has nowhere to fail.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # no real stdout descriptor (embedded, tests)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"]:  # the cheapest path: no parser, no imports
         from ectui import __version__
@@ -94,12 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
     try:
         return _dispatch(args, settings)
+    except BrokenPipeError:  # stdout closed by its reader: main() exits quietly
+        raise
     except KeyboardInterrupt:
         print("ectui: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug: one line here, the traceback in the log file
-        from ectui.i18n import _
+        from ectui.i18n import _, render
+        from ectui.services.errors import ServiceError
 
+        if isinstance(err, ServiceError):  # a database that cannot be opened (ectui.db.errors), CLI or TUI
+            print("ectui: " + one_line(render(err)), file=sys.stderr)
+            return err.exit_code
         _log_exception(settings, err)
         message = _("unexpected error ({kind}); details in {path}").format(
             kind=type(err).__name__, path=settings.log_dir / "ectui.log"
@@ -145,10 +183,10 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
     try:
         result = asyncio.run(go())
     except Refused as refused:
-        print(json.dumps(refused.data, ensure_ascii=False) if args.json else refused.text)
+        _write(args, refused.data, refused.text)
         return EXIT_REFUSED
     except ServiceError as err:
-        print(f"ectui: {render(err)}", file=sys.stderr)
+        print(f"ectui: {one_line(render(err))}", file=sys.stderr)
         return err.exit_code
     except Exception as err:  # a bug or an unreachable database: one line here, the details in the log
         _log_exception(settings, err)
@@ -164,8 +202,16 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         services.close()
     if result is not None:
         data, text = result
-        print(json.dumps(data, ensure_ascii=False) if args.json else text)
+        _write(args, data, text)
     return 0
+
+
+def _write(args: argparse.Namespace, data: object, text: object) -> None:
+    """A command's result on stdout: its data as JSON with --json, else its text (foreign text escaped)."""
+    if args.json:
+        write_json(data)
+    else:
+        write_text(text)
 
 
 def _valid_db_url(url: str) -> bool:

@@ -39,6 +39,8 @@ class Settings:
     """Who is at the keyboard (ECTUI_OPERATOR, else the OS user): recorded on uploads and changes."""
     trusted_issuers_env: str = ""
     """ECTUI_TRUSTED_ISSUER_KEYS: comma-separated base64 issuer verification keys the console accepts."""
+    db_busy_timeout: float = 30.0
+    """ECTUI_DB_BUSY_TIMEOUT: seconds to wait for another writer's lock before the database counts as locked."""
 
     @classmethod
     def from_env(
@@ -48,7 +50,8 @@ class Settings:
         db_url: str | None = None,
         lang: str | None = None,
     ) -> Settings:
-        """Read ECTUI_HOME, ECTUI_DB_URL, ECTUI_ISSUER_DB_URL, ECTUI_LANG/LANG and ECTUI_ISSUER_PASSPHRASE."""
+        """Read ECTUI_HOME, ECTUI_DB_URL, ECTUI_ISSUER_DB_URL, ECTUI_DB_BUSY_TIMEOUT, ECTUI_LANG/LANG and
+        ECTUI_ISSUER_PASSPHRASE."""
         env = dict(os.environ if env is None else env)
         home = env.get("ECTUI_HOME")
         if home:
@@ -68,6 +71,7 @@ class Settings:
             issuer_passphrase=env.get("ECTUI_ISSUER_PASSPHRASE") or None,
             trusted_issuers_env=env.get("ECTUI_TRUSTED_ISSUER_KEYS", ""),
             operator=env.get("ECTUI_OPERATOR") or _os_user(),
+            db_busy_timeout=_seconds(env.get("ECTUI_DB_BUSY_TIMEOUT"), 30.0),
         )
 
     def trusted_issuer_keys(self) -> list[str]:
@@ -115,11 +119,24 @@ class Settings:
         return self.config_dir / "console-master.key"
 
     def ensure_dirs(self) -> None:
-        """Create the config, data and log directories (config is private to the owner)."""
+        """Create the config, data and log directories (config and data are private to the owner)."""
         for path in (self.config_dir, self.data_dir, self.log_dir):
             path.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             self.config_dir.chmod(0o700)
+        with contextlib.suppress(OSError, AttributeError):  # the databases' directory: only when it is ours
+            info = self.data_dir.stat()
+            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                self.data_dir.chmod(0o700)
+
+
+def _seconds(value: str | None, default: float) -> float:
+    """A number of seconds from the environment; the default when unset or not a number >= 0."""
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        return default
+    return seconds if 0 <= seconds < float("inf") else default
 
 
 def _os_user() -> str:

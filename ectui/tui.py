@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ectui.config import Settings
@@ -26,6 +26,8 @@ def run_console(settings: Settings, *, readonly: bool = False, demo: bool = Fals
     services = build_console_services(settings, readonly=readonly)
     environment = None
     try:
+        if (status := _check_database(services)) is not None:
+            return status
         if demo:
             from ectui.services.demo import prepare_demo
 
@@ -56,8 +58,27 @@ def run_issuer(settings: Settings) -> int:
 
     services = build_issuer_services(settings)
     try:
+        if (status := _check_database(services)) is not None:
+            return status
         app = IssuerApp(services)
         app.run()
     finally:
         services.close()
     return app.return_code or 0
+
+
+def _check_database(services: Any) -> int | None:
+    """Open the database before the full screen starts; a fault that keeps ectui from starting (not a
+    database, unreachable, newer schema, read-only but due an upgrade) is one line on stderr and an exit
+    status. Faults found later in the start (a lock held too long) show on the app's start-up message."""
+    import sys
+
+    from ectui.i18n import render
+    from ectui.services.errors import ServiceError
+
+    try:
+        services.db.check()
+    except ServiceError as err:
+        print("ectui: " + " ".join(render(err).splitlines()), file=sys.stderr)
+        return err.exit_code
+    return None

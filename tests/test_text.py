@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 UI = [*sorted((ROOT / "ectui" / "screens").glob("*.py")), *sorted((ROOT / "ectui" / "widgets").glob("*.py")),
       ROOT / "ectui" / "app.py"]  # fmt: skip
 LITERAL = ROOT / "ectui" / "widgets" / "literal.py"
-MARKUP_WIDGETS = {"Static", "Label", "DataTable", "Select", "Option"}
+MARKUP_WIDGETS = {"Static", "Label", "DataTable", "Select", "Option", "Input"}
 
 
 @pytest.mark.parametrize("name", NAMES)

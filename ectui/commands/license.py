@@ -25,8 +25,15 @@ def register(sub: Any) -> None:
     imp.add_argument("--json", action="store_true")
     show = lic_sub.add_parser("show", help="the license in force and its limits")
     show.add_argument("--json", action="store_true")
+    reset = lic_sub.add_parser(
+        "reset-clock",
+        help="forget a clock that was once ahead: set the last time seen to the system clock (admins)",
+    )
+    reset.add_argument("--yes", action="store_true", help="confirm: the system clock is right")
+    reset.add_argument("--json", action="store_true")
     command(imp, console_import)
     command(show, console_show)
+    command(reset, console_reset_clock)
 
 
 async def console_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
@@ -45,3 +52,21 @@ async def console_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     if status.reason is not None:
         text += "\n" + _("Read-only: {reason}").format(reason=render(status.reason))
     return data, text
+
+
+async def console_reset_clock(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    """Reset the clock high-water mark; without --yes, say what it would do and refuse."""
+    from ectui.i18n import _
+    from ectui.services.errors import LicenseError
+
+    if not a.yes:
+        last_seen, now = await s.license.clock_mark()
+        raise LicenseError(
+            "license.reset_clock_confirm",
+            last_seen=last_seen.isoformat(timespec="seconds") if last_seen else "-",
+            now=now.isoformat(timespec="seconds"),
+        )
+    status = await s.license.reset_clock()
+    return status.to_json(), _("Clock mark reset to the system clock: {header}").format(
+        header=status.header_text()
+    )

@@ -1,4 +1,4 @@
-"""`ectui login | logout`, `ectui user …`, `ectui audit list`: operator accounts and the audit log (SPEC M3)."""
+"""`ectui login | logout`, `ectui user …`, `ectui audit list | verify`: operator accounts and the audit log (SPEC M3)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ectui.commands._util import Parser, command, read_password, table
+from ectui.commands._util import Parser, Refused, command, read_password, table
 
 ROLE_CHOICES = "admin|operator|auditor"
 
@@ -71,6 +71,11 @@ def register(sub: Any) -> None:
     alist.add_argument("--csv", metavar="FILE", help="also write the entries as CSV to FILE")
     alist.add_argument("--json", action="store_true")
     command(alist, audit_list)
+    verify = asub.add_parser(
+        "verify", help="check the hash chain: exit 1 naming the first entry changed or missing"
+    )
+    verify.add_argument("--json", action="store_true")
+    command(verify, audit_verify)
 
 
 async def _password(a: argparse.Namespace, prompt: str, *, confirm: bool = False) -> tuple[str, str | None]:
@@ -210,3 +215,14 @@ async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         data = {"entries": data, "csv": str(path)}
         text += "\n\n" + _("CSV written to {path}").format(path=path)
     return data, text
+
+
+async def audit_verify(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    """Verify the audit log's hash chain; a break is reported on stdout with exit status 1."""
+    from ectui.i18n import _, ngettext, render
+
+    verdict = await s.audit.verify()
+    if verdict.error is not None:
+        raise Refused(verdict.to_json(), render(verdict.error))
+    checked = ngettext("{n} entry checked", "{n} entries checked", verdict.entries).format(n=verdict.entries)
+    return verdict.to_json(), _("The audit log is intact: {checked}.").format(checked=checked)

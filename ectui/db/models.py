@@ -595,7 +595,11 @@ class UserSession(ConsoleBase):
 
 
 class AuditEntry(ConsoleBase):
-    """One change made through the console (or a refused one): append-only, never updated or deleted."""
+    """One change made through the console (or a refused one): append-only, never updated or deleted.
+
+    Tamper-evident (migration 0010): `hash` is the SHA-256 of `prev_hash` and the entry's fields
+    (ectui.services.audit.entry_hash), so an entry changed, removed or slipped in breaks the chain.
+    """
 
     __tablename__ = "audit_log"
 
@@ -609,3 +613,7 @@ class AuditEntry(ConsoleBase):
     """ok | refused | failed | cancelled"""
     detail: Mapped[str] = mapped_column(Text, default="")
     """The refusal or error message (never a password)."""
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """The `hash` of the entry before (64 zeros for the first); unique, so two writers cannot fork the chain."""
+    hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) over `prev_hash` and the fields above, in a canonical serialisation."""

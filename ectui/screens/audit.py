@@ -11,12 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, ngettext, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
 from ectui.widgets import ShellModal
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.path_input import PathInput
 from ectui.widgets.tables import table_rows
 
@@ -108,6 +109,7 @@ class AuditScreen(ConsoleDomainScreen):
             yield Input(id="audit-who", placeholder=_("who"))
             yield Input(id="audit-action", placeholder=_("action (vm, vm.create)"))
         yield Static(id="audit-status")
+        yield Static(id="audit-chain")
         yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -172,6 +174,14 @@ class AuditScreen(ConsoleDomainScreen):
             return
         self.show_records(records)
         status.update(ngettext("{n} entry", "{n} entries", len(records)).format(n=len(records)))
+        verdict = await self.services.audit.verify()
+        chain = self.query_one("#audit-chain", Static)
+        chain.set_class(not verdict.intact, "-broken")
+        chain.update(
+            render(verdict.error)
+            if verdict.error is not None
+            else _("Hash chain intact ({n} checked).").format(n=verdict.entries)
+        )
 
     def show_records(self, records: Sequence[AuditRecord]) -> None:
         """Fill the table."""

@@ -12,14 +12,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import PathInput, ShellModal
-from ectui.widgets.literal import DataTable, Label, Static
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:

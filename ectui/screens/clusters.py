@@ -9,13 +9,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
-from ectui.widgets.literal import DataTable, Label, Static
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes, progress_text
@@ -27,7 +27,7 @@ from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.text import visible
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
-from ectui.widgets.literal import Label, Static
+from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo, ImageUpload

@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen
@@ -17,7 +17,7 @@ from ectui.screens.editions import features_text, storage_text
 from ectui.services.errors import ServiceError
 from ectui.services.issuer import MENU_TREE
 from ectui.widgets import PathInput, ShellModal
-from ectui.widgets.literal import Label, Static
+from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
     from ectui.services.license import ConsoleLicenseService, LicenseStatus

@@ -11,14 +11,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import IssuerDomainScreen
 from ectui.screens.editions import features_text, menu_names, storage_text
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
-from ectui.widgets.literal import DataTable, Label, Select, Static
+from ectui.widgets.literal import DataTable, Input, Label, Select, Static
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:

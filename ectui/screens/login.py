@@ -8,12 +8,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
 from ectui.widgets import ShellModal
-from ectui.widgets.literal import Label, Static
+from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
-from ectui.widgets.literal import DataTable, Label
+from ectui.widgets.literal import DataTable, Input, Label
 from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, OptionList
+from textual.widgets import Button, OptionList
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen
@@ -17,7 +17,7 @@ from ectui.screens.clusters import mark_field
 from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
-from ectui.widgets.literal import DataTable, Label, Option, Static
+from ectui.widgets.literal import DataTable, Input, Label, Option, Static
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:

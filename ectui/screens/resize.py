@@ -14,14 +14,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
-from ectui.widgets.literal import Label, Select, Static
+from ectui.widgets.literal import Input, Label, Select, Static
 from ectui.widgets.steps import StepProgress, StepRow, failed_step_marked
 
 if TYPE_CHECKING:

@@ -12,14 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Button, Input, Sparkline
+from textual.widgets import Button, Sparkline
 
 from ectui.i18n import _, ngettext, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import PathInput, ShellModal
-from ectui.widgets.literal import Label, Static
+from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
     from ectui.services.stats import StatsReport, StatsService

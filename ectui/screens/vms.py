@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Button, Input, OptionList
+from textual.widgets import Button, OptionList
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
@@ -21,7 +21,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
-from ectui.widgets.literal import DataTable, Label, Option, Select, Static
+from ectui.widgets.literal import DataTable, Input, Label, Option, Select, Static
 from ectui.widgets.password_rules import PasswordRules
 
 if TYPE_CHECKING:

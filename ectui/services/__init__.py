@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from ectui.services.audit import AuditService
     from ectui.services.billing import BillingService
     from ectui.services.clusters import ClusterService
+    from ectui.services.errors import ServiceError
     from ectui.services.images import ImageService
     from ectui.services.isos import IsoService
     from ectui.services.issuer import IssuerService
     from ectui.services.keypairs import KeypairService
     from ectui.services.license import ConsoleLicenseService
+    from ectui.services.operations.engine import Recovered
     from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
     from ectui.services.resize import ResizeService
@@ -71,27 +73,62 @@ class ConsoleServices:
     audit: AuditService
     users: UserService
     readonly_flag: bool = False
+    start_warnings: list[ServiceError] = field(default_factory=list)
+    """What the start-up checks found that the operator should know (a broken audit chain); the app shows them."""
+    recovered: list[Recovered] = field(default_factory=list)
+    """What recovery of interrupted operations did (`recover`), the latest outcome of each, oldest first."""
 
     async def start(self) -> None:
-        """Migrate the console database, load the installed license, and undo creates a crash left half-made.
+        """Migrate the console database, verify the audit chain, load the license, and undo half-made creates.
 
-        A `create_vm` operation still `running` whose owner is gone (see OperationEngine.stale_running_sync)
-        is compensated here: what it made in the cloud is deleted and its reservation released. A
-        console started with --readonly leaves them for a writable one. A cloud that cannot be reached
-        leaves the operation as it is, for the next start.
+        A broken audit hash chain does not stop the console: it becomes a start-up warning (and a log line)
+        naming the first entry where the chain breaks.
+
+        Interrupted operations of every kind are recovered (`recover`). A console started with --readonly
+        leaves them for a writable one. A cloud that cannot be reached leaves them for the next start
+        (a rollback it could not finish: `cleanup_pending`, the quota still reserved).
         """
         self.settings.ensure_dirs()
         await asyncio.to_thread(self.db.migrate)
+        await self.check_audit_chain()
         await self.license.status()
         if not self.readonly_flag:
+            await self.recover()
+
+    async def recover(self) -> list[Recovered]:
+        """Recover what dead consoles left running, and retry every pending cleanup (start, `ops resume`).
+
+        Every kind: VM creates (compensated, or rolled forward once recorded), deletes, snapshots and ISO
+        mounts (see VmService.recover_interrupted), resizes (resumed when the resize reached the cloud,
+        else compensated) and image uploads (the half-made Glance image deleted). Only operations whose
+        owner is gone are touched. A rollback that cannot reach the cloud leaves the operation
+        `cleanup_pending`, its quota still reserved, for the next start or `ectui ops resume`. Returns
+        what this call did; `recovered` keeps the latest outcome of each operation since start.
+        """
+        done: list[Recovered] = []
+        for name, recover in (
+            ("VM operations", self.vms.recover_interrupted),
+            ("resizes", self.resize.resume_interrupted),
+            ("image uploads", self.images.recover_uploads),
+        ):
             try:
-                await self.vms.recover_interrupted()
+                done += await recover()
             except Exception as err:  # never keep the console from starting; the next start retries
-                log.warning("recovery of interrupted operations failed: %s", err)
-            try:  # resizes: resumed when the resize reached the cloud, else compensated
-                await self.resize.resume_interrupted()
-            except Exception as err:  # never keep the console from starting; the next start retries
-                log.warning("recovery of interrupted resizes failed: %s", err)
+                log.warning("recovery of interrupted %s failed: %s", name, err)
+        ids = {r.operation.id for r in done}
+        self.recovered = [r for r in self.recovered if r.operation.id not in ids] + done
+        return done
+
+    async def check_audit_chain(self) -> None:
+        """The start-up check of the audit log's hash chain: a break becomes a warning, never a failure."""
+        try:
+            verdict = await self.audit.check_at_start()
+        except Exception as err:  # never keep the console from starting
+            log.warning("audit chain check failed: %s", type(err).__name__)
+            return
+        if verdict.error is not None:
+            log.warning("audit chain broken: %s", verdict.error)
+            self.start_warnings.append(verdict.error)
 
     def close(self) -> None:
         """Close cloud connections and release database connections."""
@@ -106,7 +143,12 @@ def build_issuer_services(
     from ectui.db.session import Database
     from ectui.services.issuer import IssuerService
 
-    db = Database(settings.issuer_url, "issuer")
+    db = Database(  # the default file in the data dir may be made; a given URL's directory must exist
+        settings.issuer_url,
+        "issuer",
+        busy_timeout=settings.db_busy_timeout,
+        create_dir=settings.issuer_db_url is None,
+    )
     return IssuerServices(settings=settings, db=db, issuer=IssuerService(settings, db, today=today))
 
 
@@ -132,7 +174,12 @@ def build_console_services(
     from ectui.services.vms import VmService
     from ectui.services.workflow import WorkflowService
 
-    db = Database(settings.console_db_url, "console")
+    db = Database(  # the default file in the data dir may be made; a given URL's directory must exist
+        settings.console_db_url,
+        "console",
+        busy_timeout=settings.db_busy_timeout,
+        create_dir=settings.db_url is None,
+    )
     box = LazyKeyFileBox(settings.console_key_file)
 
     def usage() -> Usage:
@@ -150,6 +197,7 @@ def build_console_services(
         box=box,
     )
     license_service.audit = audit = AuditService(db, license_service, clock=clock)
+    operator_settings.bind(license_service)  # who acts: auditors may not switch read-only; changes audited
     users = UserService(settings, db, license_service, audit, clock=clock)
     license_service.identity = users.resolve_identity  # who acts: ensure_writable refuses auditors
     return ConsoleServices(

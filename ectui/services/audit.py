@@ -5,6 +5,16 @@ written after the method returns or raises, so it holds the real result (ok, or 
 text). A refusal by `LicensePolicy.ensure_writable()` (no license, read-only, an auditor) is recorded
 like any other. There is no API that updates or deletes an entry, and the database refuses both too
 (triggers of migration 0007).
+
+Tamper evidence (migration 0010): each entry carries `hash`, the SHA-256 of the hash of the entry before
+(`prev_hash`) and its own fields in a canonical serialisation (`entry_hash`), and the console keeps the id
+and hash of the newest entry in `console_state` (CHAIN_HEAD). Whoever edits the database past the
+triggers (drops them, then updates or deletes a row) breaks the chain, and `verify` names the first entry
+where it breaks: a changed entry, a gap where one was removed, or missing entries at the end. Appends are
+serialised (SQLite: the unit of work begins IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock),
+and `prev_hash` is unique, so two processes cannot fork the chain. The chain is plain SHA-256, without a
+secret: it shows edits made without recomputing it, not a rewrite by someone who recomputes every hash
+after the edit.
 """
 
 from __future__ import annotations
@@ -14,18 +24,21 @@ import contextvars
 import csv
 import datetime as dt
 import functools
+import hashlib
 import inspect
 import io
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from ectui.db.models import AuditEntry
+from ectui.db.models import AuditEntry, ConsoleState
 from ectui.i18n import N_
+from ectui.services.csvsafe import safe_writer
 from ectui.services.errors import (
     LicenseError,
     ReadOnlyError,
@@ -35,6 +48,8 @@ from ectui.services.errors import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from ectui.db.session import Database
     from ectui.services.license import ConsoleLicenseService
 
@@ -64,6 +79,83 @@ RESULTS = ("ok", "refused", "failed", "cancelled")
 CSV_COLUMNS = ("id", "at", "who", "role", "action", "target", "result", "detail")
 MAX_ROWS = 10_000
 """At most this many entries per list (newest first); narrow with a filter for older ones."""
+GENESIS = "0" * 64
+"""The `prev_hash` of the first entry."""
+CHAIN_HEAD = "audit_chain_head"
+"""The console_state key holding '<id>:<hash>' of the newest entry (notices entries deleted at the end)."""
+_CHAIN_VERSION = "ectui-audit-v1"
+_PG_LOCK = int.from_bytes(b"ectuiaud", "big")
+"""The PostgreSQL advisory lock key that serialises appends."""
+_VERIFY_BATCH = 2000
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""The canonical serialisation: compact JSON, non-ASCII kept as is (then UTF-8)."""
+
+
+def entry_hash(
+    prev_hash: str,
+    at: dt.datetime,
+    who: str,
+    role: str,
+    action: str,
+    target: str,
+    result: str,
+    detail: str,
+) -> str:
+    """SHA-256 (hex) of an entry chained to the one before: a JSON array of fixed order, UTF-8, no spaces.
+
+    Migration 0010 keeps a frozen copy of this function to hash the entries written before it.
+    """
+    payload = _CANONICAL.encode(
+        [
+            _CHAIN_VERSION,
+            prev_hash,
+            at.isoformat(timespec="microseconds"),
+            who,
+            role,
+            action,
+            target,
+            result,
+            detail,
+        ]
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class AuditChainError(ServiceError):
+    """The audit log's hash chain is broken: an entry was changed, removed or slipped in outside the console."""
+
+    @property
+    def entry_id(self) -> int:
+        """The first entry where the chain breaks."""
+        return int(self.params["id"])
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    """What verifying the hash chain found: how many entries were checked and where it breaks (if it does)."""
+
+    entries: int
+    error: AuditChainError | None = None
+
+    @property
+    def intact(self) -> bool:
+        """No entry was changed, removed or slipped in."""
+        return self.error is None
+
+    @property
+    def broken_at(self) -> int | None:
+        """The id of the first entry where the chain breaks (None when intact)."""
+        return self.error.entry_id if self.error is not None else None
+
+    def to_json(self) -> dict[str, object]:
+        """The `ectui audit verify --json` object."""
+        return {
+            "intact": self.intact,
+            "entries": self.entries,
+            "broken_at": self.broken_at,
+            "problem": self.error.key if self.error is not None else None,
+            "message": str(self.error) if self.error is not None else None,
+        }
 
 
 class AccessError(ReadOnlyError):
@@ -184,19 +276,37 @@ class AuditService:
     def record_sync(
         self, identity: Identity, action: str, target: str, result: str, detail: str = ""
     ) -> None:
-        """Append one entry (blocking; callers on the loop use `record`)."""
+        """Append one entry, chained to the newest (blocking; callers on the loop use `record`).
+
+        The entry chains to the hash kept in CHAIN_HEAD rather than to the last row found: when entries
+        at the end were deleted, or the head record was, the new entry does not follow the last row, so
+        the gap stays visible instead of being papered over.
+        """
+        at = self._clock()
+        if at.tzinfo is not None:
+            at = at.astimezone(dt.UTC).replace(tzinfo=None)
+        fields = {
+            "at": at,
+            "who": identity.user[:200],
+            "role": identity.role[:16],
+            "action": action[:64],
+            "target": target[:255],
+            "result": result[:16],
+            "detail": detail[:2000],
+        }
         with self._db.locked_session() as session:
-            session.add(
-                AuditEntry(
-                    at=self._clock(),
-                    who=identity.user[:200],
-                    role=identity.role[:16],
-                    action=action[:64],
-                    target=target[:255],
-                    result=result,
-                    detail=detail[:2000],
-                )
-            )
+            _lock_chain(session)
+            head = session.get(ConsoleState, CHAIN_HEAD)
+            # a first entry, or a head record that was deleted (then the chain shows a gap here): GENESIS
+            prev = _parse_head(head.value)[1] if head is not None else GENESIS
+            entry = AuditEntry(**fields, prev_hash=prev, hash=entry_hash(prev, **fields))
+            session.add(entry)
+            session.flush()
+            value = f"{entry.id}:{entry.hash}"
+            if head is None:
+                session.add(ConsoleState(key=CHAIN_HEAD, value=value))
+            else:
+                head.value = value
 
     async def record(
         self, identity: Identity, action: str, target: str, result: str, detail: str = ""
@@ -233,6 +343,57 @@ class AuditService:
                 for r in session.scalars(query)
             ]
 
+    # -- tamper evidence
+
+    async def verify(self) -> ChainVerdict:
+        """Check the whole hash chain (admins and auditors; the licensed users.audit menu)."""
+        await self._require_reader()
+        return await asyncio.to_thread(self.verify_sync)
+
+    async def check_at_start(self) -> ChainVerdict:
+        """Check the chain without asking who reads (the console's start-up check; the verdict is a warning)."""
+        return await asyncio.to_thread(self.verify_sync)
+
+    def verify_sync(self) -> ChainVerdict:
+        """Walk the entries oldest first, recomputing each hash; stop at the first break (blocking).
+
+        Reads plain Core rows in batches (ORM loading would triple the time): about 10 µs an entry.
+        """
+        with self._db.session() as session:
+            head_row = session.get(ConsoleState, CHAIN_HEAD)
+            head_id, head_hash = _parse_head(head_row.value) if head_row is not None else (None, None)
+            c = AuditEntry.__table__.c
+            query = select(
+                c.id, c.at, c.who, c.role, c.action, c.target, c.result, c.detail, c.prev_hash, c.hash
+            )
+            result = session.execute(query.order_by(c.id).execution_options(yield_per=_VERIFY_BATCH))
+            prev, prev_id, count, head_hash_seen = GENESIS, 0, 0, None
+            for batch in result.partitions():
+                for ident, at, who, role, action, target, outcome, detail, prev_hash, digest in batch:
+                    count += 1
+                    if prev_hash != prev:
+                        if prev_id == 0:
+                            return ChainVerdict(count, AuditChainError("audit.chain_start", id=ident))
+                        return ChainVerdict(
+                            count, AuditChainError("audit.chain_gap", id=ident, after=prev_id)
+                        )
+                    if entry_hash(prev_hash, at, who, role, action, target, outcome, detail) != digest:
+                        return ChainVerdict(count, AuditChainError("audit.chain_changed", id=ident))
+                    if ident == head_id:
+                        head_hash_seen = digest
+                    prev, prev_id = digest, ident
+        if head_id is None:
+            if count:
+                return ChainVerdict(count, AuditChainError("audit.chain_head_missing", id=prev_id))
+            return ChainVerdict(0)
+        if head_hash_seen is None:
+            return ChainVerdict(
+                count, AuditChainError("audit.chain_truncated", id=head_id, last=prev_id or "-")
+            )
+        if head_hash_seen != head_hash:
+            return ChainVerdict(count, AuditChainError("audit.chain_changed", id=head_id))
+        return ChainVerdict(count)
+
     async def export_csv(self, path: str | Path, audit_filter: AuditFilter | None = None) -> Path:
         """Write the matching entries (oldest first) as CSV with a header row; returns the path written."""
         text = str(path or "").strip()
@@ -257,11 +418,31 @@ class AuditService:
 def csv_text(records: list[AuditRecord]) -> str:
     """Entries as CSV text (header CSV_COLUMNS)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(csv.writer(out, lineterminator="\n"))
     writer.writerow(CSV_COLUMNS)
     for record in records:
         writer.writerow(record.csv_row())
     return out.getvalue()
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise appends: SQLite's unit of work already holds the write lock (BEGIN IMMEDIATE); PostgreSQL
+    takes a transaction-scoped advisory lock (also when the log is empty, where no row could be locked);
+    other databases lock the newest entry (SELECT ... FOR UPDATE)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+    elif dialect != "sqlite":
+        session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1).with_for_update())
+
+
+def _parse_head(value: str) -> tuple[int, str]:
+    """'<id>:<hash>' of CHAIN_HEAD; a damaged value points nowhere (id 0), so verification reports it."""
+    ident, _sep, digest = value.partition(":")
+    try:
+        return int(ident), digest
+    except ValueError:
+        return 0, digest
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -281,6 +462,19 @@ Target = str | Callable[[Mapping[str, Any]], object]
 
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("ectui_audit_inside", default=False)
 """True inside an audited call: a change made by another audited change is part of it, not a new entry."""
+_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("ectui_audit_notes", default=None)
+"""The detail lines the audited call in progress noted (its threads share the list)."""
+
+
+def note(detail: str) -> None:
+    """Add a line to the detail of the audited call in progress ('readonly: off → on'); no-op outside one.
+
+    Works from the call's worker threads too (asyncio.to_thread copies the context, and the list is shared).
+    """
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.append(detail)
+
 
 REFUSALS = (ReadOnlyError, LicenseError, ValidationError)
 """Errors recorded as 'refused' (the console said no); other errors are 'failed'."""
@@ -303,6 +497,8 @@ def audited(action: str, target: Target = "") -> Callable[[F], F]:
             if sink is None or _INSIDE.get():
                 return await fn(self, *args, **kwargs)
             token = _INSIDE.set(True)
+            notes: list[str] = []
+            notes_token = _NOTES.set(notes)
             what = _describe(signature, target, self, args, kwargs)
             try:
                 value = await fn(self, *args, **kwargs)
@@ -319,8 +515,9 @@ def audited(action: str, target: Target = "") -> Callable[[F], F]:
                 await sink.record(lic.current_identity(), action, what, "failed", type(err).__name__)
                 raise
             finally:
+                _NOTES.reset(notes_token)
                 _INSIDE.reset(token)
-            await sink.record(lic.current_identity(), action, what, "ok")
+            await sink.record(lic.current_identity(), action, what, "ok", "; ".join(notes))
             return value
 
         return wrapper  # type: ignore[return-value]

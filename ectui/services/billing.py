@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from ectui.db.models import BillingPrice, Cluster, MeterSpan, Project, Vm, utcnow
 from ectui.i18n import N_
 from ectui.services.audit import audited
+from ectui.services.csvsafe import safe_writer
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import date_value, required_text
 
@@ -668,7 +669,7 @@ def write_csv(bill: Bill, path: Path | str) -> Path:
     target = Path(path).expanduser().resolve()
     try:
         with target.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
+            writer = safe_writer(csv.writer(fh))
             writer.writerow(CSV_HEADER)
             writer.writerows(bill.csv_rows())
     except OSError as err:

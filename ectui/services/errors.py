@@ -15,11 +15,54 @@ MESSAGES: dict[str, str] = {
     "validation.db_url": N_(
         "{field} is not a valid database URL (e.g. sqlite:////path/ectui.db or postgresql://user@host/db)."
     ),
+    # database faults (ectui.db.errors): {where} is a file path or host:port/name, never the URL
+    "db.read_only": N_(
+        "The database {where} is read-only, so the change was not saved; make it writable (chmod u+w for a "
+        "file) and try again."
+    ),
+    "db.read_only_upgrade": N_(
+        "The database {where} is read-only and needs an upgrade to this version of ectui; make it writable "
+        "(chmod u+w for a file) for one start."
+    ),
+    "db.locked": N_(
+        "The database {where} is locked by another writer (waited {seconds} s); try again when it has "
+        "finished, or wait longer with ECTUI_DB_BUSY_TIMEOUT=seconds."
+    ),
+    "db.too_new": N_(
+        "The database {where} has schema {revision}, made by a newer ectui; upgrade ectui to use it."
+    ),
+    "db.not_a_database": N_(
+        "{where} is not a database or is damaged; restore it from a backup or choose another database file."
+    ),
+    "db.unreachable": N_(
+        "The database server {where} cannot be reached ({reason}); check that it runs and the database URL."
+    ),
+    "db.auth_failed": N_(
+        "The database server {where} refused the login; check the user name and password of the database URL."
+    ),
+    "db.unsupported_url": N_(
+        "The database URL ({scheme}://…) is not supported or its driver is not installed; use "
+        "sqlite:////path/ectui.db or postgresql://user@host/db."
+    ),
+    "db.no_directory": N_(
+        "The directory {path} of the database file does not exist; create it or choose another path."
+    ),
+    "db.failed": N_("The database {where} cannot be used: {reason}"),
     "validation.control_chars": N_("{field} must not contain tabs, line breaks or other control characters."),
     "validation.too_large": N_("{field} must be at most {max}, got {value}."),
     "validation.date": N_("{field} must be a date like 2026-12-31, got '{value}'."),
     "validation.decimal": N_("{field} must be a number like 1999.00, got '{value}'."),
     "validation.too_long": N_("{field} must be at most {max} characters."),
+    "validation.file_too_large": N_(
+        "{field}: {path} is larger than {max} bytes; refused without reading further."
+    ),
+    "validation.not_regular_file": N_(
+        "{field}: {path} is not a regular file (a directory, pipe or device cannot be read); give a file."
+    ),
+    "validation.line_too_long": N_(
+        "{field}: no line end within the first {max} bytes of standard input; refused."
+    ),
+    "validation.not_text": N_("{field}: the input is not valid {encoding} text."),
     "validation.choice": N_("{field} must be one of: {choices}; got '{value}'."),
     "validation.date_order": N_("Valid to ({valid_to}) must not be before valid from ({valid_from})."),
     "readonly.flag": N_(
@@ -67,6 +110,10 @@ MESSAGES: dict[str, str] = {
     "license.clock_rollback": N_(
         "The system clock ({now}) is behind the last time seen ({last_seen}); fix the clock."
     ),
+    "license.reset_clock_confirm": N_(
+        "The last time seen is {last_seen} and the system clock says {now}. Resetting moves the mark back to "
+        "the system clock, so check that the clock is right first; then run again with --yes."
+    ),
     "license.limit_clusters": N_(
         "The license allows {max} cluster(s) and {used} are configured; remove one or import a license "
         "of an edition with more clusters."
@@ -80,8 +127,57 @@ MESSAGES: dict[str, str] = {
         "license of an edition with it."
     ),
     "license.feature_disabled": N_("The '{feature}' feature is not in this license's edition ({edition})."),
+    # audit log: hash chain (tamper evidence)
+    "audit.chain_changed": N_(
+        "The audit log was tampered with: entry {id} was changed after it was written (its hash does not match)."
+    ),
+    "audit.chain_gap": N_(
+        "The audit log was tampered with: the chain breaks at entry {id}, which does not follow entry {after} "
+        "(entries between them were deleted, or one was slipped in)."
+    ),
+    "audit.chain_start": N_(
+        "The audit log was tampered with: the chain breaks at entry {id}, the first one left (earlier entries "
+        "were deleted)."
+    ),
+    "audit.chain_truncated": N_(
+        "The audit log was tampered with: entry {id}, the newest one written, is missing (entries after {last} "
+        "were deleted)."
+    ),
+    "audit.chain_head_missing": N_(
+        "The audit log was tampered with: the record of its newest entry is missing, so entries after {id} "
+        "may have been deleted."
+    ),
+    # operator accounts
+    "users.login_refused": N_(
+        "Unknown user or wrong password. After {failures} failed logins in a row an account is locked for "
+        "{minutes} min; an admin can unlock it."
+    ),
     # long work
     "job.cancelled": N_("Cancelled by the operator."),
+    # operations whose rollback could not reach the cloud (services/operations)
+    "operation.cleanup_pending": N_(
+        "Cleanup pending: {reason} The rollback could not reach the cloud ({leftovers}). It is retried at "
+        "the next start and by 'ectui ops resume'; any quota it reserved stays reserved until the cloud "
+        "confirms everything is gone."
+    ),
+    "operation.stopped": N_("The console stopped while step '{field}' ran."),
+    "vm.create_cleanup_pending": N_(
+        "Creating VM {name} failed at step '{field}': {reason} The rollback could not reach the cloud "
+        "({leftovers}); it is retried at the next start and by 'ectui ops resume', and the quota stays "
+        "reserved until the cloud confirms everything is gone."
+    ),
+    "resize.cleanup_pending": N_(
+        "Resizing VM {name} failed at step '{step}': {reason} The rollback could not reach the cloud "
+        "({leftovers}); it is retried at the next start and by 'ectui ops resume', and the VM stays locked "
+        "and its quota reserved until then."
+    ),
+    "image.upload_recovered": N_(
+        "The upload of '{name}' was interrupted; its half-made image was deleted from the cloud ({images})."
+    ),
+    "image.upload_cleanup_pending": N_(
+        "Upload of '{name}' failed: {reason} The half-made image could not be deleted because the cloud "
+        "is unreachable ({cleanup}); it is deleted at the next start or by 'ectui ops resume'."
+    ),
     # clusters and clouds
     "cluster.bad_name": N_(
         "{field} '{value}' is not valid: use letters, digits, '-', '_' or '.', starting with a letter or digit."
@@ -110,6 +206,27 @@ MESSAGES: dict[str, str] = {
     "ftp.no_dir": N_("The FTP server has no directory {dir}."),
     "ftp.auth_failed": N_("FTP login failed for user {user}: check the user name and password."),
     "ftp.unreachable": N_("The FTP server {host}:{port} is unreachable: {reason}"),
+    # FTP listings and replies from a server that may be broken or hostile (ectui.services.ftp)
+    "ftp.listing_timeout": N_(
+        "The FTP server did not finish the directory listing within the {seconds} s listing deadline; "
+        "check that the FTP server is healthy and sync again."
+    ),
+    "ftp.listing_too_many": N_(
+        "The FTP directory listing has more than {max} entries (the entry cap); move files out of the "
+        "ISO directory and sync again."
+    ),
+    "ftp.listing_line_too_long": N_(
+        "The FTP directory listing has a line longer than {max} bytes (the line cap); check that the "
+        "server is a standard FTP server."
+    ),
+    "ftp.listing_too_large": N_(
+        "The FTP directory listing is larger than {max} bytes (the listing size cap); move files out of "
+        "the ISO directory and sync again."
+    ),
+    "ftp.bad_reply": N_(
+        "The FTP server sent a reply longer than {max} bytes (the reply cap) or not in UTF-8; check that "
+        "the server is a standard FTP server."
+    ),
     "ftp.error": N_("The FTP server refused: {reason}"),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import os
 import re
@@ -38,7 +39,6 @@ from ectui.services.secrets import (
     SecretBoxError,
     derive_key,
     load_or_create_key_file,
-    write_private,
 )
 from ectui.services.validation import choices, date_value, money, optional_text, required_text, whole_number
 
@@ -647,15 +647,9 @@ class IssuerService:
         ).encode()
         written: list[Path] = []
         try:
-            for path, data, private in ((ec_path, ec_data, False), (properties_path, properties, True)):
+            for path, data in ((ec_path, ec_data), (properties_path, properties)):
                 path = Path(path)
-                if private:
-                    write_private(path, data)
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_name(path.name + ".part")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, path)
+                _write_export_file(path, data)
                 written.append(path)
         except OSError as err:
             for path in written:
@@ -751,3 +745,28 @@ class IssuerService:
             features=edition.features,
             grace_days=edition.grace_days,
         )
+
+
+def _write_export_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a new private file beside it, then rename it into place.
+
+    The temporary file has a random name in the target directory and is created with O_CREAT|O_EXCL|
+    O_NOFOLLOW, mode 0600: a file or symlink planted under a predictable name (the old '<name>.part')
+    cannot redirect the write to another file, and the content is never readable by others, even briefly.
+    os.replace swaps it in atomically (a symlink at `path` itself is replaced, not followed); the
+    temporary file is removed on any failure.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -1,4 +1,11 @@
-"""The license inside the console: import, status, clock rollback, and the policy other domains ask (SPEC K1-K3)."""
+"""The license inside the console: import, status, clock rollback, and the policy other domains ask (SPEC K1-K3).
+
+Clock rollback: the console keeps the latest time it has seen (a high-water mark in console_state) and
+goes read-only while the clock is more than CLOCK_TOLERANCE behind it. A clock that was once ahead by
+mistake would then lock the console until real time caught up with the mistake, so the mark is reset to
+the system clock by importing a license that is valid now, or by an admin with `ectui license
+reset-clock --yes`; both are in the audit log with the old and new mark.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 
 from ectui.config import Settings
+from ectui.db.errors import DatabaseError
 from ectui.db.models import ConsoleState
 from ectui.db.models import InstalledLicense as InstalledRow
 from ectui.db.session import Database
-from ectui.i18n import _, ngettext
+from ectui.i18n import N_, _, ngettext
 from ectui.services import licfile
-from ectui.services.audit import AuditService, Identity, audited, os_identity
+from ectui.services.audit import AccessError, AuditService, Identity, audited, note, os_identity
+from ectui.services.boundedio import read_file_bounded
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
 from ectui.services.secrets import LazyKeyFileBox, SecretBox, SecretBoxError
 
@@ -346,13 +355,63 @@ class ConsoleLicenseService:
         if last is not None and now < last - CLOCK_TOLERANCE:
             return last
         if last is None or now - last >= CLOCK_MARK_STEP:
-            with self._db.locked_session() as session:
-                row = session.get(ConsoleState, _LAST_SEEN)
-                if row is None:
-                    session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
-                elif now > dt.datetime.fromisoformat(row.value):
-                    row.value = now.isoformat()
+            try:
+                with self._db.locked_session() as session:
+                    row = session.get(ConsoleState, _LAST_SEEN)
+                    if row is None:
+                        session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
+                    elif now > dt.datetime.fromisoformat(row.value):
+                        row.value = now.isoformat()
+            except DatabaseError as err:  # a read-only database still shows its license; the mark waits
+                if err.key != "db.read_only":
+                    raise
         return None
+
+    # -- clock high-water mark
+
+    async def clock_mark(self) -> tuple[dt.datetime | None, dt.datetime]:
+        """The last time seen (None before the first status) and the system clock now."""
+        return await asyncio.to_thread(self._clock_mark)
+
+    def _clock_mark(self) -> tuple[dt.datetime | None, dt.datetime]:
+        with self._db.session() as session:
+            row = session.get(ConsoleState, _LAST_SEEN)
+            return (dt.datetime.fromisoformat(row.value) if row else None), self._clock()
+
+    @audited("license.reset_clock")
+    async def reset_clock(self) -> LicenseStatus:
+        """Move the last-time-seen mark back to the system clock (admins; the OS operator without accounts).
+
+        For a clock that was once ahead: the console stays read-only ('clock set back') until then.
+        """
+        await self.status()
+        who = self.current_identity()
+        if who.role != "admin":
+            self.policy().ensure_role_may_change()  # auditors and nobody: their own reason
+            raise AccessError(
+                "access.role_denied", user=who.user, role=who.role, field=N_("reset the license clock")
+            )
+        return await asyncio.to_thread(self._reset_clock)
+
+    def _reset_clock(self) -> LicenseStatus:
+        self._set_clock_mark(self._clock())
+        return self._status()
+
+    def _set_clock_mark(self, now: dt.datetime) -> None:
+        """Set the mark to `now`, also backwards; notes 'last seen: old → new' in the audit entry when it moves back."""
+        with self._db.locked_session() as session:
+            row = session.get(ConsoleState, _LAST_SEEN)
+            old = dt.datetime.fromisoformat(row.value) if row else None
+            if row is None:
+                session.add(ConsoleState(key=_LAST_SEEN, value=now.isoformat()))
+            else:
+                row.value = now.isoformat()
+        if old is not None and old > now:
+            note(
+                "last seen: {old} → {new}".format(
+                    old=old.isoformat(timespec="seconds"), new=now.isoformat(timespec="seconds")
+                )
+            )
 
     # -- import
 
@@ -366,9 +425,7 @@ class ConsoleLicenseService:
         props_path = Path(properties_path) if properties_path else self._settings.properties_path
         props = read_properties(props_path)
         try:
-            if ec_path.stat().st_size > licfile.MAX_FILE_BYTES:
-                raise LicenseError("license.not_ec")
-            data = ec_path.read_bytes()
+            data = read_file_bounded(ec_path, licfile.MAX_FILE_BYTES, N_("License file"))
         except OSError as err:
             raise LicenseError(
                 "license.file_missing", path=str(ec_path), reason=err.strerror or str(err)
@@ -400,6 +457,8 @@ class ConsoleLicenseService:
                 )
             )
         self._installed, self._loaded = lic, True
+        # a license valid now: a clock that was once ahead no longer keeps the console read-only
+        self._set_clock_mark(self._clock())
         return self._status()
 
     def _check_issuer_trusted(self, issuer_raw: bytes) -> None:
@@ -443,9 +502,7 @@ class ConsoleLicenseService:
 def read_properties(path: Path) -> _Properties:
     """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""
     try:
-        if path.stat().st_size > MAX_PROPERTIES_BYTES:
-            raise LicenseError("license.properties_invalid", path=str(path), reason="file too large")
-        text = path.read_text(encoding="utf-8")
+        text = read_file_bounded(path, MAX_PROPERTIES_BYTES, N_("Properties file")).decode("utf-8")
     except FileNotFoundError:
         raise LicenseError("license.properties_missing", path=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:

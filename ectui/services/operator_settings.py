@@ -8,6 +8,8 @@ per-operator choice must hold wherever that operator logs in.
 Settings:
 - `readonly`: the console refuses every changing action for this operator, exactly as `--readonly` does
   (the license policy reads it); `ectui settings readonly on|off` switches it, even while read-only.
+  Switching it is a change like any other: an auditor (or nobody, when accounts are in use) may not, and
+  each switch, or refusal, is in the audit log with the old and new value.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ectui.db.models import ConsoleState
 from ectui.i18n import N_
+from ectui.services.audit import audited, note
 from ectui.services.errors import register_messages
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.license import ConsoleLicenseService
 
 register_messages(
     {
@@ -78,6 +82,12 @@ class OperatorSettingsService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._license: ConsoleLicenseService | None = None
+        """Who acts and where changes are audited; None (a service built alone): no role check, no audit."""
+
+    def bind(self, license_service: ConsoleLicenseService) -> None:
+        """Check roles against, and audit through, the console's license service (build_console_services)."""
+        self._license = license_service
 
     @property
     def operator(self) -> str:
@@ -93,12 +103,21 @@ class OperatorSettingsService:
         """The current settings."""
         return OperatorSettings(self.operator, await asyncio.to_thread(self.readonly_sync))
 
+    @audited("settings.readonly", lambda a: f"readonly → {_on_off(bool(a.get('on')))}")
     async def set_readonly(self, on: bool) -> OperatorSettings:
-        """Turn the operator's read-only mode on or off (allowed even while read-only)."""
+        """Turn the operator's read-only mode on or off (allowed even while read-only, not to an auditor).
+
+        The audit entry names the new value, and its detail the operator and the change ('alice: off → on').
+        """
+        if self._license is not None:
+            await self._license.status()  # who acts now
+            self._license.policy().ensure_role_may_change()  # refuses auditors and nobody; not read-only
 
         def save() -> None:
             with self._db.locked_session() as session:
                 values = load_operator_settings(session, self.operator)
+                old = bool(values.get("readonly"))
+                note(f"{self.operator}: {_on_off(old)} → {_on_off(bool(on))}")
                 values["readonly"] = bool(on)
                 text = json.dumps(values, sort_keys=True)
                 row = session.get(ConsoleState, settings_key(self.operator))
@@ -109,3 +128,7 @@ class OperatorSettingsService:
 
         await asyncio.to_thread(save)
         return await self.show()
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"

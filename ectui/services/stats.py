@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 import ectui.services.projects  # noqa: F401  (registers project.not_found)
 from ectui.db.models import Cluster, ComputeNode, Image, IsoFile, Operation, Project, Vm, utcnow
 from ectui.i18n import N_
+from ectui.services.csvsafe import safe_writer
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 
 if TYPE_CHECKING:
@@ -684,7 +685,7 @@ def write_csv(report: StatsReport, path: Path | str) -> Path:
     target = Path(path).expanduser().resolve()
     try:
         with target.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
+            writer = safe_writer(csv.writer(fh))
             writer.writerow(("section", "subject", "metric", "value"))
             writer.writerows(report.csv_rows())
     except OSError as err:

@@ -9,6 +9,11 @@ accounts), auditor (reads everything, changes nothing; refused in LicensePolicy.
 
 Lock-out: LOCK_FAILURES failed logins, each within LOCK_WINDOW of the one before, lock the account for
 LOCK_WINDOW (or until an admin unlocks it). Passwords are never stored, logged or audited.
+
+A refused login does not tell whether the account exists: an unknown name, a locked account and a wrong
+password get the same reply (users.login_refused), and each costs one Argon2 verification (a dummy hash
+for an unknown name, the account's own hash while it is locked), so the answer's time does not tell
+either. The audit log keeps the real reason for admins and auditors.
 """
 
 from __future__ import annotations
@@ -176,6 +181,9 @@ class _Outcome:
 
     identity: Identity | None = None
     error: UserError | None = None
+    """The real reason, for the audit log (a lock-out names the account and how long)."""
+    reply: UserError | None = None
+    """What the person at the login is told, when it must say less than `error` (None: `error`)."""
 
 
 class UserService:
@@ -293,23 +301,23 @@ class UserService:
         who = outcome.identity or Identity(account[:64], "", "login")
         if outcome.error is not None:
             await self._audit.record(who, "user.login", account[:64], "refused", str(outcome.error))
-            raise outcome.error
+            raise outcome.reply or outcome.error
         await self._audit.record(who, "user.login", account, "ok")
         return who
 
     def _check_password(self, name: str, password: str) -> _Outcome:
+        dummy = self._dummy()  # made before any branch: the first login of any kind pays for it alike
         now = self._clock()
         with self._db.session() as session:
             if not session.scalar(select(func.count()).select_from(ConsoleUser)):
                 return _Outcome(error=UserError("users.no_accounts"))
             row = session.scalars(select(ConsoleUser).where(ConsoleUser.name == name)).first()
             if row is None:
-                self._verify(
-                    self._dummy(), password
-                )  # same cost as a real check: names cannot be probed by timing
-                return _Outcome(error=UserError("users.bad_login"))
+                self._verify(dummy, password)  # same cost as a real check: names cannot be probed by timing
+                return _Outcome(error=UserError("users.bad_login"), reply=_refused())
             if row.locked_until is not None and row.locked_until > now:
-                return _Outcome(error=self._locked_error(row, now))
+                self._verify(row.password_hash, password)  # same cost; even the right password is refused
+                return _Outcome(error=self._locked_error(row, now), reply=_refused())
             if not self._verify(row.password_hash, password):
                 if row.last_failed_at is None or now - row.last_failed_at > LOCK_WINDOW:
                     row.failed_logins = 0
@@ -317,8 +325,8 @@ class UserService:
                 row.last_failed_at = now
                 if row.failed_logins >= LOCK_FAILURES:
                     row.locked_until = now + LOCK_WINDOW
-                    return _Outcome(error=self._locked_error(row, now))
-                return _Outcome(error=UserError("users.bad_login"))
+                    return _Outcome(error=self._locked_error(row, now), reply=_refused())
+                return _Outcome(error=UserError("users.bad_login"), reply=_refused())
             if not row.enabled:
                 return _Outcome(error=UserError("users.disabled", name=row.name))
             row.failed_logins, row.last_failed_at, row.locked_until, row.last_login_at = 0, None, None, now
@@ -540,6 +548,13 @@ def _info(row: ConsoleUser) -> UserInfo:
         last_login_at=row.last_login_at,
         created_by=row.created_by,
         created_at=row.created_at,
+    )
+
+
+def _refused() -> UserError:
+    """The one reply to a refused login: unknown name, wrong password and lock-out alike."""
+    return UserError(
+        "users.login_refused", failures=LOCK_FAILURES, minutes=int(LOCK_WINDOW.total_seconds() // 60)
     )
 
 

@@ -84,6 +84,18 @@ class DataTable(_textual.DataTable[CellT]):
         super().update_cell_at(coordinate, _cell(value), **kwargs)
 
 
+class Input(_textual.Input):
+    """Input whose value never holds a raw control character (a prefilled name, a paste).
+
+    Textual draws an Input's value as is, so an escape sequence in a prefilled foreign name would reach
+    the terminal. No field takes control characters, so they are kept as their visible escapes (and the
+    field's validation then names what is wrong). Password fields are drawn masked and left untouched.
+    """
+
+    def validate_value(self, value: str) -> str:
+        return value if self.password else visible(value)
+
+
 class Option(_Option):
     """An option-list entry whose prompt is literal text."""
 

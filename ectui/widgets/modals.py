@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList
+from textual.widgets import Button, OptionList
 from textual.worker import Worker
 
 from ectui.i18n import _
 from ectui.messages import forward_worker_error
-from ectui.widgets.literal import Label, Option, Static
+from ectui.widgets.literal import Input, Label, Option, Static
 
 ResultT = TypeVar("ResultT")
 

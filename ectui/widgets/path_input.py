@@ -8,7 +8,8 @@ from pathlib import Path
 
 from textual.binding import Binding
 from textual.suggester import Suggester
-from textual.widgets import Input
+
+from ectui.widgets.literal import Input
 
 
 def complete_path(value: str, *, directories_only: bool = False) -> str | None:

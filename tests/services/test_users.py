@@ -174,11 +174,14 @@ async def test_login_wrong_password_lock_out_and_unlock_after_the_window(
     for _n in range(LOCK_FAILURES - 1):
         with pytest.raises(UserError, match="Unknown user or wrong password"):
             await users.login("ops", "wrong-password!")
-    with pytest.raises(UserError, match=r"locked after 5 failed logins; try again in 15 min"):
+    # the lock-out answers like a wrong password (it would tell that the account exists)
+    with pytest.raises(
+        UserError, match=r"wrong password\. After 5 failed logins in a row an account is locked"
+    ):
         await users.login("ops", "wrong-password!")
-    # the right password does not open a locked account, and says for how long
+    # the right password does not open a locked account
     clock.now = clock.now + dt.timedelta(minutes=6)
-    with pytest.raises(UserError, match=r"try again in 9 min \(at 12:15 UTC\)"):
+    with pytest.raises(UserError, match="Unknown user or wrong password"):
         await users.login("ops", OPS_PW)
     # an unknown name gets the same answer as a wrong password (names cannot be probed)
     with pytest.raises(UserError, match="Unknown user or wrong password"):
