@@ -68,6 +68,8 @@ async def iso_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     text = _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
         cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
     )
+    if result.skipped:
+        text += "\n" + result.skipped_note()
     return result.to_json(), text + "\n" + iso_table(result.isos)
 
 

@@ -6,6 +6,10 @@ import argparse
 from typing import Any
 
 from ectui.commands._util import Parser, command, describe, positive_id, table
+from ectui.i18n import N_
+
+STATE_WORDS = {"cleanup_pending": N_("cleanup pending")}
+"""Operation states whose word differs from the stored code (the others are shown as stored, translated)."""
 
 
 def register(sub: Any) -> None:
@@ -19,7 +23,9 @@ def register(sub: Any) -> None:
     show = osub.add_parser("show", help="one operation with its steps, states and times")
     show.add_argument("id", metavar="ID")
     show.add_argument("--json", action="store_true")
-    resume = osub.add_parser("resume", help="resume or compensate operations a crashed console left running")
+    resume = osub.add_parser(
+        "resume", help="resume or roll back what a crashed console left running; retry pending cleanups"
+    )
     resume.add_argument("--json", action="store_true")
     command(olist, ops_list)
     command(show, ops_show)
@@ -36,7 +42,7 @@ async def ops_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     vm_id = (await s.vms.find(a.vm, all_projects=True)).id if a.vm else None
     items = await s.resize.operations(vm_id=vm_id, limit=max(1, a.limit))
     rows = [
-        (op.id, op.kind, _(op.state), op.vm_id or "-", op.created_by, _time(op.created_at),
+        (op.id, op.kind, state_word(op.state), op.vm_id or "-", op.created_by, _time(op.created_at),
          _time(op.finished_at), (op.error or "")[:60])
         for op in items
     ]  # fmt: skip
@@ -71,27 +77,75 @@ async def ops_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, describe(head) + "\n" + _("Steps:") + "\n" + step_lines(op)
 
 
+RESUME_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("create_vm", "delete_vm", "snapshot_vm", "mount_iso", "unmount_iso"),
+        N_("No interrupted VM operation (create, delete, snapshot, ISO mount) to resume."),
+    ),
+    (("resize",), N_("No interrupted resize to resume.")),
+    (("image_upload",), N_("No interrupted image upload to clean up.")),
+)
+"""Kinds `ops resume` covers, in groups, with what it says when a group had nothing to do."""
+
+RESUMED_LINES = {
+    "done": N_("Operation #{id} ({kind}): resumed and finished."),
+    "compensated": N_("Operation #{id} ({kind}): rolled back; what it made is gone."),
+    "failed": N_("Operation #{id} ({kind}): rolled back, but the cloud refused to remove part of it."),
+    "cleanup_pending": N_("Operation #{id} ({kind}): cleanup still pending; retried at the next start."),
+    "running": N_("Operation #{id} ({kind}): left as it is for now: {note}"),
+}
+"""What `ops resume` did with one operation, by the state it left it in."""
+
+
+def state_word(state: str) -> str:
+    """An operation state in the UI language ('cleanup_pending' → 'cleanup pending')."""
+    from ectui.i18n import _
+
+    return _(STATE_WORDS.get(state, state))
+
+
+def resumed_line(item: Any) -> str:
+    """One operation `ops resume` handled: what it did, then the operation's own message (indented)."""
+    from ectui.i18n import _
+
+    op = item.operation
+    template = RESUMED_LINES.get(op.state, N_("Operation #{id} ({kind}) is now {state}."))
+    line = _(template).format(id=op.id, kind=op.kind, state=state_word(op.state), note=item.note or "-")
+    if op.error and op.state != "done":
+        line += "\n    " + op.error
+    return line
+
+
 async def ops_resume(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     from ectui.i18n import _
     from ectui.services.errors import ServiceError
 
     if s.readonly_flag:
         raise ServiceError("ops.readonly")
-    await s.vms.recover_interrupted()  # creates (start() already tried; a cloud back online lets it finish)
-    await s.resize.resume_interrupted()
-    handled = list(s.resize.recovered)  # those of this start, too
-    still = [op for op in await s.resize.operations(limit=1000) if op.state == "running"]
-    data = {"handled": [op.to_json() for op in handled], "running": [op.to_json() for op in still]}
-    lines = [
-        _("Operation #{id} ({kind}) is now {state}.").format(id=op.id, kind=op.kind, state=_(op.state))
-        for op in handled
-    ]
-    if not handled:
-        lines.append(_("No interrupted resize to resume."))
+    await s.recover()  # start() already tried; a cloud back online since lets the cleanups finish now
+    handled = list(s.recovered)  # those of this start, too (the latest outcome of each)
+    ids = {r.operation.id for r in handled}
+    others = [op for op in await s.resize.operations(limit=1000) if op.id not in ids]
+    still = [op for op in others if op.state == "running"]
+    pending = [op for op in others if op.state == "cleanup_pending"]
+    data = {
+        "handled": [r.to_json() for r in handled],
+        "running": [op.to_json() for op in still],
+        "cleanup_pending": [op.to_json() for op in pending],
+    }
+    lines = [resumed_line(r) for r in handled]
+    kinds = {r.operation.kind for r in handled}
+    lines += [_(nothing) for group, nothing in RESUME_GROUPS if not kinds & set(group)]
     lines += [
         _("Operation #{id} ({kind}) is still running in a live console; left alone.").format(
             id=op.id, kind=op.kind
         )
         for op in still
+    ]
+    lines += [
+        _("Operation #{id} ({kind}): another console is retrying its cleanup; left alone.").format(
+            id=op.id, kind=op.kind
+        )
+        for op in pending
     ]
     return data, "\n".join(lines)

@@ -445,7 +445,7 @@ class Operation(ConsoleBase):
     vm_id: Mapped[int | None] = mapped_column(ForeignKey("vm.id", ondelete="SET NULL"), index=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(16), default="running")
-    """running | done | failed | compensated"""
+    """running | done | failed | compensated | cleanup_pending (a rollback the cloud has not confirmed yet)"""
     params: Mapped[str] = mapped_column(Text, default="{}")
     """JSON of what the operation was asked to do (never a password)."""
     context: Mapped[str] = mapped_column(Text, default="{}")

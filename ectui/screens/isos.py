@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes
@@ -17,6 +17,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
@@ -348,11 +349,12 @@ class IsosScreen(ConsoleDomainScreen):
             return
         finally:
             self.table.loading = False
-        self.notify(
-            _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
-                cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
-            )
+        text = _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
+            cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
         )
+        if result.skipped:
+            text += " " + result.skipped_note()
+        self.notify(text, severity="warning" if result.skipped else "information")
         self.refresh_isos()
 
     # -- upload and resume (app jobs: they outlive this screen)

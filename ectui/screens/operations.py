@@ -15,12 +15,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Static
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.steps import StepProgress, duration_text, local_time, span
 from ectui.widgets.tables import cursor_key, table_rows
 
@@ -35,6 +35,7 @@ KIND_LABELS = {
     "mount_iso": N_("mount ISO"),
     "unmount_iso": N_("unmount ISO"),
     "iso_upload": N_("ISO upload"),
+    "image_upload": N_("image upload"),
 }
 """Operation kinds in the UI language (an unknown kind is shown as stored)."""
 
@@ -43,6 +44,7 @@ OP_STATE_LABELS = {
     "done": N_("✓ done"),
     "failed": N_("✗ failed"),
     "compensated": N_("↺ compensated"),
+    "cleanup_pending": N_("⟳ cleanup pending"),
 }
 """Operation states: a symbol and a word (readable without colour)."""
 
@@ -92,7 +94,7 @@ class OperationsScreen(ConsoleDomainScreen):
     filter_text: reactive[str] = reactive("")
     """Lower-cased filter typed by the operator."""
     unfinished_only: reactive[bool] = reactive(False)
-    """Show only running, failed and compensated operations."""
+    """Show only running, failed, compensated and cleanup-pending operations."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +15,19 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ectui.db.models import Cluster, Image, utcnow
+from ectui.db.models import Cluster, Image, Operation, OperationStep, utcnow
 from ectui.i18n import N_
 from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudError, classify
+from ectui.services.operations.engine import (
+    CLEANUP_PENDING,
+    OperationEngine,
+    Recovered,
+    Step,
+    cloud_unreachable,
+    register_step_labels,
+)
 from ectui.services.progress import (
     Cancelled,
     CancelToken,
@@ -34,6 +44,7 @@ if TYPE_CHECKING:
     from ectui.services.clusters import ClusterService
     from ectui.services.license import ConsoleLicenseService
 
+log = logging.getLogger("ectui.images")
 DISK_FORMATS = ("raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "docker")
 OS_TYPES = ("linux", "windows")
@@ -42,6 +53,12 @@ PAGE_SIZE = 1000
 """Images asked per Glance list request (Glance's usual api_limit_max)."""
 UPLOAD_MARK = "ectui_upload"
 """An image property set on uploads: finds a half-made image after a failure."""
+UPLOAD_INTERRUPTED = N_("The console stopped during the upload.")
+"""Why an upload left by a dead console failed (the reason recovery reports)."""
+UPLOAD_KIND = "image_upload"
+"""Operation kind recording an upload while it runs (removed when it ends cleanly)."""
+_UPLOAD_STEP = Step("upload_image", N_("Upload the image"), lambda ctx: None)
+register_step_labels(UPLOAD_KIND, {_UPLOAD_STEP.code: _UPLOAD_STEP.label})
 _FORMAT_BY_SUFFIX = {
     ".img": "raw",
     ".raw": "raw",
@@ -271,6 +288,8 @@ class ImageService:
         self._clusters = clusters
         self._license = license_service
         self._settings = settings
+        self._engine = OperationEngine(db, settings.operator)
+        """Records uploads while they run (crash recovery)."""
 
     async def _check_license(self) -> None:
         await self._license.status()
@@ -388,6 +407,8 @@ class ImageService:
         mark = uuid.uuid4().hex
         conn_call = self._clusters.connections.call
         on_progress(Progress("create", 0, request.path.stat().st_size))
+        # recorded before the first byte: a console killed mid-way leaves a record that recovery cleans up
+        op_id = await asyncio.to_thread(self._open_upload, info.id, info.name, request, mark)
 
         def send(conn: Any) -> dict[str, Any]:
             with ChunkReader(request.path, on_progress=on_progress, cancel=cancel) as reader:
@@ -412,13 +433,16 @@ class ImageService:
             return _sdk_row(stored)
 
         try:
-            row = await conn_call(info.id, _keep_service_errors(send))
+            async with self._engine.beating(op_id):
+                row = await conn_call(info.id, _keep_service_errors(send))
             on_progress(Progress("record", 1, 1))
-            return await asyncio.to_thread(self._record_upload, info.id, info.name, row)
+            return await asyncio.to_thread(self._record_upload, info.id, info.name, row, op_id)
         except BaseException as err:
             if isinstance(err, asyncio.CancelledError):
                 cancel.cancel()  # the SDK's thread runs on: stop it at its next chunk
-            raise await self._clean_up(info.id, request.name, mark, err, cancel) from err
+            error = await self._clean_up(info.id, request.name, mark, err, cancel)
+            await asyncio.to_thread(self._settle_upload, op_id, error)
+            raise error from err
 
     async def _clean_up(
         self, cluster_id: int, name: str, mark: str, err: BaseException, cancel: CancelToken
@@ -432,6 +456,10 @@ class ImageService:
                 cluster_id, lambda conn: _delete_marked(conn, name, mark)
             )
         except ServiceError as cleanup:
+            if cloud_unreachable(cleanup):  # the upload stays recorded: deleted at the next start or resume
+                return ImageError(
+                    "image.upload_cleanup_pending", name=name, reason=reason, cleanup=str(cleanup)
+                )
             return ImageError(
                 "image.cleanup_failed", name=name, reason=reason, cloud_id="?", cleanup=str(cleanup)
             )
@@ -445,9 +473,47 @@ class ImageService:
             return err
         return ImageError("image.upload_failed", name=name, reason=reason)
 
-    def _record_upload(self, cluster_id: int, cluster: str, row: dict[str, Any]) -> ImageInfo:
+    def _open_upload(self, cluster_id: int, cluster: str, request: ImageUpload, mark: str) -> int:
+        """Record an upload (its cluster, name and mark) as a running `image_upload` operation."""
+        params = {
+            "cluster_id": cluster_id,
+            "cluster": cluster,
+            "name": request.name,
+            "mark": mark,
+            "file": request.path.name,
+        }
+        with self._db.locked_session() as session:
+            op_id = self._engine.add(session, UPLOAD_KIND, [_UPLOAD_STEP], params=params)
+            step = session.scalar(select(OperationStep).where(OperationStep.operation_id == op_id))
+            if step is not None:
+                step.state, step.started_at = "running", utcnow()
+            return op_id
+
+    def _settle_upload(self, op_id: int, error: ServiceError) -> None:
+        """After a failed upload: forget the record when the rollback was clean, else keep it pending."""
+        if error.key in ("image.upload_cleanup_pending", "image.cleanup_failed"):
+            from ectui.i18n import render
+
+            self._engine.mark_step_sync(op_id, 0, "failed", str(error.params.get("reason", "")))
+            self._engine.finish_sync(op_id, CLEANUP_PENDING, render(error))
+            return
+        self._forget_upload(op_id)
+
+    def _forget_upload(self, op_id: int) -> None:
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is not None and op.kind == UPLOAD_KIND:
+                session.delete(op)
+
+    def _record_upload(
+        self, cluster_id: int, cluster: str, row: dict[str, Any], op_id: int | None = None
+    ) -> ImageInfo:
         row.update(cluster_id=cluster_id, synced_at=utcnow(), gone=False)
         with self._db.session() as session:
+            if op_id is not None:  # the upload is whole: its record goes with the same commit
+                op = session.get(Operation, op_id)
+                if op is not None:
+                    session.delete(op)
             existing = session.scalar(
                 select(Image).where(Image.cluster_id == cluster_id, Image.cloud_id == row["cloud_id"])
             )
@@ -458,6 +524,61 @@ class ImageService:
             session.add(image)
             session.flush()
             return _info(cluster, image)
+
+    # -- crash recovery
+
+    async def recover_uploads(self) -> list[Recovered]:
+        """Delete the half-made Glance images of uploads a dead console left, or whose rollback could not reach the cloud.
+
+        An upload is recorded (an `image_upload` operation: cluster, name, mark property) before its
+        first byte. One still `running` whose owner is gone (OperationEngine.stale_running_sync), or
+        one `cleanup_pending`, is claimed and its images (found by name and mark) are deleted; a 404
+        counts as gone. The cloud still unreachable: it stays `cleanup_pending` for the next try.
+        """
+        handled: list[Recovered] = []
+        for op_id in await asyncio.to_thread(self._engine.stale_running_sync, UPLOAD_KIND):
+            if await asyncio.to_thread(self._engine.claim_stale_sync, op_id):
+                handled.append(await self._clean_recorded(op_id))
+        for op_id in await asyncio.to_thread(self._engine.pending_cleanup_sync, UPLOAD_KIND):
+            if await asyncio.to_thread(self._engine.claim_cleanup_sync, op_id):
+                handled.append(await self._clean_recorded(op_id))
+        return handled
+
+    async def _clean_recorded(self, op_id: int) -> Recovered:
+        from ectui.i18n import _, render
+
+        params = await asyncio.to_thread(self._upload_params, op_id)
+        name, mark = str(params.get("name", "")), str(params.get("mark", ""))
+        try:
+            if not mark:
+                raise ImageError("image.not_found", id=op_id)
+            deleted, left = await self._clusters.connections.call(
+                int(params.get("cluster_id") or 0), lambda conn: _delete_marked_ids(conn, name, mark)
+            )
+        except ServiceError as err:
+            error = ImageError(
+                "image.upload_cleanup_pending", name=name, reason=_(UPLOAD_INTERRUPTED), cleanup=render(err)
+            )
+            await asyncio.to_thread(self._engine.finish_sync, op_id, CLEANUP_PENDING, render(error))
+            log.warning("upload %s: the half-made image could not be deleted yet: %s", op_id, err)
+            return Recovered(await self._engine.get(op_id), render(err))
+        if left:
+            error = ImageError(
+                "image.cleanup_failed", name=name, reason=_(UPLOAD_INTERRUPTED), cloud_id=left[0],
+                cleanup="still listed",
+            )  # fmt: skip
+            await asyncio.to_thread(self._engine.finish_sync, op_id, CLEANUP_PENDING, render(error))
+            return Recovered(await self._engine.get(op_id), render(error))
+        text = render(ImageError("image.upload_recovered", name=name, images=", ".join(deleted) or "-"))
+        await asyncio.to_thread(self._engine.mark_step_sync, op_id, 0, "compensated", text)
+        await asyncio.to_thread(self._engine.finish_sync, op_id, "compensated", text)
+        log.warning("upload %s of %s was interrupted; deleted its images: %s", op_id, name, deleted)
+        return Recovered(await self._engine.get(op_id))
+
+    def _upload_params(self, op_id: int) -> dict[str, Any]:
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            return json.loads(op.params or "{}") if op is not None else {}
 
     # -- helpers
 
@@ -595,6 +716,23 @@ def _delete_marked(conn: Any, name: str, mark: str) -> list[str]:
             continue
         left.append(str(image.id))
     return left
+
+
+def _delete_marked_ids(conn: Any, name: str, mark: str) -> tuple[list[str], list[str]]:
+    """Delete the images of one upload (name + mark property); returns (deleted, still there)."""
+    deleted, left = [], []
+    for image in conn.image.images(name=name):
+        properties = getattr(image, "properties", None) or {}
+        if properties.get(UPLOAD_MARK) != mark:
+            continue
+        _delete_cloud_image(conn, image.id)
+        try:
+            conn.image.get_image(image.id)
+        except Exception:  # gone (404) is what we want
+            deleted.append(str(image.id))
+            continue
+        left.append(str(image.id))
+    return deleted, left
 
 
 def _keep_service_errors(fn: Any) -> Any:

@@ -17,7 +17,7 @@ from ectui.i18n import N_
 from ectui.services.audit import audited
 from ectui.services.clusters import ClusterError
 from ectui.services.errors import ServiceError, ValidationError, register_messages
-from ectui.services.ftp import FtpError, FtpSession
+from ectui.services.ftp import FtpError, FtpSession, ListingLimits, SkippedEntry
 from ectui.services.progress import (
     Cancelled,
     CancelToken,
@@ -132,13 +132,29 @@ class IsoInfo:
 
 @dataclass(frozen=True)
 class IsoSyncResult:
-    """What a sync changed."""
+    """What a sync changed, and the listing entries it left out (bad name or size; see the log)."""
 
     cluster: str
     added: int
     updated: int
     gone: int
     isos: tuple[IsoInfo, ...]
+    skipped: tuple[SkippedEntry, ...] = ()
+    """Entries of the FTP listing left out: a name with control characters, longer than 255 bytes or a
+    path, a size out of 0..2**63-1, or a name listed twice. Report them as "N entries skipped"."""
+
+    def skipped_note(self) -> str:
+        """'N entries of the FTP listing skipped …' in the UI language, naming the first; '' when none."""
+        if not self.skipped:
+            return ""
+        from ectui.i18n import ngettext
+
+        count = len(self.skipped)
+        return ngettext(
+            "{n} entry of the FTP listing skipped (bad name or size, e.g. '{first}'); see the log.",
+            "{n} entries of the FTP listing skipped (bad name or size, e.g. '{first}'); see the log.",
+            count,
+        ).format(n=count, first=self.skipped[0].printable)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -147,6 +163,7 @@ class IsoSyncResult:
             "added": self.added,
             "updated": self.updated,
             "gone": self.gone,
+            "skipped": [{"name": e.name, "reason": e.reason} for e in self.skipped],
             "isos": [i.to_json() for i in self.isos],
         }
 
@@ -314,6 +331,8 @@ class IsoService:
         self._active: set[int] = set()
         self.stale_after = 60.0
         """Seconds without a heartbeat after which a 'running' upload of another console counts as interrupted."""
+        self.listing_limits = ListingLimits()
+        """Deadline and caps of the FTP listing a sync reads (a broken or hostile server cannot hold it)."""
 
     async def _check(self, *, write: bool) -> None:
         await self._license.status()
@@ -354,19 +373,26 @@ class IsoService:
 
     @audited("iso.sync", "cluster")
     async def sync(self, cluster: str) -> IsoSyncResult:
-        """Copy the `*.iso` files of the cluster's FTP ISO directory; files gone are marked, not dropped."""
+        """Copy the `*.iso` files of the cluster's FTP ISO directory; files gone are marked, not dropped.
+
+        The listing is bounded (`listing_limits`); entries with a bad name or size are left out and
+        returned in `skipped`, the others are synced.
+        """
         await self._check(write=True)
         info = await self._clusters.get(cluster)
         settings = await self._clusters.ftp_settings(info.name)
         async with FtpSession.open(settings) as ftp:
-            files = [
-                f
-                for f in await ftp.list_files()
-                if f.name.lower().endswith(".iso") and not f.name.startswith(".") and "/" not in f.name
-            ]
-        return await asyncio.to_thread(self._store_sync, info.id, info.name, files)
+            listing = await ftp.listing(self.listing_limits)
+        files = [
+            f
+            for f in listing.files
+            if f.name.lower().endswith(".iso") and not f.name.startswith(".") and "/" not in f.name
+        ]
+        return await asyncio.to_thread(self._store_sync, info.id, info.name, files, listing.skipped)
 
-    def _store_sync(self, cluster_id: int, cluster: str, files: list[Any]) -> IsoSyncResult:
+    def _store_sync(
+        self, cluster_id: int, cluster: str, files: list[Any], skipped: tuple[SkippedEntry, ...] = ()
+    ) -> IsoSyncResult:
         now = utcnow()
         added = updated = gone = 0
         with self._db.session() as session:
@@ -410,7 +436,7 @@ class IsoService:
                     select(IsoFile).where(IsoFile.cluster_id == cluster_id).order_by(IsoFile.name, IsoFile.id)
                 )
             )
-        return IsoSyncResult(cluster, added, updated, gone, isos)
+        return IsoSyncResult(cluster, added, updated, gone, isos, skipped)
 
     # -- changes
 

@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,16 @@ from ectui.i18n import N_, _
 from ectui.services.audit import audited
 from ectui.services.billing import meter
 from ectui.services.errors import ServiceError, ValidationError, register_messages
-from ectui.services.operations.engine import OperationEngine, OperationInfo, RunContext, SkipStep, Step
+from ectui.services.operations.engine import (
+    CLEANUP_PENDING,
+    CleanupPending,
+    OperationEngine,
+    OperationInfo,
+    Recovered,
+    RunContext,
+    SkipStep,
+    Step,
+)
 from ectui.services.progress import Cancelled, CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import RESOURCES, Amounts, QuotaError
 from ectui.services.validation import whole_number
@@ -438,13 +447,19 @@ class ResizeService:
                 op_id, steps, data, on_progress=on_progress, cancel=cancel,
                 error_of=lambda step, err: self._error(plan, data, step, err, cancel),
             )  # fmt: skip
+        except CleanupPending as err:  # the cloud went away: the rollback is retried later, VM and quota held
+            await asyncio.to_thread(self._after_failure, op_id, plan)
+            raise ResizeError(
+                "resize.cleanup_pending", name=plan.vm_name, step=_(err.step), reason=_render(err.cause),
+                leftovers=err.params.get("leftovers", ""),
+            ) from err.__cause__  # fmt: skip
         except ServiceError as err:
             await asyncio.to_thread(self._after_failure, op_id, plan)
             if "leftovers" in err.params and not isinstance(err, Cancelled):
                 raise ResizeError("resize.leftovers", **err.params) from err.__cause__
             raise
         finally:
-            await asyncio.to_thread(self._unlock_row, plan.vm_id, op_id)
+            await asyncio.to_thread(self._unlock_settled, plan.vm_id, op_id)
             await meter(self._vms.billing, plan.vm_id, "resize")  # a compensated one changes nothing
         return await self.operation(op_id)
 
@@ -690,8 +705,8 @@ class ResizeService:
 
         labels = STEP_LABELS
         return [
-            Step("reserve", labels["reserve"], reserve, retried(release)),
-            Step("lock", labels["lock"], lock, retried(unlock_all)),
+            Step("reserve", labels["reserve"], reserve, retried(release), after_cleanup=True),
+            Step("lock", labels["lock"], lock, retried(unlock_all), after_cleanup=True),
             Step("background", labels["background"], background),
             Step("stop", labels["stop"], stop, retried(restore_power)),
             Step("flavor", labels["flavor"], make_flavor, retried(drop_flavor)),
@@ -729,6 +744,14 @@ class ResizeService:
             row = session.get(Vm, vm_id)
             if row is not None and row.locked_by_operation == op_id:
                 row.locked_by_operation = None
+
+    def _unlock_settled(self, vm_id: int, op_id: int) -> None:
+        """Free the VM unless the operation still runs or its cleanup is pending (then the VM stays held)."""
+        with self._db.session() as session:
+            op = session.get(Operation, op_id)
+            if op is not None and op.state in ("running", CLEANUP_PENDING):
+                return
+        self._unlock_row(vm_id, op_id)
 
     def _apply_server(self, vm_id: int, server: dict[str, Any]) -> None:
         with self._db.session() as session:
@@ -862,26 +885,45 @@ class ResizeService:
 
     # -- crash recovery
 
-    async def resume_interrupted(self) -> list[OperationInfo]:
-        """Resume or compensate resizes a dead console left running; a live console's are never touched.
+    async def resume_interrupted(self) -> list[Recovered]:
+        """Resume or compensate resizes a dead console left running; retry their pending cleanups.
 
         Only stale operations (OperationEngine.stale_running_sync) are claimed. One whose resize reached
         the cloud (the server is on the new flavor, or waits in VERIFY_RESIZE on it) is resumed from its
-        resize step; any other is compensated. Returns the operations handled.
+        resize step; any other is compensated. One whose rollback could not reach the cloud stays
+        `cleanup_pending`, the VM locked and the growth reserved, and is retried here until the cloud
+        confirms the cleanup. Returns what was done, one per operation.
         """
-        handled: list[OperationInfo] = []
+        handled: list[Recovered] = []
         for op_id in await asyncio.to_thread(self.engine.stale_running_sync, KIND):
             if not await asyncio.to_thread(self.engine.claim_stale_sync, op_id):
                 continue
-            try:
-                info = await self._recover(op_id)
-            except Exception as err:  # left running for the next start (e.g. the cloud is unreachable)
-                log.warning("resize operation %s could not be recovered yet: %s", op_id, err)
+            handled.append(await self._recovered(op_id, self._recover(op_id)))
+        for op_id in await asyncio.to_thread(self.engine.pending_cleanup_sync, KIND):
+            if not await asyncio.to_thread(self.engine.claim_cleanup_sync, op_id):
                 continue
-            log.warning("resize operation %s was interrupted and is now %s", op_id, info.state)
-            handled.append(info)
-        self.recovered.extend(handled)
+            handled.append(await self._recovered(op_id, self._retry_cleanup(op_id)))
+        self.recovered.extend(r.operation for r in handled)
         return handled
+
+    async def _recovered(self, op_id: int, work: Awaitable[OperationInfo]) -> Recovered:
+        try:
+            info = await work
+        except Exception as err:  # left as it is for the next start (e.g. the cloud is unreachable)
+            log.warning("resize operation %s could not be recovered yet: %s", op_id, err)
+            reason = _render(err) if isinstance(err, ServiceError) else str(err).strip()[:300]
+            return Recovered(await self.operation(op_id), reason)
+        log.warning("resize operation %s was interrupted and is now %s", op_id, info.state)
+        return Recovered(info)
+
+    async def _retry_cleanup(self, op_id: int) -> OperationInfo:
+        params, _states = await asyncio.to_thread(self._persisted, op_id)
+        plan = ResizePlan.from_json(params)
+        await self.engine.retry_cleanup(op_id, self._steps(plan))
+        if (await self.operation(op_id)).state != CLEANUP_PENDING:
+            await asyncio.to_thread(self._after_failure, op_id, plan)
+        await asyncio.to_thread(self._unlock_settled, plan.vm_id, op_id)
+        return await self.operation(op_id)
 
     async def _recover(self, op_id: int) -> OperationInfo:
         params, states = await asyncio.to_thread(self._persisted, op_id)
@@ -913,7 +955,7 @@ class ResizeService:
         else:
             await self.engine.compensate_interrupted(op_id, steps)
             await asyncio.to_thread(self._after_failure, op_id, plan)
-        await asyncio.to_thread(self._unlock_row, plan.vm_id, op_id)
+        await asyncio.to_thread(self._unlock_settled, plan.vm_id, op_id)
         return await self.operation(op_id)
 
     def _persisted(self, op_id: int) -> tuple[dict[str, Any], list[str]]:

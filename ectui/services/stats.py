@@ -36,7 +36,7 @@ register_messages(
 
 FEATURE = "statistics"
 """The licensed module these statistics belong to (SPEC M2)."""
-FAILED_STATES = ("failed", "compensated")
+FAILED_STATES = ("failed", "compensated", "cleanup_pending")
 """Operation states counted as failures."""
 GIB = 1024**3
 SIZE_CLASSES: tuple[tuple[str, int | None], ...] = (

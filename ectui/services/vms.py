@@ -23,7 +23,7 @@ import secrets
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -203,6 +203,8 @@ _NAME = re.compile(r"^[^\W_][\w.-]{0,63}$")
 def _is_id(text: str) -> bool:
     """ASCII digits that fit a database id: '١٢' or a 30-digit number is a name, not an id."""
     return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= 2**63 - 1
+
+
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 
 STEP_LABELS = {
@@ -1731,10 +1733,10 @@ class VmService:
                 handled.append(await self._recovered(op_id, self._retry_cleanup(op_id)))
         return handled
 
-    async def _recovered(self, op_id: int, work: Any) -> Recovered:
+    async def _recovered(self, op_id: int, work: Awaitable[OperationInfo]) -> Recovered:
         """Run one recovery; a failure (e.g. the cloud is unreachable) leaves the operation for the next try."""
         try:
-            info: OperationInfo = await work
+            info = await work
         except Exception as err:  # the next start or `ops resume` tries again
             log.warning("operation %s could not be recovered yet: %s", op_id, err)
             return Recovered(await self.engine.get(op_id), _render_text(err))
@@ -1749,7 +1751,8 @@ class VmService:
             return await self.engine.compensate_interrupted(op_id, steps)
         vm, params, states = await asyncio.to_thread(self._interrupted_vm_op, op_id)
         if vm is None:  # the VM row is gone: a delete got that far; nothing else can be done here
-            await asyncio.to_thread(self.engine.finish_sync, op_id, "done" if kind == "delete_vm" else "failed")
+            state = "done" if kind == "delete_vm" else "failed"
+            await asyncio.to_thread(self.engine.finish_sync, op_id, state)
             return await self.engine.get(op_id)
         steps = self._vm_op_steps(kind, vm, params)
         try:

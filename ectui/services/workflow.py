@@ -474,7 +474,9 @@ class WorkflowService:
         except Exception as err:
             from ectui.i18n import render
 
-            if rid is not None:  # idempotent: a reservation the operation released already stays released
+            pending = isinstance(err, ServiceError) and err.key.endswith("cleanup_pending")
+            if rid is not None and not pending:  # idempotent: released by the operation stays released
+                # A rollback the cloud has not confirmed keeps the quota until its cleanup finishes.
                 await asyncio.to_thread(self._projects.finish_sync, rid, "released")
             message = render(err) if isinstance(err, ServiceError) else f"{type(err).__name__}: {err}"
             await asyncio.to_thread(self._finish, request_id, "failed", message, None, None)

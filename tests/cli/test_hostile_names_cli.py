@@ -16,7 +16,15 @@ from tests.hostile.names import BIDI, C1_CSI, CLEAR_SCREEN, MARKUP_CLOSE, NEWLIN
 
 __all__ = ["home"]
 
-SEEDED = [NEWLINE, OSC_TITLE, CLEAR_SCREEN, BIDI, C1_CSI, MARKUP_CLOSE, "x" * 255]  # Glance allows 255 characters
+SEEDED = [
+    NEWLINE,
+    OSC_TITLE,
+    CLEAR_SCREEN,
+    BIDI,
+    C1_CSI,
+    MARKUP_CLOSE,
+    "x" * 255,
+]  # Glance allows 255 characters
 
 
 @pytest.fixture(scope="module")

@@ -157,6 +157,12 @@ async def test_every_screen_shows_foreign_names_literally(services: ConsoleServi
         assert f"{MARKUP_STYLE}.iso" in seen["isos"]  # a name with a slash cannot be a file name
         assert MARKUP_CLICK in seen["templates"]
         assert MARKUP_CLOSE in seen["audit"], "the failed login of '[/]anon…' is listed, not a crash"
+        # an ISO sync says which listing entries it left out (names with control characters)
+        app.switch_mode("isos")
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot, lambda: any("skipped" in n for n in notifications(app)))
+        assert_literal(app, "ISO sync notification")
         # details open and show the names too
         app.switch_mode("images")
         await settle(pilot)

@@ -7,6 +7,13 @@ crash leaves enough on disk to compensate later (`compensate_interrupted`). On f
 compensations of the done steps run newest first; each is persisted as `compensated`, or stays `done`
 with the reason when its own compensation failed (then the operation ends `failed`, not `compensated`).
 
+Cleanup pending: a compensation that cannot reach the cloud (connection refused, timeout, gateway
+down: `cloud_unreachable`) does not fail the operation. It becomes `cleanup_pending` with the reason;
+the compensations still to do are saved in its context (`_cleanup`), and the steps marked
+`after_cleanup` (a quota release, the VM's lock) wait for them, so the quota stays counted. Recovery
+(at start and `ectui ops resume`, see `retry_cleanup`) retries them until the cloud confirms every
+resource gone; then the operation ends `compensated` (or `failed`, as before) and the release runs.
+
 Ownership: an operation records its owner (`host:pid`) and a heartbeat the owner refreshes at every
 step and every HEARTBEAT_EVERY seconds while a step runs. Another process may compensate a `running`
 operation only when it is *stale*: its heartbeat is older than LEASE, or its owner is a process of this
@@ -19,12 +26,13 @@ itself runs on the event loop and never blocks it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +48,12 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
 
 log = logging.getLogger("ectui.operations")
+CLEANUP_PENDING = "cleanup_pending"
+"""State of an operation whose rollback could not reach the cloud; retried by recovery."""
+CLEANUP_KEY = "_cleanup"
+"""Context key of a pending cleanup: {"positions": [...], "failed": position | None, "outcome": text}."""
+GATEWAY_STATUSES = (502, 503, 504)
+"""HTTP answers of a proxy in front of a cloud that is down: the cloud itself was not reached."""
 HEARTBEAT_EVERY = 10.0
 """Seconds between two heartbeats of a running operation (on top of one per step)."""
 LEASE = 60.0
@@ -54,6 +68,10 @@ register_messages(
         ),
     }
 )
+
+
+WAITS_FOR_CLEANUP = N_("waits until the cloud confirms the cleanup")
+"""Detail of an `after_cleanup` step held back by a pending cleanup."""
 
 
 class SkipStep(Exception):
@@ -81,6 +99,10 @@ class OperationFailed(ServiceError):
         self.compensation_errors = tuple(compensation_errors)
 
 
+class CleanupPending(OperationFailed):
+    """An operation failed and its rollback could not reach the cloud: cleanup is retried later, quota held."""
+
+
 @dataclass
 class RunContext:
     """What a running operation shares between its steps; `data` is persisted after every step."""
@@ -103,6 +125,9 @@ class Step:
     """An N_() label, translated by whoever shows it."""
     run: Callable[[RunContext], None]
     compensate: Callable[[RunContext], None] | None = None
+    after_cleanup: bool = False
+    """Its compensation frees what is held here (quota, the VM's lock): it waits while a newer compensation
+    could not reach the cloud, so nothing is freed before the cloud confirmed the cleanup."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +161,7 @@ class OperationInfo:
     id: int
     kind: str
     state: str
-    """running | done | failed | compensated"""
+    """running | done | failed | compensated | cleanup_pending"""
     error: str
     created_by: str
     created_at: dt.datetime
@@ -157,6 +182,61 @@ class OperationInfo:
             "finished_at": _iso(self.finished_at),
             "steps": [s.to_json() for s in self.steps],
         }
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What recovery (at start, `ectui ops resume`) did with one operation: its state afterwards."""
+
+    operation: OperationInfo
+    note: str = ""
+    """Why it was left as it was (e.g. the cloud is unreachable), when it was."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {**self.operation.to_json(), "note": self.note}
+
+
+@dataclass
+class _Undo:
+    """The outcome of one round of compensations."""
+
+    errors: list[str] = field(default_factory=list)
+    """'code: reason' of each compensation that failed."""
+    retry: list[int] = field(default_factory=list)
+    """Positions whose compensation is still to do (failed, or waiting for the cloud)."""
+    unreachable: bool = False
+    """A compensation could not reach the cloud: the cleanup is pending."""
+
+    def leftovers(self) -> str:
+        """The failed compensations, codes grouped by their reason."""
+        grouped: dict[str, list[str]] = {}
+        for item in self.errors:
+            code, _sep, reason = item.partition(": ")
+            grouped.setdefault(reason, []).append(code)
+        return "; ".join(f"{', '.join(codes)}: {reason}" for reason, codes in grouped.items())
+
+
+STEP_LABELS_BY_KIND: dict[str, dict[str, str]] = {}
+"""Step labels of operation kinds whose service registers them (`register_step_labels`)."""
+
+
+def register_step_labels(kind: str, labels: dict[str, str]) -> None:
+    """Name the steps of an operation kind (N_ labels) for screens and `ectui ops show`."""
+    STEP_LABELS_BY_KIND.setdefault(kind, {}).update(labels)
+
+
+def cloud_unreachable(err: BaseException) -> bool:
+    """Whether a failure says the cloud could not be reached (refused, timed out, gateway down)."""
+    if isinstance(err, ServiceError):
+        if err.key == "cloud.unreachable":
+            return True
+        return err.key == "cloud.http" and err.params.get("status") in GATEWAY_STATUSES
+    if isinstance(err, ConnectionError | TimeoutError):
+        return True
+    from ectui.services.openstack.connection import classify
+
+    return cloud_unreachable(classify(err))
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -256,11 +336,21 @@ class OperationEngine:
         self._mark_step(op_id, position, state, detail=detail)
 
     def beat_sync(self, op_id: int) -> None:
-        """Refresh the heartbeat of an operation this process runs."""
+        """Refresh the heartbeat of an operation this process runs (or whose cleanup it retries)."""
         with self._db.locked_session() as session:
             op = session.get(Operation, op_id)
-            if op is not None and op.state == "running":
+            claimed = op is not None and op.heartbeat_at is not None and op.owner == self.owner
+            if op is not None and (op.state == "running" or (op.state == CLEANUP_PENDING and claimed)):
                 op.heartbeat_at = utcnow()
+
+    @contextlib.asynccontextmanager
+    async def beating(self, op_id: int) -> AsyncIterator[None]:
+        """Keep an operation's heartbeat fresh while the block runs (work done outside `run`, e.g. an upload)."""
+        task = asyncio.ensure_future(self._heartbeat(op_id))
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def _heartbeat(self, op_id: int) -> None:
         while True:
@@ -275,7 +365,11 @@ class OperationEngine:
             op = session.get(Operation, op_id)
             if op is None:  # pragma: no cover
                 return
-            op.state, op.error, op.finished_at = state, error[:2000], utcnow()
+            op.state, op.error = state, error[:2000]
+            # a pending cleanup is not finished; no heartbeat means no one is retrying it now
+            op.finished_at = None if state == CLEANUP_PENDING else utcnow()
+            if state == CLEANUP_PENDING:
+                op.heartbeat_at = None
             if data is not None:
                 op.context = json.dumps(data, sort_keys=True, default=str)
 
@@ -358,12 +452,19 @@ class OperationEngine:
                     asyncio.to_thread(self._mark_step, op_id, position, step_state, detail=reason, data=data)
                 )
                 # the failed step may have made something before failing: compensate it too
-                compensation_errors = await _shielded(
+                undo: _Undo = await _shielded(
                     self._compensate(op_id, steps, [*done, position], ctx, on_progress, failed=position)
                 )
-                final = "failed" if compensation_errors else "compensated"
-                error = _build_error(step, err, compensation_errors, error_of)
-                await _shielded(asyncio.to_thread(self._finish, op_id, final, _error_text(error), data))
+                error = _build_error(step, err, undo.errors, error_of)
+                if undo.unreachable:
+                    outcome = _error_text(_build_error(step, err, [], error_of))
+                    cause = _error_text(ServiceError("operation.step_failed", step=step.label, reason=reason))
+                    error = self._pending(data, undo, position, outcome, cause, step, err)
+                    final, text = CLEANUP_PENDING, _error_text(error)
+                else:
+                    final = "failed" if undo.errors else "compensated"
+                    text = _error_text(error)
+                await _shielded(asyncio.to_thread(self._finish, op_id, final, text, data))
                 if isinstance(err, asyncio.CancelledError):
                     raise
                 raise error from err
@@ -382,23 +483,42 @@ class OperationEngine:
         on_progress: ProgressCallback,
         *,
         failed: int | None = None,
-    ) -> list[str]:
+        stop_when_unreachable: bool = False,
+    ) -> _Undo:
         """Undo the given steps newest first; returns what could not be undone (never raises).
 
         The step that failed (`failed`) keeps its `failed` state and reason once undone, so the record
-        still says which step failed and why.
+        still says which step failed and why. Once a compensation could not reach the cloud, the
+        `after_cleanup` ones wait (they are returned in `retry`, not run); with `stop_when_unreachable`
+        (a retry) all the rest waits, so a cloud that times out costs one timeout per retry, not one per step.
         """
-        errors: list[str] = []
+        undo = _Undo()
         for position in reversed(positions):
             step = steps[position]
             if step.compensate is None:
+                continue
+            if undo.unreachable and stop_when_unreachable and not step.after_cleanup:
+                undo.retry.append(position)
+                continue
+            if step.after_cleanup and undo.unreachable:
+                undo.retry.append(position)
+                await asyncio.to_thread(
+                    self._mark_step,
+                    op_id,
+                    position,
+                    "failed" if position == failed else "done",
+                    detail=WAITS_FOR_CLEANUP,
+                    data=ctx.data,
+                )
                 continue
             on_progress(Progress("rollback", position, len(steps), step.label, unit="steps"))
             try:
                 await asyncio.to_thread(step.compensate, ctx)
             except Exception as err:  # keep undoing the others; report every leftover
                 log.warning("operation %s: compensation of %s failed: %s", op_id, step.code, _reason(err))
-                errors.append(f"{step.code}: {_reason(err)}")
+                undo.errors.append(f"{step.code}: {_reason(err)}")
+                undo.retry.append(position)
+                undo.unreachable = undo.unreachable or cloud_unreachable(err)
                 await asyncio.to_thread(
                     self._mark_step,
                     op_id,
@@ -410,16 +530,51 @@ class OperationEngine:
                 continue
             if position != failed:
                 await asyncio.to_thread(self._mark_step, op_id, position, "compensated", data=ctx.data)
-        return errors
+        undo.retry.sort()
+        return undo
+
+    def _pending(
+        self,
+        data: dict[str, Any],
+        undo: _Undo,
+        failed: int | None,
+        outcome: str,
+        reason: str,
+        step: Step | None = None,
+        err: BaseException | None = None,
+    ) -> CleanupPending:
+        """Save what is left to undo in the context; the error that says the cleanup is pending.
+
+        `outcome` is the text the operation ends with once the cleanup is done; `reason` why it failed.
+        """
+        data[CLEANUP_KEY] = {"positions": undo.retry, "failed": failed, "outcome": outcome, "reason": reason}
+        error = CleanupPending(
+            "operation.cleanup_pending",
+            step=step.label if step is not None else "",
+            cause=err if err is not None else RuntimeError(reason),
+            compensation_errors=undo.errors,
+            reason=reason,
+            leftovers=undo.leftovers(),
+        )
+        return error
 
     async def compensate_interrupted(self, op_id: int, steps: Sequence[Step]) -> OperationInfo:
-        """After a crash: undo the done (and the running) steps of a still-`running` operation from its saved context."""
+        """After a crash: undo the done (and the running) steps of a still-`running` operation from its saved context.
+
+        When a compensation cannot reach the cloud the operation becomes `cleanup_pending` (see `retry_cleanup`).
+        """
         data, positions = await asyncio.to_thread(self._interrupted_state, op_id)
         ctx = RunContext(op_id, data, CancelToken(), lambda _detail: None)
-        errors = await self._compensate(op_id, steps, positions, ctx, ignore_progress)
-        error = ServiceError("operation.interrupted")
-        text = str(error) + ("" if not errors else " " + "; ".join(errors))
-        await asyncio.to_thread(self._finish, op_id, "failed" if errors else "compensated", text, data)
+        undo = await self._compensate(op_id, steps, positions, ctx, ignore_progress)
+        outcome = str(ServiceError("operation.interrupted"))
+        if undo.unreachable:
+            label = steps[positions[-1]].label if positions else "?"
+            cause = _error_text(ServiceError("operation.stopped", field=label))
+            text = _error_text(self._pending(data, undo, None, outcome, cause))
+            await asyncio.to_thread(self._finish, op_id, CLEANUP_PENDING, text, data)
+            return await self.get(op_id)
+        text = outcome + ("" if not undo.errors else " " + "; ".join(undo.errors))
+        await asyncio.to_thread(self._finish, op_id, "failed" if undo.errors else "compensated", text, data)
         return await self.get(op_id)
 
     def _interrupted_state(self, op_id: int) -> tuple[dict[str, Any], list[int]]:
@@ -429,6 +584,65 @@ class OperationEngine:
                 raise ServiceError("operation.not_found", id=op_id)
             positions = [s.position for s in op.steps if s.state in ("done", "running")]
             return json.loads(op.context or "{}"), positions
+
+    # -- pending cleanups (blocking parts run in threads)
+
+    def pending_cleanup_sync(self, kind: str | None = None) -> list[int]:
+        """Ids of operations whose cleanup is pending (oldest first)."""
+        with self._db.locked_session() as session:
+            query = select(Operation.id).where(Operation.state == CLEANUP_PENDING).order_by(Operation.id)
+            if kind is not None:
+                query = query.where(Operation.kind == kind)
+            return list(session.scalars(query))
+
+    def claim_cleanup_sync(self, op_id: int) -> bool:
+        """Take a pending cleanup to retry it: no one retries it now, or its retrier is gone (or is us)."""
+        with self._db.locked_session() as session:
+            op = session.scalars(select(Operation).where(Operation.id == op_id).with_for_update()).first()
+            if op is None or op.state != CLEANUP_PENDING:
+                return False
+            beat = op.heartbeat_at
+            free = (
+                beat is None
+                or op.owner == self.owner
+                or (utcnow() - beat).total_seconds() >= self.lease
+                or _dead_local_owner(op.owner, socket.gethostname())
+            )
+            if not free:
+                return False
+            op.owner, op.heartbeat_at = self.owner, utcnow()
+            return True
+
+    async def retry_cleanup(self, op_id: int, steps: Sequence[Step]) -> OperationInfo:
+        """Retry the compensations a pending cleanup still owes (claim it first: `claim_cleanup_sync`).
+
+        All confirmed: the operation ends `compensated` with the outcome it would have had (the
+        `after_cleanup` steps, e.g. the quota release, run last). The cloud still unreachable: it stays
+        `cleanup_pending` with the new reason. Reached but refused: `failed`, naming the leftovers.
+        """
+        data = await asyncio.to_thread(self.context_sync, op_id)
+        pending = dict(data.get(CLEANUP_KEY) or {})
+        positions = [int(p) for p in pending.get("positions", []) if 0 <= int(p) < len(steps)]
+        failed = pending.get("failed")
+        ctx = RunContext(op_id, data, CancelToken(), lambda _detail: None)
+        async with self.beating(op_id):
+            undo = await _shielded(
+                self._compensate(
+                    op_id, steps, positions, ctx, ignore_progress, failed=failed, stop_when_unreachable=True
+                )
+            )
+        outcome = str(pending.get("outcome") or ServiceError("operation.interrupted"))
+        if undo.unreachable:
+            reason = str(pending.get("reason") or outcome)
+            text = _error_text(self._pending(data, undo, failed, outcome, reason))
+            await asyncio.to_thread(self._finish, op_id, CLEANUP_PENDING, text, data)
+        else:
+            data.pop(CLEANUP_KEY, None)
+            text = outcome + ("" if not undo.errors else " " + "; ".join(undo.errors))
+            await asyncio.to_thread(
+                self._finish, op_id, "failed" if undo.errors else "compensated", text, data
+            )
+        return await self.get(op_id)
 
     # -- reading
 
@@ -495,7 +709,7 @@ class OperationEngine:
     @staticmethod
     def info(op: Operation, labels: dict[str, str] | None = None) -> OperationInfo:
         """An Operation row as a DTO (labels: step code → N_ label)."""
-        labels = labels or {}
+        labels = {**(labels or {}), **STEP_LABELS_BY_KIND.get(op.kind, {})}
         return OperationInfo(
             id=op.id,
             kind=op.kind,

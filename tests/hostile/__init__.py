@@ -1,0 +1,1 @@
+"""Servers that misbehave on purpose, for tests of the client side against broken or hostile peers."""
