@@ -173,7 +173,7 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
     services: Any = (
         build_issuer_services(settings)
         if issuer
-        else build_console_services(settings, readonly=args.readonly)
+        else build_console_services(settings, readonly=args.readonly, verify_audit=False)
     )
 
     async def go() -> Any:

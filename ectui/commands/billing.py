@@ -147,4 +147,4 @@ def bill_text(bill: Bill) -> str:
         out.append(
             _("{hours} hours had no price in force and are not charged.").format(hours=bill.unpriced_hours)
         )
-    return "\n".join(out)
+    return "\n".join(map(str, out))  # tables among the lines

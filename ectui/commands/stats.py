@@ -199,7 +199,7 @@ def report_text(r: StatsReport) -> str:
             ],
         ),
     ]
-    return "\n".join(out)
+    return "\n".join(map(str, out))  # tables among the lines
 
 
 def _states(states: dict[str, int]) -> str:

@@ -73,6 +73,8 @@ class ConsoleServices:
     audit: AuditService
     users: UserService
     readonly_flag: bool = False
+    verify_audit_at_start: bool = True
+    """Walk the audit hash chain in `start` (the TUI); one-shot commands leave it to `ectui audit verify`."""
     start_warnings: list[ServiceError] = field(default_factory=list)
     """What the start-up checks found that the operator should know (a broken audit chain); the app shows them."""
     recovered: list[Recovered] = field(default_factory=list)
@@ -90,7 +92,8 @@ class ConsoleServices:
         """
         self.settings.ensure_dirs()
         await asyncio.to_thread(self.db.migrate)
-        await self.check_audit_chain()
+        if self.verify_audit_at_start:
+            await self.check_audit_chain()
         await self.license.status()
         if not self.readonly_flag:
             await self.recover()
@@ -153,7 +156,11 @@ def build_issuer_services(
 
 
 def build_console_services(
-    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None, readonly: bool = False
+    settings: Settings,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+    readonly: bool = False,
+    verify_audit: bool = True,
 ) -> ConsoleServices:
     """Wire the console's services."""
     from ectui.db.session import Database
@@ -219,4 +226,5 @@ def build_console_services(
         audit=audit,
         users=users,
         readonly_flag=readonly,
+        verify_audit_at_start=verify_audit,
     )

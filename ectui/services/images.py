@@ -453,7 +453,7 @@ class ImageService:
         reason = _reason(err)
         try:
             left = await self._clusters.connections.call(
-                cluster_id, lambda conn: _delete_marked(conn, name, mark)
+                cluster_id, lambda conn: _delete_marked_ids(conn, name, mark)[1]
             )
         except ServiceError as cleanup:
             if cloud_unreachable(cleanup):  # the upload stays recorded: deleted at the next start or resume
@@ -700,22 +700,6 @@ def fetch_active_images(conn: Any, *, page_size: int = PAGE_SIZE) -> tuple[list[
 
 def _delete_cloud_image(conn: Any, cloud_id: str) -> None:
     conn.image.delete_image(cloud_id, ignore_missing=True)
-
-
-def _delete_marked(conn: Any, name: str, mark: str) -> list[str]:
-    """Delete the images of one upload (name + mark property); returns the ids still there."""
-    left = []
-    for image in conn.image.images(name=name):
-        properties = getattr(image, "properties", None) or {}
-        if properties.get(UPLOAD_MARK) != mark:
-            continue
-        _delete_cloud_image(conn, image.id)
-        try:
-            conn.image.get_image(image.id)
-        except Exception:  # gone (404) is what we want
-            continue
-        left.append(str(image.id))
-    return left
 
 
 def _delete_marked_ids(conn: Any, name: str, mark: str) -> tuple[list[str], list[str]]:

@@ -46,26 +46,23 @@ def _cell(value: Any) -> Any:
     return Text(visible(value), end="")
 
 
-class Static(_textual.Static):
+class _LiteralContent:
+    """Mixin for Static-like widgets: markup off, strings shown literally (line breaks kept)."""
+
+    def __init__(self, content: Any = "", **kwargs: Any) -> None:
+        kwargs["markup"] = False
+        super().__init__(_content(content), **kwargs)  # type: ignore[call-arg]
+
+    def update(self, content: Any = "", *, layout: bool = True) -> None:
+        super().update(_content(content), layout=layout)  # type: ignore[misc]
+
+
+class Static(_LiteralContent, _textual.Static):
     """Static that shows strings literally."""
 
-    def __init__(self, content: Any = "", **kwargs: Any) -> None:
-        kwargs["markup"] = False
-        super().__init__(_content(content), **kwargs)
 
-    def update(self, content: Any = "", *, layout: bool = True) -> None:
-        super().update(_content(content), layout=layout)
-
-
-class Label(_textual.Label):
+class Label(_LiteralContent, _textual.Label):
     """Label that shows strings literally."""
-
-    def __init__(self, content: Any = "", **kwargs: Any) -> None:
-        kwargs["markup"] = False
-        super().__init__(_content(content), **kwargs)
-
-    def update(self, content: Any = "", *, layout: bool = True) -> None:
-        super().update(_content(content), layout=layout)
 
 
 class DataTable(_textual.DataTable[CellT]):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,40 +12,22 @@ from uikit import settle
 
 from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
+from ectui.services import ConsoleServices, build_console_services
 from ectui.services.projects import ProjectDraft
-from tests.conftest import issue_license
-from tests.services.test_audit_chain import drop_guards, entry_ids, raw
-
-
-@pytest.fixture(scope="module")
-def license_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A license with the users module (so the Audit screen), valid today."""
-    root = tmp_path_factory.mktemp("ui-chain-license")
-    today = dt.date.today()
-
-    async def make() -> tuple[Path, Path]:
-        issuer = build_issuer_services(settings_for(root / "issuer"))
-        await issuer.start()
-        try:
-            issued = await issue_license(
-                issuer.issuer, root / "out", edition="Users", features="platform,users",
-                valid_from=(today - dt.timedelta(days=1)).isoformat(),
-                valid_to=(today + dt.timedelta(days=60)).isoformat(),
-            )  # fmt: skip
-        finally:
-            issuer.close()
-        return issued.ec_path, issued.properties_path
-
-    return asyncio.run(make())
+from tests.services.test_audit_chain import (  # noqa: F401 - today_license is a fixture
+    drop_guards,
+    entry_ids,
+    raw,
+    today_license,
+)
 
 
 @pytest.fixture
-async def services(tmp_path: Path, license_files: tuple[Path, Path]) -> AsyncIterator[ConsoleServices]:
+async def services(tmp_path: Path, today_license: tuple[Path, Path]) -> AsyncIterator[ConsoleServices]:  # noqa: F811
     """A licensed console without accounts (the OS operator reads the log) and three entries."""
     made = build_console_services(settings_for(tmp_path / "console"))
     await made.start()
-    await made.license.import_license(*license_files)
+    await made.license.import_license(*today_license)
     for name in ("web", "db"):
         await made.projects.add(ProjectDraft.parse(name=name, vcpus="4", ram_gb="8", vms="2"))
     yield made

@@ -9,16 +9,15 @@ markup action or style, no raw control character in what is drawn.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import settings_for
+from test_vms import admin_call
 from textual.pilot import Pilot
-from uikit import notifications, settle, started
+from uikit import notifications, settle, started, until
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -29,6 +28,7 @@ from ectui.services.errors import ServiceError
 from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
 from ectui.services.users import UserDraft
+from ectui.services.vms import VmDraft
 from tests.conftest import issue_license
 from tests.hostile.names import (
     MARKUP_CLICK,
@@ -41,20 +41,10 @@ from tests.hostile.names import (
 )
 
 
-def admin(handle: DevCloudHandle, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        handle.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else None
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.05))
-    admin(handle, "POST", "/_admin/seed/names", {"names": list(NAMES)})
+    admin_call(handle, "POST", "/_admin/seed/names", {"names": list(NAMES)})
     yield handle
     handle.stop()
 
@@ -100,6 +90,13 @@ async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Conso
                            description=MARKUP_CLICK)
     )  # fmt: skip
     await console.projects.use("web")
+    choices = await console.vms.form_choices()
+    template = next(t.id for t in choices.templates if t.name == MARKUP_CLICK)
+    await console.vms.create(  # a VM on the node named '[/]anon', from the template named like a click
+        VmDraft.parse(name="vm1", template_id=template, placement="manual", node=MARKUP_CLOSE,
+                      login="password", password="Secret#123", password_confirm="Secret#123",
+                      cpu=1, ram_gb=1, network="private")
+    )  # fmt: skip
     await console.users.add(UserDraft.parse(name="boss", role="admin", password="Secret#123456"))
     with pytest.raises(ServiceError):  # audited as a failed login under the name given
         await console.users.login(MARKUP_CLOSE + OSC_TITLE, "wrong")
@@ -147,8 +144,12 @@ async def test_every_screen_shows_foreign_names_literally(services: ConsoleServi
         seen: dict[str, str] = {}
         domains = [d.id for d in app.visible_domains()]
         assert {"nodes", "images", "isos", "templates", "projects", "audit", "vms"} <= set(domains)
+        expected = {"nodes": shown(OSC_TITLE), "images": MARKUP_STYLE, "isos": f"{MARKUP_STYLE}.iso",
+                    "templates": MARKUP_CLICK, "audit": MARKUP_CLOSE, "vms": "vm1"}  # fmt: skip
         for domain in domains:
             await visit(pilot, app, domain)
+            if domain in expected:  # rows arrive from a worker: wait for them, never sleep
+                await until(pilot, lambda d=domain: expected[d] in drawn(app)[0])
             seen[domain] = assert_literal(app, domain)
         # the names are there, as the characters they hold
         assert shown(MARKUP_CLOSE) in seen["nodes"]
@@ -156,12 +157,13 @@ async def test_every_screen_shows_foreign_names_literally(services: ConsoleServi
         assert MARKUP_STYLE in seen["images"] and shown(OSC_TITLE) in seen["images"]
         assert f"{MARKUP_STYLE}.iso" in seen["isos"]  # a name with a slash cannot be a file name
         assert MARKUP_CLICK in seen["templates"]
-        assert MARKUP_CLOSE in seen["audit"], "the failed login of '[/]anon…' is listed, not a crash"
+        assert MARKUP_CLOSE in seen["audit"], seen["audit"]
+        assert "vm1" in seen["vms"] and MARKUP_CLOSE in seen["vms"]  # the VM's node
         # an ISO sync says which listing entries it left out (names with control characters)
         app.switch_mode("isos")
         await settle(pilot)
         await pilot.press("s")
-        await settle(pilot, lambda: any("skipped" in n for n in notifications(app)))
+        await until(pilot, lambda: any("skipped" in n for n in notifications(app)))
         assert_literal(app, "ISO sync notification")
         # details open and show the names too
         app.switch_mode("images")
@@ -186,12 +188,12 @@ async def test_fault_messages_from_the_cloud_are_shown_literally(
         await started(pilot)
         await visit(pilot, app, "clusters")
         fault = {"op": "compute.list_hypervisors", "times": 0, "status": 500, "message": message}
-        admin(cloud, "POST", "/_admin/faults", fault)
+        admin_call(cloud, "POST", "/_admin/faults", fault)
         try:
             await pilot.press("s")  # sync nodes: the cloud answers 500 with that message
-            await settle(pilot, lambda: any("pwned" in n for n in notifications(app)))
+            await until(pilot, lambda: any("pwned" in n for n in notifications(app)))
         finally:
-            admin(cloud, "DELETE", "/_admin/faults")
+            admin_call(cloud, "DELETE", "/_admin/faults")
         shown_text = next(n for n in notifications(app) if "pwned" in n)
         assert MARKUP_CLOSE in shown_text and MARKUP_CLICK in shown_text and "\x1b" not in shown_text
         assert app.is_running

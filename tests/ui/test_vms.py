@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from conftest import settings_for
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from uikit import domain_key, notifications, started
+from uikit import domain_key, notifications, started, until
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -119,15 +118,6 @@ def admin_call(handle: DevCloudHandle, method: str, path: str, body: Any = None)
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read()
     return json.loads(text) if text else None
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 20.0) -> None:
-    """Wait for a condition while the app (and the dev cloud) run on; polls, never sleeps blindly."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await pilot.pause(0.02)
 
 
 async def open_vms(pilot: Pilot[Any]) -> VmsScreen:

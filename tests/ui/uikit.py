@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,3 +43,12 @@ def notifications(app: App[Any]) -> list[str]:
 def domain_key(app: App[Any], domain: str) -> str:
     """The number key that switches to a domain (its place in the sidebar)."""
     return str((1 + [d.id for d in app.visible_domains()].index(domain)) % 10)  # type: ignore[attr-defined]
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
+    """Wait for a condition while the app (and the dev cloud) run on; polls, never sleeps blindly."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await pilot.pause(0.02)
