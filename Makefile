@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 PIP_TOOLS := pip-tools==7.6.2
+TEST_WORKERS ?= 4
+# Test processes (pytest-xdist): the suite waits on clouds and terminals more than on the CPU, so four
+# workers pay on two cores. Each worker has its own homes, dev clouds and PostgreSQL; a test file runs
+# whole in one worker so its module fixtures start once.
 
 .PHONY: run issuer test bench lint check i18n clean upgrade-deps
 
@@ -33,7 +37,7 @@ issuer: $(STAMP)  ## open the license issuer
 
 test: $(STAMP)  ## the whole suite: import contracts, translations, services, CLI, screens
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)  ## benchmarks: each prints a table and writes bench/results/<name>.json
 	$(BIN)/python bench/bench.py

@@ -20,9 +20,15 @@ if [ "$action" = stop ]; then
 fi
 
 if ! find_bin initdb >/dev/null; then
-  echo "installing PostgreSQL (Debian package postgresql)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2
+  # Several test workers may start at once: one installs, the others wait for it.
+  exec 9>"${TMPDIR:-/tmp}/ectui-pg-install.lock"
+  flock 9
+  if ! find_bin initdb >/dev/null; then
+    echo "installing PostgreSQL (Debian package postgresql)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2
+  fi
+  flock -u 9
 fi
 initdb=$(find_bin initdb); pg_ctl=$(find_bin pg_ctl)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

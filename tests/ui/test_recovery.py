@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_operations import open_operations
 from test_vms import until, vm_console
+from uikit import started
 
 from ectui.app import ConsoleApp
 from ectui.services import ConsoleServices
@@ -40,6 +41,7 @@ async def test_operations_screen_shows_cleanup_pending_with_the_reason(tmp_path:
     try:
         app = ConsoleApp(services)
         async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)  # the start-up recovery has run: it must not race the operation made here
             op_id = await pending_create(services)
             screen = await open_operations(pilot)
             await until(pilot, lambda: [r[3] for r in screen.rows()] == ["⟳ cleanup pending"])
