@@ -47,10 +47,11 @@ MAX_PASSWORD_BYTES = 4096
 def positive_id(value: str) -> int:
     """An id given on the command line: ASCII digits only, 1 to MAX_ID; anything else is a usage error (exit 2)."""
     from ectui.services.errors import ValidationError
+    from ectui.text import one_line
 
     text = value.strip()
     digits = text[1:] if text.startswith(("+", "-")) else text
-    shown = _shown(value)
+    shown = one_line(value, 40)  # echoed in a one-line error: escapes visible, shortened
     if not (digits.isascii() and digits.isdigit()):  # int() would take '١٢' or '１' as numbers
         raise ValidationError("validation.int", field="ID", value=shown)
     significant = digits.lstrip("0")
@@ -62,12 +63,6 @@ def positive_id(value: str) -> int:
     if number < 1:
         raise ValidationError("validation.positive", field="ID", value=number)
     return number
-
-
-def _shown(value: str, limit: int = 40) -> str:
-    """An operator's value fit to echo in a one-line error: printable characters, shortened."""
-    text = "".join(c if c.isprintable() else "?" for c in value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_password() -> str:
