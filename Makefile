@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 # workers pay on two cores. Each worker has its own homes, dev clouds and PostgreSQL; a test file runs
 # whole in one worker so its module fixtures start once.
 
-.PHONY: run issuer test bench lint check i18n clean upgrade-deps
+.PHONY: run issuer test bench lint check i18n man clean upgrade-deps
 
 # The development and test environment is exactly the lock: pinned versions with their hashes, the
 # editable install's build backend included (no build isolation, so nothing unpinned is fetched).
@@ -52,6 +52,9 @@ check: lint test
 i18n: $(STAMP)  ## recompile ectui/locale/zh_CN/LC_MESSAGES/ectui.mo from the parts
 	$(BIN)/python tools/i18n.py compile
 	$(BIN)/python tools/i18n.py missing
+
+man: $(STAMP)  ## the man page man/ectui.1, generated from the command tree (read it: man -l man/ectui.1)
+	$(BIN)/python -m ectui.manpage -o man/ectui.1
 
 clean:
 	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ectui.config import Settings
 
-from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused, write_json, write_text
+from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused, write_output
 from ectui.text import one_line
 
 COMMAND_MODULES = (
@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "workflow",
     "ops",
     "issuer",
+    "completion",
 )
 """Modules of ectui.commands, in help order; each has `register(subparsers)`."""
 
@@ -37,27 +38,89 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from ectui import __version__
+    from ectui.i18n import _
 
-    parser = Parser(prog="ectui", description="Terminal console for OpenStack private clouds.")
-    parser.add_argument("--version", action="version", version=f"ectui {__version__}")
-    parser.add_argument("--lang", help="UI language: en or zh_CN (default: from LANG)")
-    parser.add_argument(
-        "--db-url", help="SQLAlchemy URL of the console database (default: SQLite in the data dir)"
+    parser = Parser(
+        prog="ectui",
+        description=_("Terminal console for OpenStack private clouds."),
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's lines stay as written
     )
-    parser.add_argument("--readonly", action="store_true", help="refuse every changing action")
     parser.add_argument(
-        "--demo", action="store_true", help="start the built-in dev cloud and open the console on it"
+        "--version", action="version", version=f"ectui {__version__}", help=_("show the version and exit")
     )
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    parser.add_argument("--lang", metavar="LANG", help=_("UI language: en or zh_CN (default: from LANG)"))
+    parser.add_argument(
+        "--db-url",
+        metavar="URL",
+        help=_("SQLAlchemy URL of the console database (default: SQLite in the data dir)"),
+    )
+    parser.add_argument("--readonly", action="store_true", help=_("refuse every changing action"))
+    parser.add_argument(
+        "--demo", action="store_true", help=_("start the built-in dev cloud and open the console on it")
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=_("log the HTTP requests and responses to the clouds on stderr (secrets masked)"),
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar=_("COMMAND"))
 
     import importlib
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"ectui.commands.{name}").register(sub)
+    _register_devcloud(sub)
+    return parser
+
+
+def _register_devcloud(sub: Any) -> None:
+    """`ectui devcloud …` as a light stand-in: its words are kept and parsed by the dev cloud's own parser
+    (ectui.devcloud.cli) when the command runs, so building this parser imports no dev cloud (aiohttp …)."""
+    from ectui.i18n import _
+
+    # no option prefix: every word after `devcloud` (--help too) is kept as it is for the real parser
+    proxy = sub.add_parser(
+        "devcloud",
+        help=_("run the built-in dev cloud (OpenStack APIs + FTP on loopback)"),
+        add_help=False,
+        prefix_chars="\0",
+    )
+    proxy.add_argument(
+        "devcloud_argv",
+        nargs="*",
+        metavar="…",
+        help=_("the dev cloud's options and subcommands (see 'ectui devcloud --help')"),
+    )
+
+
+def _run_devcloud(words: Sequence[str]) -> int:
+    """Parse the words after `ectui devcloud` with the dev cloud's parser and run the command."""
     from ectui.devcloud import cli as devcloud_cli
 
-    devcloud_cli.register(sub)
-    return parser
+    parser = Parser(prog="ectui")
+    devcloud_cli.register(parser.add_subparsers(dest="command", parser_class=Parser))
+    return devcloud_cli.run(parser.parse_args(["devcloud", *words]))
+
+
+def _epilog() -> str:
+    """Where this environment keeps its files, and the variables that move them."""
+    from ectui.config import Settings
+    from ectui.i18n import _
+
+    settings = Settings.from_env()
+    lines = [
+        _("Files of this environment:"),
+        "  " + _("config: {path}").format(path=settings.config_dir),
+        "  " + _("data:   {path}").format(path=settings.data_dir),
+        "  " + _("logs:   {path}").format(path=settings.log_dir),
+        _("Environment variables:"),
+        "  ECTUI_HOME    "
+        + _("one directory for config/, data/ and logs/ (default: the user's platform dirs)"),
+        "  ECTUI_DB_URL  " + _("SQLAlchemy URL of the console database (default: SQLite in the data dir)"),
+        "  ECTUI_LANG    " + _("UI language: en or zh_CN (default: from LANG)"),
+    ]
+    return "\n".join(lines)
 
 
 EXIT_BROKEN_PIPE = 128 + 13
@@ -100,6 +163,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
         print(f"ectui {__version__}")
         return 0
+    if args_list[:1] == ["__complete"]:  # shell completion at TAB: no parser, no dev cloud, no migrations
+        from ectui.commands.completion import complete_main
+
+        return complete_main(args_list[1:])
     from ectui.config import Settings, configure_logging, normalize_lang
     from ectui.i18n import set_language
 
@@ -124,6 +191,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as err:
         print(f"ectui: cannot write logs in {settings.log_dir}: {err.strerror}", file=sys.stderr)
         return EXIT_REFUSED
+    if args.debug:  # the full-screen console keeps stderr clean: its trace goes into ectui.log
+        from ectui.config import configure_debug_logging
+
+        configure_debug_logging(to_stderr=args.command is not None)
     try:
         return _dispatch(args, settings)
     except BrokenPipeError:  # stdout closed by its reader: main() exits quietly
@@ -152,9 +223,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_console(settings, readonly=args.readonly, demo=args.demo)
     if args.command == "devcloud":
-        from ectui.devcloud import cli as devcloud_cli
-
-        return devcloud_cli.run(args)
+        return _run_devcloud(args.devcloud_argv)
     if args.command == "issuer" and args.area is None:
         from ectui.tui import run_issuer
 
@@ -163,7 +232,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issuer: bool) -> int:
-    """Start the right services, run one command, print its result; errors are one line on stderr."""
+    """Start the right services, run one command, print its result; errors are one line on stderr.
+
+    Services are built on first use, so a command imports only what it touches. A command that only reads
+    the console database (its parser sets `local_read`, e.g. `vm list` and `image list` without
+    --refresh) starts without recovering interrupted operations: recovery may call the clouds and
+    change records, which a read must not do (nor wait for). Every other command, `ops resume` and the
+    console recover them at start as before.
+    """
     import asyncio
 
     from ectui.i18n import _, render
@@ -176,15 +252,16 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         else build_console_services(settings, readonly=args.readonly, verify_audit=False)
     )
 
+    local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
+
     async def go() -> Any:
-        await services.start()
+        await (services.start() if issuer else services.start(recover=not local_read))
         return await handler(services, args)
 
     try:
         result = asyncio.run(go())
     except Refused as refused:
-        _write(args, refused.data, refused.text)
-        return EXIT_REFUSED
+        return _write(args, refused.data, refused.text) or EXIT_REFUSED
     except ServiceError as err:
         print(f"ectui: {one_line(render(err))}", file=sys.stderr)
         return err.exit_code
@@ -202,16 +279,24 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         services.close()
     if result is not None:
         data, text = result
-        _write(args, data, text)
+        return _write(args, data, text)
     return 0
 
 
-def _write(args: argparse.Namespace, data: object, text: object) -> None:
-    """A command's result on stdout: its data as JSON with --json, else its text (foreign text escaped)."""
-    if args.json:
-        write_json(data)
-    else:
-        write_text(text)
+def _write(args: argparse.Namespace, data: object, text: object) -> int:
+    """A command's result on stdout in the format of -f/--json (its text by default; foreign text escaped).
+
+    Returns 0, or the usage status after a one-line error (an unknown -c/--sort-column, nothing printed).
+    """
+    from ectui.i18n import render
+    from ectui.services.errors import ValidationError
+
+    try:
+        write_output(args, data, text)
+    except ValidationError as err:
+        print(f"ectui: {one_line(render(err))}", file=sys.stderr)
+        return err.exit_code
+    return 0
 
 
 def _valid_db_url(url: str) -> bool:

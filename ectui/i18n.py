@@ -23,10 +23,23 @@ def set_language(lang: str) -> None:
     from ectui.config import normalize_lang
 
     _lang = normalize_lang(lang)
+    _hook_argparse()
     if _lang == "en":
         _current = gettext.NullTranslations()
         return
     _current = gettext.translation(DOMAINS[0], localedir=LOCALE_DIR, languages=[_lang], fallback=True)
+
+
+def _hook_argparse() -> None:
+    """Let argparse's own texts ("usage:", "options", its errors) follow the UI language.
+
+    argparse looks up its module globals `_` and `ngettext` (gettext's) each time it formats a text, so
+    pointing them at ours translates them from the ectui catalog; English stays the source.
+    """
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
 
 
 def language() -> str:

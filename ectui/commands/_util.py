@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import numbers
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
@@ -10,12 +11,35 @@ from typing import Any, NoReturn
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
-Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, "tuple[object, str] | None"]]
+Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, "tuple[object, object] | None"]]
 """A command: gets the started services and the parsed arguments, returns (JSON data, text)."""
+
+
+class _Subcommands(argparse._SubParsersAction):
+    """Subcommands whose own --help starts with the one-line help shown in their group's list.
+
+    A subcommand added with help=SUPPRESS is hidden: not listed in --help (argparse before 3.14 lists it
+    as '==SUPPRESS=='), nor among the choices a wrong subcommand's error names.
+    """
+
+    hidden: set[str]
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if kwargs.get("help") == argparse.SUPPRESS:
+            del kwargs["help"]
+            self.hidden = {*getattr(self, "hidden", set()), name}
+        if kwargs.get("help") and not kwargs.get("description"):
+            text = kwargs["help"]
+            kwargs["description"] = text[:1].upper() + text[1:]
+        return super().add_parser(name, **kwargs)
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one clear line on stderr, exit status 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Subcommands)
 
     def error(self, message: str) -> NoReturn:
         from ectui.i18n import _
@@ -24,10 +48,25 @@ class Parser(argparse.ArgumentParser):
         label = _("error")
         self.exit(EXIT_USAGE, f"{self.prog}: {label}: {message} ({hint})\n")
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A wrong subcommand: the error names this group's choices, plainly, not 'argument action: …'."""
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            from ectui.i18n import _
+
+            hidden = getattr(action, "hidden", set())
+            choices = ", ".join(str(c) for c in action.choices if c not in hidden)
+            message = _("invalid choice: %(value)r (choose from %(choices)s)")
+            raise argparse.ArgumentError(None, message % {"value": value, "choices": choices})
+        super()._check_value(action, value)
+
 
 def command(parser: argparse.ArgumentParser, handler: Handler, *, app: str = "console") -> None:
-    """Bind a leaf parser to its handler and to the services it needs ('console' or 'issuer')."""
+    """Bind a leaf parser to its handler and to the services it needs ('console' or 'issuer').
+
+    Every leaf prints data, so every leaf gets the output options here (`add_output_options`).
+    """
     parser.set_defaults(handler=handler, services=app)
+    add_output_options(parser)
 
 
 class Refused(Exception):
@@ -174,3 +213,229 @@ def write_json(data: object) -> None:
     for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(data):
         sys.stdout.write(json_safe(chunk))
     sys.stdout.write("\n")
+
+
+# ------------------------------------------------------------------ output formats (openstackclient style)
+
+FORMATS = ("table", "json", "yaml", "csv", "value")
+"""The values of -f/--format; 'table' is the command's own text, 'json' its --json document."""
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """-f/--format, -c/--column, --sort-column, --noindent and --json (= -f json) on a leaf parser.
+
+    Column names are the keys of the command's JSON document (the fields of each listed item, or of the
+    one object a command shows): the same in every format and every UI language.
+    """
+    from ectui.i18n import _
+
+    group = parser.add_argument_group(_("output formatters"))
+    group.add_argument(
+        "-f", "--format", choices=FORMATS, default="table", help=_("output format (default: table)")
+    )
+    if "--json" not in parser._option_string_actions:
+        group.add_argument(
+            "--json", dest="format", action="store_const", const="json", help=_("same as -f json")
+        )
+    group.add_argument(
+        "-c",
+        "--column",
+        dest="columns",
+        action="append",
+        default=[],
+        metavar=_("COLUMN"),
+        help=_("show only this column (a key of the JSON output); repeat for more, in that order"),
+    )
+    group.add_argument(
+        "--sort-column",
+        dest="sort_columns",
+        action="append",
+        default=[],
+        metavar=_("COLUMN"),
+        help=_("sort the listed rows by this column; repeat for more keys"),
+    )
+    group.add_argument(
+        "--noindent",
+        action="store_true",
+        help=_("JSON on one line without indentation (as -f json and --json always print it)"),
+    )
+
+
+class CsvDocument:
+    """A command result that is CSV for stdout (`--csv -`): printed instead of the text, whatever -f says.
+
+    The same rows and quoting as the file `--csv FILE` writes; foreign text is shown with visible escapes.
+    """
+
+    def __init__(self, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        self.header, self.rows = header, rows
+
+    def lines(self) -> Iterator[str]:
+        """The CSV text, one line per row (cells on one line, formulas neutralised)."""
+        return csv_lines(self.header, self.rows, quote_text=False)
+
+
+def _flat(value: object) -> object:
+    """A JSON value as one cell: numbers stay numbers, None is empty, lists and objects joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Number):
+        return value
+    if isinstance(value, list):
+        return ",".join(str(_flat(v)) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_flat(v)}" for k, v in value.items())
+    return value
+
+
+def _cell(value: object) -> object:
+    """`_flat` with text shown literally on one line (escapes and line breaks made visible)."""
+    from ectui.text import one_line
+
+    flat = _flat(value)
+    return flat if isinstance(flat, numbers.Number) else one_line(flat)
+
+
+def csv_lines(
+    header: Sequence[object], rows: Iterable[Sequence[object]], *, quote_text: bool = True
+) -> Iterator[str]:
+    """CSV lines (header first), each cell on one line and safe from spreadsheet formulas.
+
+    With `quote_text` every text cell is quoted (openstackclient's default); else only where needed.
+    """
+    import csv
+    import io
+
+    from ectui.services.csvsafe import safe_row
+
+    out = io.StringIO()
+    quoting = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
+    writer = csv.writer(out, quoting=quoting, lineterminator="\n")
+    for row in (header, *rows):
+        writer.writerow(safe_row(_cell(v) for v in row))
+        yield out.getvalue().rstrip("\n")
+        out.seek(0)
+        out.truncate()
+
+
+def _sort_key(value: object) -> tuple[int, Any]:
+    """Numbers before text (each in its order), empty values last."""
+    if value is None:
+        return (2, "")
+    if isinstance(value, int | float):
+        return (0, value)
+    return (1, str(_flat(value)))
+
+
+class _Shape:
+    """A JSON document as rows (a list of objects, or the first key's list of objects) or as one object."""
+
+    def __init__(self, data: object) -> None:
+        self.key: str | None = None
+        self.records: list[dict[str, Any]] | None = None
+        self.obj: dict[str, Any] = {}
+        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+            self.records = data
+        elif isinstance(data, dict):
+            lists = [k for k, v in data.items() if _is_records(v) and v]
+            first = next(iter(data), None)
+            if first is not None and _is_records(data[first]) and lists in ([], [first]):
+                self.key, self.records = first, data[first]
+            else:
+                self.obj = data
+        else:
+            self.obj = {"value": data}
+
+    def columns(self) -> list[str]:
+        """The column names: every key of the items (in order of first appearance), or of the object."""
+        if self.records is None:
+            return list(self.obj)
+        return list(dict.fromkeys(k for r in self.records for k in r))
+
+
+def _is_records(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(r, dict) for r in value)
+
+
+def write_output(args: argparse.Namespace, data: object, text: object) -> None:
+    """Print a result in the format of -f (or --json), with the columns of -c in their order.
+
+    Raises ValidationError (exit 2) for an unknown column before anything is printed. Without -c and
+    --sort-column, 'table' is the command's own text and 'json' exactly its --json document.
+    """
+    fmt = "json" if getattr(args, "json", False) is True else getattr(args, "format", None) or "table"
+    columns = list(dict.fromkeys(getattr(args, "columns", None) or []))
+    sort = list(getattr(args, "sort_columns", None) or [])
+    if isinstance(text, CsvDocument):
+        _write_lines(text.lines())
+        return
+    if not columns and not sort and fmt in ("table", "json"):
+        write_json(data) if fmt == "json" else write_text(text)
+        return
+    shape = _Shape(data)
+    known = shape.columns()
+    _check_columns(known, columns, sort)
+    cols = columns or known
+    if shape.records is None:
+        fields = {c: shape.obj.get(c) for c in cols}
+        doc: object = fields if columns else data
+        if fmt in ("json", "yaml"):
+            write_json(doc) if fmt == "json" else write_yaml(doc)
+        elif fmt == "table":
+            write_text(describe(fields) if columns else text)
+        elif fmt == "csv":
+            _write_lines(csv_lines(cols, [list(fields.values())]))
+        else:
+            _write_lines(str(_cell(v)) for v in fields.values())
+        return
+    records = shape.records
+    if sort:
+        records = sorted(records, key=lambda r: tuple(_sort_key(r.get(c)) for c in sort))
+    if fmt in ("json", "yaml"):
+        items = [{c: r.get(c) for c in cols} for r in records] if columns else records
+        doc = items if shape.key is None else {**data, shape.key: items}  # type: ignore[dict-item]
+        write_json(doc) if fmt == "json" else write_yaml(doc)
+        return
+    rows = [[r.get(c) for c in cols] for r in records]
+    if fmt == "table":
+        write_text(TextTable(cols, ([_flat(v) for v in row] for row in rows)))
+    elif fmt == "csv":
+        _write_lines(csv_lines(cols, rows) if cols else ())  # no rows and no -c: no column names known
+    else:
+        _write_lines(" ".join(str(_cell(v)) for v in row) for row in rows)
+
+
+def _check_columns(known: list[str], columns: list[str], sort: list[str]) -> None:
+    """An unknown -c or --sort-column name is a usage error naming the known ones (not checkable: no rows)."""
+    from ectui.services.errors import ValidationError
+    from ectui.text import one_line
+
+    if not known:
+        return
+    for option, names in (("-c/--column", columns), ("--sort-column", sort)):
+        for name in names:
+            if name not in known:
+                raise ValidationError(
+                    "validation.column", field=option, value=one_line(name, 40), choices=", ".join(known)
+                )
+
+
+def _write_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        sys.stdout.write(line + "\n")
+
+
+def write_yaml(data: object) -> None:
+    """Print data as YAML (block style, keys in their order); escaped to ASCII if any text is hostile."""
+    import yaml
+
+    from ectui.text import visible
+
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=2**30)
+    if visible(text, newlines=True) != text:  # a control, bidi or line separator: let YAML escape it
+        text = yaml.safe_dump(
+            data, allow_unicode=False, sort_keys=False, default_flow_style=False, width=2**30
+        )
+    sys.stdout.write(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import command, table
+from ectui.commands._util import CsvDocument, command, table
 
 if TYPE_CHECKING:
     from ectui.services.billing import Bill, PriceInfo
@@ -13,25 +13,26 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     """Add the price and bill commands."""
-    price = sub.add_parser("price", help="price list of the billing module (licensed module)")
+    from ectui.i18n import _
+
+    price = sub.add_parser("price", help=_("price list of the billing module (licensed module)"))
     area = price.add_subparsers(dest="price_command", required=True)
-    set_price = area.add_parser("set", help="add a price from a date on (earlier prices are kept)")
-    set_price.add_argument("--vcpu-hour", required=True, metavar="X", help="price per vCPU-hour")
-    set_price.add_argument("--ram-gb-hour", required=True, metavar="Y", help="price per GB-of-RAM-hour")
-    set_price.add_argument("--ip-hour", required=True, metavar="Z", help="price per public-IP-hour")
-    set_price.add_argument("--from", dest="effective_from", metavar="D",
-                           help="effective from this date, YYYY-MM-DD (default: today, UTC)")  # fmt: skip
-    set_price.add_argument("--json", action="store_true")
+    set_price = area.add_parser("set", help=_("add a price from a date on (earlier prices are kept)"))
+    set_price.add_argument("--vcpu-hour", required=True, metavar=_("PRICE"), help=_("price per vCPU-hour"))
+    set_price.add_argument(
+        "--ram-gb-hour", required=True, metavar=_("PRICE"), help=_("price per GB-of-RAM-hour")
+    )
+    set_price.add_argument("--ip-hour", required=True, metavar=_("PRICE"), help=_("price per public-IP-hour"))
+    set_price.add_argument("--from", dest="effective_from", metavar="YYYY-MM-DD",
+                           help=_("effective from this date, YYYY-MM-DD (default: today, UTC)"))  # fmt: skip
     command(set_price, price_set)
-    listing = area.add_parser("list", help="the price list with effective dates")
-    listing.add_argument("--json", action="store_true")
+    listing = area.add_parser("list", help=_("the price list with effective dates"))
     command(listing, price_list)
 
-    bill = sub.add_parser("bill", help="monthly bill of a project, with line items (licensed module)")
-    bill.add_argument("--project", required=True, metavar="P")
-    bill.add_argument("--month", required=True, metavar="YYYY-MM")
-    bill.add_argument("--csv", metavar="FILE", help="also write the bill as CSV to FILE")
-    bill.add_argument("--json", action="store_true")
+    bill = sub.add_parser("bill", help=_("monthly bill of a project, with line items (licensed module)"))
+    bill.add_argument("--project", required=True, metavar=_("PROJECT"), help=_("project name"))
+    bill.add_argument("--month", required=True, metavar="YYYY-MM", help=_("the month billed, YYYY-MM (UTC)"))
+    bill.add_argument("--csv", metavar=_("FILE"), help=_("also write the bill as CSV to FILE"))
     command(bill, bill_show)
 
 
@@ -73,12 +74,16 @@ def prices_text(prices: list[PriceInfo]) -> str:
     )  # fmt: skip
 
 
-async def bill_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def bill_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     bill = await s.billing.bill(a.project, a.month)
     data = bill.to_json()
     text = bill_text(bill)
+    if a.csv == "-":  # the rows of the CSV file, on stdout instead of the bill
+        from ectui.services.billing import CSV_HEADER
+
+        return data, CsvDocument(CSV_HEADER, list(bill.csv_rows()))
     if a.csv:
         path = await s.billing.write_bill_csv(bill, a.csv)
         data["csv"] = str(path)

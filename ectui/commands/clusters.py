@@ -11,49 +11,75 @@ from ectui.commands._util import Parser, Refused, command, read_password, table
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
-    # -- clusters and nodes
-    cluster = sub.add_parser("cluster", help="OpenStack clusters managed by this console")
-    csub = cluster.add_subparsers(dest="action", required=True, parser_class=Parser)
-    cadd = csub.add_parser("add", help="register a cluster (from clouds.yaml or explicit credentials)")
-    cadd.add_argument("--name", required=True)
-    cadd.add_argument("--cloud", metavar="CLOUD", help="a clouds.yaml entry (default: $OS_CLOUD)")
-    cadd.add_argument("--auth-url", metavar="URL")
-    cadd.add_argument("--username", metavar="USER")
-    cadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    cadd.add_argument("--project", metavar="PROJECT")
-    cadd.add_argument("--user-domain", default="Default", metavar="DOMAIN")
-    cadd.add_argument("--project-domain", default="Default", metavar="DOMAIN")
-    cadd.add_argument("--region", default="", metavar="REGION")
-    tls = cadd.add_mutually_exclusive_group()
-    tls.add_argument("--cacert", metavar="FILE", help="CA bundle to verify the cloud's TLS certificate")
-    tls.add_argument("--insecure", action="store_true", help="do not verify TLS (test clouds only)")
-    cadd.add_argument("--storage", default="shared", choices=("local", "shared"))
-    cadd.add_argument("--json", action="store_true")
-    clist = csub.add_parser("list", help="list clusters")
-    clist.add_argument("--json", action="store_true")
-    ctest = csub.add_parser("test", help="test the connection (and the FTP server, when set)")
-    ctest.add_argument("name", metavar="NAME")
-    ctest.add_argument("--json", action="store_true")
-    crm = csub.add_parser("remove", help="forget a cluster (nothing in the cloud is touched)")
-    crm.add_argument("name", metavar="NAME")
-    crm.add_argument("--json", action="store_true")
-    cftp = csub.add_parser("ftp", help="set the cluster's FTP server for ISO files")
-    cftp.add_argument("name", metavar="NAME")
-    cftp.add_argument("--host", required=True)
-    cftp.add_argument("--port", default="21")
-    cftp.add_argument("--user", required=True)
-    cftp.add_argument("--password-stdin", action="store_true", required=True)
-    cftp.add_argument("--dir", default="/", metavar="DIR")
-    cftp.add_argument("--json", action="store_true")
+    from ectui.i18n import _
 
-    node = sub.add_parser("node", help="compute nodes of the clusters")
+    # -- clusters and nodes
+    cluster = sub.add_parser("cluster", help=_("OpenStack clusters managed by this console"))
+    csub = cluster.add_subparsers(dest="action", required=True, parser_class=Parser)
+    cadd = csub.add_parser("add", help=_("register a cluster (from clouds.yaml or explicit credentials)"))
+    cadd.add_argument(
+        "--name", required=True, metavar=_("NAME"), help=_("name of the cluster in this console")
+    )
+    cadd.add_argument("--cloud", metavar="CLOUD", help=_("a clouds.yaml entry (default: $OS_CLOUD)"))
+    cadd.add_argument("--auth-url", metavar="URL", help=_("Keystone URL, e.g. https://keystone:5000/v3"))
+    cadd.add_argument("--username", metavar=_("USER"), help=_("OpenStack user name (an admin of the cloud)"))
+    cadd.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
+    cadd.add_argument("--project", metavar=_("PROJECT"), help=_("OpenStack project to log in to"))
+    cadd.add_argument(
+        "--user-domain",
+        default="Default",
+        metavar=_("DOMAIN"),
+        help=_("the user's domain (default: Default)"),
+    )
+    cadd.add_argument(
+        "--project-domain",
+        default="Default",
+        metavar=_("DOMAIN"),
+        help=_("the project's domain (default: Default)"),
+    )
+    cadd.add_argument(
+        "--region", default="", metavar=_("REGION"), help=_("region name (default: the cloud's only one)")
+    )
+    tls = cadd.add_mutually_exclusive_group()
+    tls.add_argument("--cacert", metavar=_("FILE"), help=_("CA bundle to verify the cloud's TLS certificate"))
+    tls.add_argument("--insecure", action="store_true", help=_("do not verify TLS (test clouds only)"))
+    cadd.add_argument(
+        "--storage",
+        default="shared",
+        choices=("local", "shared"),
+        help=_("VM disks on the nodes' local disks or on shared storage (default: shared)"),
+    )
+    clist = csub.add_parser("list", help=_("list clusters"))
+    ctest = csub.add_parser("test", help=_("test the connection (and the FTP server, when set)"))
+    ctest.add_argument("name", metavar=_("NAME"), help=_("cluster name"))
+    crm = csub.add_parser("remove", help=_("forget a cluster (nothing in the cloud is touched)"))
+    crm.add_argument("name", metavar=_("NAME"), help=_("cluster name"))
+    cftp = csub.add_parser("ftp", help=_("set the cluster's FTP server for ISO files"))
+    cftp.add_argument("name", metavar=_("NAME"), help=_("cluster name"))
+    cftp.add_argument("--host", required=True, metavar=_("HOST"), help=_("FTP server host name or IP"))
+    cftp.add_argument("--port", default="21", metavar=_("PORT"), help=_("FTP port (default: 21)"))
+    cftp.add_argument("--user", required=True, metavar=_("USER"), help=_("FTP user name"))
+    cftp.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help=_("read the FTP password from standard input"),
+    )
+    cftp.add_argument(
+        "--dir",
+        default="/",
+        metavar=_("DIR"),
+        help=_("directory of the ISO files on the server (default: /)"),
+    )
+
+    node = sub.add_parser("node", help=_("compute nodes of the clusters"))
     nsub = node.add_subparsers(dest="action", required=True, parser_class=Parser)
-    nsync = nsub.add_parser("sync", help="copy hypervisors and zones from the cloud")
-    nsync.add_argument("cluster", metavar="CLUSTER")
-    nsync.add_argument("--json", action="store_true")
-    nlist = nsub.add_parser("list", help="list compute nodes with their capacity")
-    nlist.add_argument("--cluster", metavar="C")
-    nlist.add_argument("--json", action="store_true")
+    nsync = nsub.add_parser("sync", help=_("copy hypervisors and zones from the cloud"))
+    nsync.add_argument("cluster", metavar=_("CLUSTER"), help=_("cluster name"))
+    nlist = nsub.add_parser("list", help=_("list compute nodes with their capacity"))
+    nlist.add_argument("--cluster", metavar=_("CLUSTER"), help=_("only this cluster's nodes (default: all)"))
     command(cadd, cluster_add)
     command(clist, cluster_list)
     command(ctest, cluster_test)

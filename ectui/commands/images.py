@@ -12,58 +12,66 @@ from ectui.commands._util import Parser, command, positive_id, table
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
-    image = sub.add_parser("image", help="Glance images of the clusters")
+    from ectui.i18n import _
+
+    image = sub.add_parser("image", help=_("Glance images of the clusters"))
     isub = image.add_subparsers(dest="action", required=True, parser_class=Parser)
-    isync = isub.add_parser("sync", help="copy the cluster's active images from the cloud")
-    isync.add_argument("cluster", metavar="CLUSTER")
-    isync.add_argument("--json", action="store_true")
-    ilist = isub.add_parser("list", help="list images as last synced or uploaded")
-    ilist.add_argument("--cluster", metavar="C")
-    ilist.add_argument("--json", action="store_true")
-    iup = isub.add_parser("upload", help="stream a local file into a new image")
-    iup.add_argument("file", metavar="FILE")
-    iup.add_argument("--cluster", required=True, metavar="C")
-    iup.add_argument("--name", required=True, metavar="N")
-    iup.add_argument(
-        "--disk-format", default="", metavar="F", help="raw, qcow2, vmdk, vhd, vhdx, vdi, iso, ploop"
+    isync = isub.add_parser("sync", help=_("copy the cluster's active images from the cloud"))
+    isync.add_argument("cluster", metavar=_("CLUSTER"), help=_("cluster name"))
+    ilist = isub.add_parser("list", help=_("list images as last synced or uploaded"))
+    ilist.add_argument("--cluster", metavar=_("CLUSTER"), help=_("only this cluster's images (default: all)"))
+    ilist.add_argument(
+        "--refresh", action="store_true", help=_("sync the images from the clouds first (as 'image sync')")
     )
-    iup.add_argument("--container-format", default="bare", metavar="bare")
-    iup.add_argument("--os-type", default="linux", metavar="linux|windows")
-    iup.add_argument("--min-disk", default="0", metavar="GB")
-    iup.add_argument("--min-ram", default="0", metavar="MB")
-    iup.add_argument("--json", action="store_true")
+    ilist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
+    iup = isub.add_parser("upload", help=_("stream a local file into a new image"))
+    iup.add_argument("file", metavar=_("FILE"), help=_("local image file"))
+    iup.add_argument("--cluster", required=True, metavar=_("CLUSTER"), help=_("cluster to upload to"))
+    iup.add_argument("--name", required=True, metavar=_("NAME"), help=_("image name"))
+    iup.add_argument(
+        "--disk-format",
+        default="",
+        metavar=_("FORMAT"),
+        help=_("raw, qcow2, vmdk, vhd, vhdx, vdi, iso or ploop (default: from the file name)"),
+    )
+    iup.add_argument(
+        "--container-format", default="bare", metavar="bare", help=_("container format (default: bare)")
+    )
+    iup.add_argument(
+        "--os-type", default="linux", metavar="linux|windows", help=_("guest OS type (default: linux)")
+    )
+    iup.add_argument("--min-disk", default="0", metavar="GB", help=_("minimum disk in GiB (default: 0)"))
+    iup.add_argument("--min-ram", default="0", metavar="MB", help=_("minimum RAM in MiB (default: 0)"))
     handlers = {"enable": image_enable, "disable": image_disable, "delete": image_delete}
     helps = {
-        "enable": "allow new templates from the image",
-        "disable": "stop new templates from the image (existing ones keep working)",
-        "delete": "delete an image uploaded through the console (in the cloud too)",
+        "enable": _("allow new templates from the image"),
+        "disable": _("stop new templates from the image (existing ones keep working)"),
+        "delete": _("delete an image uploaded through the console (in the cloud too)"),
     }
     for verb, handler in handlers.items():
         p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("id", metavar="ID", help=_("image id (see 'image list')"))
         command(p, handler)
     command(isync, image_sync)
     command(ilist, image_list)
     command(iup, image_upload)
 
-    template = sub.add_parser("template", help="system templates made from enabled images")
+    template = sub.add_parser("template", help=_("system templates made from enabled images"))
     tsub = template.add_subparsers(dest="action", required=True, parser_class=Parser)
-    tadd = tsub.add_parser("add", help="make a system template from an enabled image")
-    tadd.add_argument("--name", required=True, metavar="N")
-    tadd.add_argument("--image", required=True, metavar="ID")
-    tadd.add_argument("--os-type", required=True, metavar="linux|windows")
-    tadd.add_argument("--min-cpu", default="1", metavar="N")
-    tadd.add_argument("--min-ram", default="1", metavar="GB")
-    tadd.add_argument("--min-disk", default="1", metavar="GB")
-    tadd.add_argument("--description", default="", metavar="TEXT")
-    tadd.add_argument("--json", action="store_true")
-    tlist = tsub.add_parser("list", help="list templates")
-    tlist.add_argument("--cluster", metavar="C")
-    tlist.add_argument("--json", action="store_true")
-    tdel = tsub.add_parser("delete", help="delete a template (its image is not touched)")
-    tdel.add_argument("id", metavar="ID")
-    tdel.add_argument("--json", action="store_true")
+    tadd = tsub.add_parser("add", help=_("make a system template from an enabled image"))
+    tadd.add_argument("--name", required=True, metavar=_("NAME"), help=_("template name"))
+    tadd.add_argument("--image", required=True, metavar="ID", help=_("id of an enabled image"))
+    tadd.add_argument("--os-type", required=True, metavar="linux|windows", help=_("guest OS type"))
+    tadd.add_argument("--min-cpu", default="1", metavar="N", help=_("minimum vCPUs (default: 1)"))
+    tadd.add_argument("--min-ram", default="1", metavar="GB", help=_("minimum RAM in GiB (default: 1)"))
+    tadd.add_argument("--min-disk", default="1", metavar="GB", help=_("minimum disk in GiB (default: 1)"))
+    tadd.add_argument("--description", default="", metavar=_("TEXT"), help=_("free text (default: empty)"))
+    tlist = tsub.add_parser("list", help=_("list templates"))
+    tlist.add_argument(
+        "--cluster", metavar=_("CLUSTER"), help=_("only this cluster's templates (default: all)")
+    )
+    tdel = tsub.add_parser("delete", help=_("delete a template (its image is not touched)"))
+    tdel.add_argument("id", metavar="ID", help=_("template id (see 'template list')"))
     command(tadd, template_add)
     command(tlist, template_list)
     command(tdel, template_delete)
@@ -82,6 +90,9 @@ async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
 
 
 async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+    if a.refresh:  # each cluster (or the one asked for) synced first, as `ectui image sync` does
+        for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list()]:
+            await s.images.sync(name)
     images = await s.images.list(a.cluster)
     return {"images": [i.to_json() for i in images]}, image_table(images)
 

@@ -12,45 +12,49 @@ from ectui.commands._util import Parser, command, positive_id, table
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
-    iso = sub.add_parser("iso", help="ISO files on the clusters' FTP shares")
+    from ectui.i18n import _
+
+    iso = sub.add_parser("iso", help=_("ISO files on the clusters' FTP shares"))
     isub = iso.add_subparsers(dest="action", required=True, parser_class=Parser)
-    isync = isub.add_parser("sync", help="list the cluster's FTP ISO directory into the database")
-    isync.add_argument("cluster", metavar="CLUSTER")
-    isync.add_argument("--json", action="store_true")
-    ilist = isub.add_parser("list", help="list ISO files as last synced or uploaded")
-    ilist.add_argument("--cluster", metavar="C")
-    ilist.add_argument("--json", action="store_true")
-    iup = isub.add_parser("upload", help="upload a local ISO over FTP (resumable when interrupted)")
-    iup.add_argument("file", metavar="FILE")
-    iup.add_argument("--cluster", required=True, metavar="C")
-    iup.add_argument("--name", metavar="N", help="display name (default: the file name without .iso)")
-    iup.add_argument("--os-type", default="", metavar="T", help="linux, windows or other")
-    iup.add_argument("--json", action="store_true")
-    iresume = isub.add_parser("resume", help="continue an interrupted upload from where the server stopped")
-    iresume.add_argument("id", metavar="ID")
-    iresume.add_argument("--json", action="store_true")
-    iuploads = isub.add_parser("uploads", help="list interrupted uploads")
-    iuploads.add_argument("--cluster", metavar="C")
-    iuploads.add_argument("--json", action="store_true")
-    idiscard = isub.add_parser("discard", help="forget an interrupted upload and remove its partial file")
-    idiscard.add_argument("id", metavar="ID")
-    idiscard.add_argument("--json", action="store_true")
-    iedit = isub.add_parser("edit", help="change an ISO's name, OS type or description")
-    iedit.add_argument("id", metavar="ID")
-    iedit.add_argument("--name", metavar="N")
-    iedit.add_argument("--os-type", metavar="T")
-    iedit.add_argument("--description", metavar="D")
-    iedit.add_argument("--json", action="store_true")
+    isync = isub.add_parser("sync", help=_("list the cluster's FTP ISO directory into the database"))
+    isync.add_argument("cluster", metavar=_("CLUSTER"), help=_("cluster name"))
+    ilist = isub.add_parser("list", help=_("list ISO files as last synced or uploaded"))
+    ilist.add_argument(
+        "--cluster", metavar=_("CLUSTER"), help=_("only this cluster's ISO files (default: all)")
+    )
+    iup = isub.add_parser("upload", help=_("upload a local ISO over FTP (resumable when interrupted)"))
+    iup.add_argument("file", metavar=_("FILE"), help=_("local .iso file"))
+    iup.add_argument(
+        "--cluster", required=True, metavar=_("CLUSTER"), help=_("cluster whose FTP server gets the file")
+    )
+    iup.add_argument(
+        "--name", metavar=_("NAME"), help=_("display name (default: the file name without .iso)")
+    )
+    iup.add_argument("--os-type", default="", metavar=_("TYPE"), help=_("linux, windows or other"))
+    iresume = isub.add_parser(
+        "resume", help=_("continue an interrupted upload from where the server stopped")
+    )
+    iresume.add_argument("id", metavar="ID", help=_("upload id (see 'iso uploads')"))
+    iuploads = isub.add_parser("uploads", help=_("list interrupted uploads"))
+    iuploads.add_argument(
+        "--cluster", metavar=_("CLUSTER"), help=_("only this cluster's uploads (default: all)")
+    )
+    idiscard = isub.add_parser("discard", help=_("forget an interrupted upload and remove its partial file"))
+    idiscard.add_argument("id", metavar="ID", help=_("upload id (see 'iso uploads')"))
+    iedit = isub.add_parser("edit", help=_("change an ISO's name, OS type or description"))
+    iedit.add_argument("id", metavar="ID", help=_("ISO id (see 'iso list')"))
+    iedit.add_argument("--name", metavar=_("NAME"), help=_("new display name"))
+    iedit.add_argument("--os-type", metavar=_("TYPE"), help=_("new OS type: linux, windows or other"))
+    iedit.add_argument("--description", metavar=_("TEXT"), help=_("new description"))
     handlers = {"enable": iso_enable, "disable": iso_disable, "delete": iso_delete}
     helps = {
-        "enable": "allow mounting the ISO on VMs",
-        "disable": "stop new mounts of the ISO",
-        "delete": "delete an ISO uploaded through the console and mounted nowhere (on the server too)",
+        "enable": _("allow mounting the ISO on VMs"),
+        "disable": _("stop new mounts of the ISO"),
+        "delete": _("delete an ISO uploaded through the console and mounted nowhere (on the server too)"),
     }
     for verb, handler in handlers.items():
         p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("id", metavar="ID", help=_("ISO id (see 'iso list')"))
         command(p, handler)
     command(isync, iso_sync)
     command(ilist, iso_list)

@@ -11,67 +11,78 @@ from ectui.commands._util import Parser, command, describe, positive_id, table
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
+    from ectui.i18n import _
+
     # -- issuer
-    issuer = sub.add_parser("issuer", help="the license authority (opens its TUI without a subcommand)")
-    issuer.add_argument("--db-url", dest="issuer_db_url", help="SQLAlchemy URL of the issuer database")
+    issuer = sub.add_parser("issuer", help=_("the license authority (opens its TUI without a subcommand)"))
+    issuer.add_argument(
+        "--db-url",
+        dest="issuer_db_url",
+        metavar="URL",
+        help=_("SQLAlchemy URL of the issuer database (default: SQLite in the data dir)"),
+    )
     isub = issuer.add_subparsers(dest="area", parser_class=Parser)
 
-    edition = isub.add_parser("edition", help="editions: limits and features sold together")
+    edition = isub.add_parser("edition", help=_("editions: limits and features sold together"))
     esub = edition.add_subparsers(dest="action", required=True, parser_class=Parser)
-    add = esub.add_parser("add", help="create an edition")
-    add.add_argument("--name", required=True)
-    add.add_argument("--max-clusters", required=True, metavar="N")
-    add.add_argument("--max-nodes", required=True, metavar="N")
-    add.add_argument("--storage", required=True, metavar="MODES", help="comma-separated: local,shared")
+    add = esub.add_parser("add", help=_("create an edition"))
+    add.add_argument("--name", required=True, metavar=_("NAME"), help=_("edition name"))
+    add.add_argument(
+        "--max-clusters", required=True, metavar="N", help=_("most clusters a console may manage")
+    )
+    add.add_argument("--max-nodes", required=True, metavar="N", help=_("most compute nodes in all clusters"))
+    add.add_argument("--storage", required=True, metavar="MODES", help=_("comma-separated: local,shared"))
     add.add_argument(
         "--features",
         required=True,
         metavar="CODES",
-        help="comma-separated modules or menus: platform,statistics,users,workflow,billing",
+        help=_("comma-separated modules or menus: platform,statistics,users,workflow,billing"),
     )
     add.add_argument(
-        "--grace-days", default="7", metavar="N", help="days an expired license keeps working (default 7)"
+        "--grace-days", default="7", metavar="N", help=_("days an expired license keeps working (default 7)")
     )
-    add.add_argument("--price", default="0", metavar="P")
-    add.add_argument("--description", default="", metavar="D")
-    add.add_argument("--json", action="store_true")
-    elist = esub.add_parser("list", help="list editions")
-    elist.add_argument("--json", action="store_true")
-    eshow = esub.add_parser("show", help="one edition")
-    eshow.add_argument("name")
-    eshow.add_argument("--json", action="store_true")
-    edel = esub.add_parser("delete", help="delete an edition no license uses")
-    edel.add_argument("name")
-    edel.add_argument("--json", action="store_true")
+    add.add_argument(
+        "--price", default="0", metavar=_("PRICE"), help=_("list price, informative (default: 0)")
+    )
+    add.add_argument("--description", default="", metavar=_("TEXT"), help=_("free text (default: empty)"))
+    elist = esub.add_parser("list", help=_("list editions"))
+    eshow = esub.add_parser("show", help=_("one edition"))
+    eshow.add_argument("name", metavar=_("NAME"), help=_("edition name"))
+    edel = esub.add_parser("delete", help=_("delete an edition no license uses"))
+    edel.add_argument("name", metavar=_("NAME"), help=_("edition name"))
 
-    license_ = isub.add_parser("license", help="licenses of customers")
+    license_ = isub.add_parser("license", help=_("licenses of customers"))
     lsub = license_.add_subparsers(dest="action", required=True, parser_class=Parser)
-    ladd = lsub.add_parser("add", help="create a license (with its own RSA-3072 key pair)")
-    ladd.add_argument("--customer", required=True)
-    ladd.add_argument("--edition", required=True, metavar="NAME")
-    ladd.add_argument("--valid-from", required=True, metavar="YYYY-MM-DD")
-    ladd.add_argument("--valid-to", required=True, metavar="YYYY-MM-DD")
-    ladd.add_argument("--json", action="store_true")
-    llist = lsub.add_parser("list", help="list licenses")
-    llist.add_argument("--json", action="store_true")
-    lshow = lsub.add_parser("show", help="one license")
-    lshow.add_argument("id", metavar="ID")
-    lshow.add_argument("--json", action="store_true")
-    lupd = lsub.add_parser("update", help="change customer, edition or validity")
-    lupd.add_argument("id", metavar="ID")
-    lupd.add_argument("--customer")
-    lupd.add_argument("--edition", metavar="NAME")
-    lupd.add_argument("--valid-from", metavar="YYYY-MM-DD")
-    lupd.add_argument("--valid-to", metavar="YYYY-MM-DD")
-    lupd.add_argument("--json", action="store_true")
-    ldel = lsub.add_parser("delete", help="delete a license and its keys")
-    ldel.add_argument("id", metavar="ID")
-    ldel.add_argument("--json", action="store_true")
-    lexp = lsub.add_parser("export", help="write the .ec file and the installation's constant.properties")
-    lexp.add_argument("id", metavar="ID")
-    lexp.add_argument("--out", required=True, type=Path, metavar="FILE.ec")
-    lexp.add_argument("--properties", required=True, type=Path, metavar="FILE.properties")
-    lexp.add_argument("--json", action="store_true")
+    ladd = lsub.add_parser("add", help=_("create a license (with its own RSA-3072 key pair)"))
+    ladd.add_argument("--customer", required=True, metavar=_("NAME"), help=_("customer name"))
+    ladd.add_argument("--edition", required=True, metavar=_("NAME"), help=_("edition name"))
+    ladd.add_argument(
+        "--valid-from", required=True, metavar="YYYY-MM-DD", help=_("first valid day, YYYY-MM-DD")
+    )
+    ladd.add_argument("--valid-to", required=True, metavar="YYYY-MM-DD", help=_("last valid day, YYYY-MM-DD"))
+    llist = lsub.add_parser("list", help=_("list licenses"))
+    lshow = lsub.add_parser("show", help=_("one license"))
+    lshow.add_argument("id", metavar="ID", help=_("license id (see 'issuer license list')"))
+    lupd = lsub.add_parser("update", help=_("change customer, edition or validity"))
+    lupd.add_argument("id", metavar="ID", help=_("license id (see 'issuer license list')"))
+    lupd.add_argument("--customer", metavar=_("NAME"), help=_("new customer name"))
+    lupd.add_argument("--edition", metavar=_("NAME"), help=_("new edition name"))
+    lupd.add_argument("--valid-from", metavar="YYYY-MM-DD", help=_("new first valid day, YYYY-MM-DD"))
+    lupd.add_argument("--valid-to", metavar="YYYY-MM-DD", help=_("new last valid day, YYYY-MM-DD"))
+    ldel = lsub.add_parser("delete", help=_("delete a license and its keys"))
+    ldel.add_argument("id", metavar="ID", help=_("license id (see 'issuer license list')"))
+    lexp = lsub.add_parser("export", help=_("write the .ec file and the installation's constant.properties"))
+    lexp.add_argument("id", metavar="ID", help=_("license id (see 'issuer license list')"))
+    lexp.add_argument(
+        "--out", required=True, type=Path, metavar="FILE.ec", help=_("where to write the license file (.ec)")
+    )
+    lexp.add_argument(
+        "--properties",
+        required=True,
+        type=Path,
+        metavar="FILE.properties",
+        help=_("where to write the constant.properties for the customer's console"),
+    )
     command(add, edition_add, app="issuer")
     command(elist, edition_list, app="issuer")
     command(eshow, edition_show, app="issuer")

@@ -11,26 +11,25 @@ from ectui.commands._util import Parser, command, describe
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
+    from ectui.i18n import _
+
     # -- console license
-    lic = sub.add_parser("license", help="the license installed in this console")
+    lic = sub.add_parser("license", help=_("the license installed in this console"))
     lic_sub = lic.add_subparsers(dest="action", required=True, parser_class=Parser)
-    imp = lic_sub.add_parser("import", help="install a license file (.ec)")
-    imp.add_argument("file", type=Path, metavar="FILE.ec")
+    imp = lic_sub.add_parser("import", help=_("install a license file (.ec)"))
+    imp.add_argument("file", type=Path, metavar="FILE.ec", help=_("the license file (.ec) from the vendor"))
     imp.add_argument(
         "--properties",
         type=Path,
         metavar="FILE.properties",
-        help="default: constant.properties in the config dir",
+        help=_("the constant.properties delivered with the license (default: the one in the config dir)"),
     )
-    imp.add_argument("--json", action="store_true")
-    show = lic_sub.add_parser("show", help="the license in force and its limits")
-    show.add_argument("--json", action="store_true")
+    show = lic_sub.add_parser("show", help=_("the license in force and its limits"))
     reset = lic_sub.add_parser(
         "reset-clock",
-        help="forget a clock that was once ahead: set the last time seen to the system clock (admins)",
+        help=_("forget a clock that was once ahead: set the last time seen to the system clock (admins)"),
     )
-    reset.add_argument("--yes", action="store_true", help="confirm: the system clock is right")
-    reset.add_argument("--json", action="store_true")
+    reset.add_argument("--yes", action="store_true", help=_("confirm: the system clock is right"))
     command(imp, console_import)
     command(show, console_show)
     command(reset, console_reset_clock)

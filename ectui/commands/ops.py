@@ -14,19 +14,18 @@ STATE_WORDS = {"cleanup_pending": N_("cleanup pending")}
 
 def register(sub: Any) -> None:
     """Add the ops commands."""
-    ops = sub.add_parser("ops", help="operations (create, resize ...) with their steps")
+    from ectui.i18n import _
+
+    ops = sub.add_parser("ops", help=_("operations (create, resize ...) with their steps"))
     osub = ops.add_subparsers(dest="action", required=True, parser_class=Parser)
-    olist = osub.add_parser("list", help="list operations, newest first")
-    olist.add_argument("--vm", metavar="VM", help="only the operations of this VM (id or name)")
-    olist.add_argument("--limit", type=int, default=200, metavar="N")
-    olist.add_argument("--json", action="store_true")
-    show = osub.add_parser("show", help="one operation with its steps, states and times")
-    show.add_argument("id", metavar="ID")
-    show.add_argument("--json", action="store_true")
+    olist = osub.add_parser("list", help=_("list operations, newest first"))
+    olist.add_argument("--vm", metavar="VM", help=_("only the operations of this VM (id or name)"))
+    olist.add_argument("--limit", type=int, default=200, metavar="N", help=_("show at most N (default: 200)"))
+    show = osub.add_parser("show", help=_("one operation with its steps, states and times"))
+    show.add_argument("id", metavar="ID", help=_("operation id (see 'ops list')"))
     resume = osub.add_parser(
-        "resume", help="resume or roll back what a crashed console left running; retry pending cleanups"
+        "resume", help=_("resume or roll back what a crashed console left running; retry pending cleanups")
     )
-    resume.add_argument("--json", action="store_true")
     command(olist, ops_list)
     command(show, ops_show)
     command(resume, ops_resume)

@@ -10,14 +10,16 @@ from ectui.commands._util import Parser, command, describe
 
 def register(sub: Any) -> None:
     """Add the settings commands."""
-    settings = sub.add_parser("settings", help="the operator's own settings")
+    from ectui.i18n import _
+
+    settings = sub.add_parser("settings", help=_("the operator's own settings"))
     ssub = settings.add_subparsers(dest="action", required=True, parser_class=Parser)
-    show = ssub.add_parser("show", help="show the operator's settings")
-    show.add_argument("--json", action="store_true")
+    show = ssub.add_parser("show", help=_("show the operator's settings"))
     command(show, settings_show)
-    readonly = ssub.add_parser("readonly", help="turn the operator's read-only mode on or off")
-    readonly.add_argument("state", choices=("on", "off"))
-    readonly.add_argument("--json", action="store_true")
+    readonly = ssub.add_parser("readonly", help=_("turn the operator's read-only mode on or off"))
+    readonly.add_argument(
+        "state", choices=("on", "off"), help=_("on: refuse every changing action; off: allow them")
+    )
     command(readonly, settings_readonly)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import command, table
+from ectui.commands._util import CsvDocument, command, table
 
 if TYPE_CHECKING:
     from ectui.services.stats import StatsReport
@@ -15,16 +15,17 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 def register(sub: Any) -> None:
     """Add the stats command."""
-    stats = sub.add_parser("stats", help="usage statistics by cluster, node and project (licensed module)")
-    stats.add_argument("--cluster", metavar="C", help="only this cluster")
-    stats.add_argument("--project", metavar="P", help="only this project (and its cluster)")
-    stats.add_argument("--days", default="14", metavar="N", help="days of operations (default 14)")
-    stats.add_argument("--csv", metavar="FILE", help="also write the figures as CSV to FILE")
-    stats.add_argument("--json", action="store_true")
+    from ectui.i18n import _
+
+    stats = sub.add_parser("stats", help=_("usage statistics by cluster, node and project (licensed module)"))
+    stats.add_argument("--cluster", metavar=_("CLUSTER"), help=_("only this cluster"))
+    stats.add_argument("--project", metavar=_("PROJECT"), help=_("only this project (and its cluster)"))
+    stats.add_argument("--days", default="14", metavar="N", help=_("days of operations (default 14)"))
+    stats.add_argument("--csv", metavar=_("FILE"), help=_("also write the figures as CSV to FILE"))
     command(stats, stats_show)
 
 
-async def stats_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def stats_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.stats import StatsFilter
 
@@ -32,6 +33,8 @@ async def stats_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     report = await s.stats.report(stats_filter)
     data = report.to_json()
     text = report_text(report)
+    if a.csv == "-":  # the rows write_csv would write, on stdout instead of the report
+        return data, CsvDocument(("section", "subject", "metric", "value"), list(report.csv_rows()))
     if a.csv:
         path = await s.stats.write_report_csv(report, a.csv)
         data["csv"] = str(path)

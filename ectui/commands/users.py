@@ -6,51 +6,47 @@ import argparse
 import sys
 from typing import Any
 
-from ectui.commands._util import Parser, Refused, command, read_password, table
+from ectui.commands._util import CsvDocument, Parser, Refused, command, read_password, table
 
 ROLE_CHOICES = "admin|operator|auditor"
 
 
 def register(sub: Any) -> None:
     """Add the login, logout, user and audit commands."""
-    login = sub.add_parser("login", help="log in (users module); later commands act as this account")
-    login.add_argument("--user", metavar="N", help="account name (asked when missing)")
-    login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    login.add_argument("--json", action="store_true")
+    from ectui.i18n import _
+
+    login = sub.add_parser("login", help=_("log in (users module); later commands act as this account"))
+    login.add_argument("--user", metavar=_("NAME"), help=_("account name (asked when missing)"))
+    login.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
     command(login, do_login)
-    logout = sub.add_parser("logout", help="end the session started by 'ectui login'")
-    logout.add_argument("--json", action="store_true")
+    logout = sub.add_parser("logout", help=_("end the session started by 'ectui login'"))
     command(logout, do_logout)
 
-    user = sub.add_parser("user", help="operator accounts (users module; admins manage them)")
+    user = sub.add_parser("user", help=_("operator accounts (users module; admins manage them)"))
     usub = user.add_subparsers(dest="action", required=True, parser_class=Parser)
-    add = usub.add_parser("add", help="create an account (the first one: an admin, by the OS operator)")
-    add.add_argument("--name", required=True, metavar="N")
-    add.add_argument("--role", required=True, metavar=ROLE_CHOICES)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--json", action="store_true")
-    ulist = usub.add_parser("list", help="list accounts (admins and auditors)")
-    ulist.add_argument("--json", action="store_true")
-    role = usub.add_parser("role", help="change an account's role")
-    role.add_argument("name", metavar="NAME")
-    role.add_argument("role", metavar=ROLE_CHOICES)
-    role.add_argument("--json", action="store_true")
-    passwd = usub.add_parser("passwd", help="set an account's password (also unlocks it)")
-    passwd.add_argument("name", metavar="NAME")
-    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    passwd.add_argument("--json", action="store_true")
-    unlock = usub.add_parser("unlock", help="clear a lock-out after failed logins")
-    unlock.add_argument("name", metavar="NAME")
-    unlock.add_argument("--json", action="store_true")
-    enable = usub.add_parser("enable", help="allow an account to log in again")
-    enable.add_argument("name", metavar="NAME")
-    enable.add_argument("--json", action="store_true")
-    disable = usub.add_parser("disable", help="stop an account from logging in")
-    disable.add_argument("name", metavar="NAME")
-    disable.add_argument("--json", action="store_true")
-    delete = usub.add_parser("delete", help="delete an account and its sessions")
-    delete.add_argument("name", metavar="NAME")
-    delete.add_argument("--json", action="store_true")
+    add = usub.add_parser("add", help=_("create an account (the first one: an admin, by the OS operator)"))
+    add.add_argument("--name", required=True, metavar=_("NAME"), help=_("account name"))
+    add.add_argument("--role", required=True, metavar=ROLE_CHOICES, help=_("the account's role"))
+    add.add_argument("--password-stdin", action="store_true", help=_("read the password from standard input"))
+    ulist = usub.add_parser("list", help=_("list accounts (admins and auditors)"))
+    role = usub.add_parser("role", help=_("change an account's role"))
+    role.add_argument("name", metavar=_("NAME"), help=_("account name"))
+    role.add_argument("role", metavar=ROLE_CHOICES, help=_("the new role"))
+    passwd = usub.add_parser("passwd", help=_("set an account's password (also unlocks it)"))
+    passwd.add_argument("name", metavar=_("NAME"), help=_("account name"))
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
+    unlock = usub.add_parser("unlock", help=_("clear a lock-out after failed logins"))
+    unlock.add_argument("name", metavar=_("NAME"), help=_("account name"))
+    enable = usub.add_parser("enable", help=_("allow an account to log in again"))
+    enable.add_argument("name", metavar=_("NAME"), help=_("account name"))
+    disable = usub.add_parser("disable", help=_("stop an account from logging in"))
+    disable.add_argument("name", metavar=_("NAME"), help=_("account name"))
+    delete = usub.add_parser("delete", help=_("delete an account and its sessions"))
+    delete.add_argument("name", metavar=_("NAME"), help=_("account name"))
     command(add, user_add)
     command(ulist, user_list)
     command(role, user_role)
@@ -60,21 +56,23 @@ def register(sub: Any) -> None:
     command(disable, user_disable)
     command(delete, user_delete)
 
-    audit = sub.add_parser("audit", help="the audit log of changes (users module)")
+    audit = sub.add_parser("audit", help=_("the audit log of changes (users module)"))
     asub = audit.add_subparsers(dest="action", required=True, parser_class=Parser)
-    alist = asub.add_parser("list", help="entries, newest first")
+    alist = asub.add_parser("list", help=_("entries, newest first"))
     alist.add_argument(
-        "--since", metavar="D", help="from this UTC date or time (2030-06-01, 2030-06-01T12:00)"
+        "--since",
+        metavar=_("WHEN"),
+        help=_("from this UTC date or time: YYYY-MM-DD or YYYY-MM-DDTHH:MM (2030-06-01T12:00)"),
     )
-    alist.add_argument("--who", metavar="N", help="only this user")
-    alist.add_argument("--action", metavar="A", help="only this action, or a prefix: vm, vm.create")
-    alist.add_argument("--csv", metavar="FILE", help="also write the entries as CSV to FILE")
-    alist.add_argument("--json", action="store_true")
+    alist.add_argument("--who", metavar=_("NAME"), help=_("only this user"))
+    alist.add_argument(
+        "--action", metavar=_("ACTION"), help=_("only this action, or a prefix: vm, vm.create")
+    )
+    alist.add_argument("--csv", metavar=_("FILE"), help=_("also write the entries as CSV to FILE"))
     command(alist, audit_list)
     verify = asub.add_parser(
-        "verify", help="check the hash chain: exit 1 naming the first entry changed or missing"
+        "verify", help=_("check the hash chain: exit 1 naming the first entry changed or missing")
     )
-    verify.add_argument("--json", action="store_true")
     command(verify, audit_verify)
 
 
@@ -197,7 +195,7 @@ async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"deleted": a.name}, _("Account {name} deleted.").format(name=a.name)
 
 
-async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.audit import AuditFilter
 
@@ -210,6 +208,10 @@ async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     ]
     headers = [_("Time (UTC)"), _("Who"), _("Role"), _("Action"), _("Target"), _("Result"), _("Detail")]
     text = table(headers, rows) if records else _("No audit entries match.")
+    if a.csv == "-":  # the export (oldest first), on stdout instead of the table
+        from ectui.services.audit import CSV_COLUMNS
+
+        return data, CsvDocument(CSV_COLUMNS, [r.csv_row() for r in reversed(records)])
     if a.csv:
         path = await s.audit.export_csv(a.csv, audit_filter)
         data = {"entries": data, "csv": str(path)}

@@ -11,95 +11,111 @@ from ectui.commands._util import Parser, command, describe, read_password, table
 
 def register(sub: Any) -> None:
     """Add the vm and keypair commands."""
-    vm = sub.add_parser("vm", help="VMs of the current project")
+    from ectui.i18n import _
+
+    vm = sub.add_parser("vm", help=_("VMs of the current project"))
     vsub = vm.add_subparsers(dest="action", required=True, parser_class=Parser)
-    create = vsub.add_parser("create", help="create a VM (the same checks and messages as the form)")
-    create.add_argument("--name", required=True)
-    create.add_argument("--template", required=True, metavar="T", help="template id or name")
-    create.add_argument("--cpu", required=True, metavar="N")
-    create.add_argument("--ram", required=True, metavar="GB")
-    create.add_argument("--network", required=True, metavar="NET", help="private network name or id")
-    login = create.add_mutually_exclusive_group(required=True)
-    login.add_argument("--password-stdin", action="store_true", help="read the login password from stdin")
-    login.add_argument("--keypair", metavar="K", help="log in with this key pair")
-    place = create.add_mutually_exclusive_group(required=True)
-    place.add_argument("--node", metavar="HOST", help="boot on this compute node")
-    place.add_argument("--auto-place", action="store_true", help="let the cloud choose the node")
-    create.add_argument("--public-ip", action="store_true", help="attach a public (floating) IP")
-    create.add_argument("--description", default="", metavar="D")
-    create.add_argument("--json", action="store_true")
-    vlist = vsub.add_parser("list", help="list VMs (current project; --all: every project and cluster)")
-    vlist.add_argument("--all", action="store_true")
-    vlist.add_argument(
-        "--no-refresh", action="store_true", help="show the database view without asking the clouds"
+    create = vsub.add_parser("create", help=_("create a VM (the same checks and messages as the form)"))
+    create.add_argument("--name", required=True, metavar=_("NAME"), help=_("VM name"))
+    create.add_argument("--template", required=True, metavar=_("TEMPLATE"), help=_("template id or name"))
+    create.add_argument("--cpu", required=True, metavar="N", help=_("number of vCPUs"))
+    create.add_argument("--ram", required=True, metavar="GB", help=_("RAM in GiB"))
+    create.add_argument(
+        "--network", required=True, metavar=_("NETWORK"), help=_("private network name or id")
     )
-    vlist.add_argument("--json", action="store_true")
-    show = vsub.add_parser("show", help="show one VM with its operations")
-    show.add_argument("vm", metavar="VM", help="VM id or name")
-    show.add_argument("--json", action="store_true")
+    login = create.add_mutually_exclusive_group(required=True)
+    login.add_argument("--password-stdin", action="store_true", help=_("read the login password from stdin"))
+    login.add_argument("--keypair", metavar=_("KEYPAIR"), help=_("log in with this key pair"))
+    place = create.add_mutually_exclusive_group(required=True)
+    place.add_argument("--node", metavar=_("HOST"), help=_("boot on this compute node"))
+    place.add_argument("--auto-place", action="store_true", help=_("let the cloud choose the node"))
+    create.add_argument("--public-ip", action="store_true", help=_("attach a public (floating) IP"))
+    create.add_argument("--description", default="", metavar=_("TEXT"), help=_("free text (default: empty)"))
+    vlist = vsub.add_parser("list", help=_("list VMs (current project; --all: every project and cluster)"))
+    vlist.add_argument("--all", action="store_true", help=_("VMs of every project and cluster"))
+    vlist.add_argument(
+        "--refresh",
+        action="store_true",
+        help=_("ask the clouds for the VMs' state first (default: the database view)"),
+    )
+    vlist.add_argument(
+        "--no-refresh", action="store_true", help=argparse.SUPPRESS
+    )  # the old default; a no-op
+    vlist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
+    show = vsub.add_parser("show", help=_("show one VM with its operations"))
+    show.add_argument("vm", metavar="VM", help=_("VM id or name"))
     command(create, vm_create)
     command(vlist, vm_list)
     command(show, vm_show)
     for action, text in (
-        ("start", "power on"),
-        ("stop", "power off"),
-        ("reboot", "reboot"),
-        ("delete", "delete"),
+        ("start", _("power on a VM")),
+        ("stop", _("power off a VM")),
+        ("reboot", _("reboot a VM")),
+        ("delete", _("delete a VM")),
     ):
-        parser = vsub.add_parser(action, help=f"{text} a VM")
-        parser.add_argument("vm", metavar="VM", help="VM id or name")
+        parser = vsub.add_parser(action, help=text)
+        parser.add_argument("vm", metavar="VM", help=_("VM id or name"))
         if action != "delete":
-            parser.add_argument("--wait", action="store_true", help="wait until the VM is settled")
+            parser.add_argument("--wait", action="store_true", help=_("wait until the VM is settled"))
         if action == "reboot":
-            parser.add_argument("--hard", action="store_true")
-        parser.add_argument("--json", action="store_true")
+            parser.add_argument(
+                "--hard", action="store_true", help=_("power-cycle instead of a guest OS reboot")
+            )
         command(parser, vm_action)
-    console = vsub.add_parser("console", help="print a remote console URL")
-    console.add_argument("vm", metavar="VM", help="VM id or name")
-    console.add_argument("--json", action="store_true")
+    console = vsub.add_parser("console", help=_("print a remote console URL"))
+    console.add_argument("vm", metavar="VM", help=_("VM id or name"))
     command(console, vm_console)
-    snap = vsub.add_parser("snapshot", help="snapshot a VM into a new custom template")
-    snap.add_argument("vm", metavar="VM", help="VM id or name")
-    snap.add_argument("--template-name", required=True, metavar="N")
-    snap.add_argument("--json", action="store_true")
+    snap = vsub.add_parser("snapshot", help=_("snapshot a VM into a new custom template"))
+    snap.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    snap.add_argument("--template-name", required=True, metavar=_("NAME"), help=_("name of the new template"))
     command(snap, vm_snapshot)
-    resize = vsub.add_parser("resize", help="change a VM's CPU and RAM (hot where the cloud can, else cold)")
-    resize.add_argument("vm", metavar="VM", help="VM id or name")
-    resize.add_argument("--cpu", required=True, metavar="N")
-    resize.add_argument("--ram", required=True, metavar="GB")
+    resize = vsub.add_parser(
+        "resize", help=_("change a VM's CPU and RAM (hot where the cloud can, else cold)")
+    )
+    resize.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    resize.add_argument("--cpu", required=True, metavar="N", help=_("new number of vCPUs"))
+    resize.add_argument("--ram", required=True, metavar="GB", help=_("new RAM in GiB"))
     how = resize.add_mutually_exclusive_group()
     how.add_argument(
-        "--hot", action="store_true", help="resize while running (liveResize); refused when unavailable"
+        "--hot", action="store_true", help=_("resize while running (liveResize); refused when unavailable")
     )
-    how.add_argument("--cold", action="store_true", help="stop, resize and start again")
-    resize.add_argument("--yes", action="store_true", help="agree that a running VM is stopped (cold resize)")
-    resize.add_argument("--json", action="store_true")
+    how.add_argument("--cold", action="store_true", help=_("stop, resize and start again"))
+    resize.add_argument(
+        "--yes", action="store_true", help=_("agree that a running VM is stopped (cold resize)")
+    )
     command(resize, vm_resize)
-    mount = vsub.add_parser("mount-iso", help="mount an enabled ISO of the VM's cluster as its CD-ROM")
-    mount.add_argument("vm", metavar="VM", help="VM id or name")
-    mount.add_argument("iso", metavar="ISO", help="ISO id, name or file name")
+    mount = vsub.add_parser("mount-iso", help=_("mount an enabled ISO of the VM's cluster as its CD-ROM"))
+    mount.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    mount.add_argument("iso", metavar="ISO", help=_("ISO id, name or file name"))
     mount.add_argument(
         "--yes",
         action="store_true",
-        help="agree that the VM reboots into the ISO (clouds without CD-ROM extension)",
+        help=_("agree that the VM reboots into the ISO (clouds without CD-ROM extension)"),
     )
-    mount.add_argument("--json", action="store_true")
     command(mount, vm_mount_iso)
-    unmount = vsub.add_parser("unmount-iso", help="unmount the VM's ISO")
-    unmount.add_argument("vm", metavar="VM", help="VM id or name")
-    unmount.add_argument("--json", action="store_true")
+    unmount = vsub.add_parser("unmount-iso", help=_("unmount the VM's ISO"))
+    unmount.add_argument("vm", metavar="VM", help=_("VM id or name"))
     command(unmount, vm_unmount_iso)
 
-    keypair = sub.add_parser("keypair", help="SSH key pairs for VM logins")
+    keypair = sub.add_parser("keypair", help=_("SSH key pairs for VM logins"))
     ksub = keypair.add_subparsers(dest="action", required=True, parser_class=Parser)
-    kimport = ksub.add_parser("import", help="import an OpenSSH public key")
-    kimport.add_argument("--name", required=True)
-    kimport.add_argument("--public-key", required=True, metavar="FILE")
-    kimport.add_argument("--cluster", metavar="C", help="default: the current project's cluster")
-    kimport.add_argument("--json", action="store_true")
-    klist = ksub.add_parser("list", help="list key pairs")
-    klist.add_argument("--cluster", metavar="C")
-    klist.add_argument("--json", action="store_true")
+    kimport = ksub.add_parser("import", help=_("import an OpenSSH public key"))
+    kimport.add_argument("--name", required=True, metavar=_("NAME"), help=_("key pair name"))
+    kimport.add_argument(
+        "--public-key",
+        required=True,
+        metavar=_("FILE"),
+        help=_("OpenSSH public key file, e.g. ~/.ssh/id_ed25519.pub"),
+    )
+    kimport.add_argument(
+        "--cluster",
+        metavar=_("CLUSTER"),
+        help=_("cluster to import into (default: the current project's cluster)"),
+    )
+    klist = ksub.add_parser("list", help=_("list key pairs"))
+    klist.add_argument(
+        "--cluster", metavar=_("CLUSTER"), help=_("cluster to list (default: the current project's cluster)")
+    )
     command(kimport, keypair_import)
     command(klist, keypair_list)
 
@@ -165,7 +181,7 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
 async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     from ectui.i18n import _
 
-    items = await (s.vms.list if a.no_refresh else s.vms.refresh)(all_projects=a.all)
+    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
     headers = [_("ID"), _("Name"), _("Status"), "vCPU", _("RAM GB"), _("Node"), _("IP"), _("Public IP")]
     if a.all:
         headers += [_("Project"), _("Cluster")]

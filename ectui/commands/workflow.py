@@ -13,23 +13,21 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     """Add the request commands."""
+    from ectui.i18n import _
+
     request = sub.add_parser(
-        "request", help="create/resize requests waiting for an approver (licensed module)"
+        "request", help=_("create/resize requests waiting for an approver (licensed module)")
     )
     rsub = request.add_subparsers(dest="action", required=True, parser_class=Parser)
-    rlist = rsub.add_parser("list", help="list requests (operators: their own)")
-    rlist.add_argument("--open", action="store_true", help="only pending and running ones")
-    rlist.add_argument("--json", action="store_true")
-    approve = rsub.add_parser("approve", help="approve a pending request and run it now (admins)")
-    approve.add_argument("id", metavar="ID")
-    approve.add_argument("--json", action="store_true")
-    reject = rsub.add_parser("reject", help="reject a pending request, with a reason (admins)")
-    reject.add_argument("id", metavar="ID")
-    reject.add_argument("--reason", required=True, metavar="R")
-    reject.add_argument("--json", action="store_true")
-    cancel = rsub.add_parser("cancel", help="withdraw your own pending request")
-    cancel.add_argument("id", metavar="ID")
-    cancel.add_argument("--json", action="store_true")
+    rlist = rsub.add_parser("list", help=_("list requests (operators: their own)"))
+    rlist.add_argument("--open", action="store_true", help=_("only pending and running ones"))
+    approve = rsub.add_parser("approve", help=_("approve a pending request and run it now (admins)"))
+    approve.add_argument("id", metavar="ID", help=_("request id (see 'request list')"))
+    reject = rsub.add_parser("reject", help=_("reject a pending request, with a reason (admins)"))
+    reject.add_argument("id", metavar="ID", help=_("request id (see 'request list')"))
+    reject.add_argument("--reason", required=True, metavar=_("TEXT"), help=_("why, shown to the requester"))
+    cancel = rsub.add_parser("cancel", help=_("withdraw your own pending request"))
+    cancel.add_argument("id", metavar="ID", help=_("request id (see 'request list')"))
     command(rlist, request_list)
     command(approve, request_approve)
     command(reject, request_reject)

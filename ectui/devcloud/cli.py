@@ -33,38 +33,44 @@ def default_state_dir() -> Path:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``devcloud`` command (and its ``fault`` subcommand) to an argparse subparsers object."""
+    from ectui.i18n import _
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "devcloud", help="run the built-in dev cloud (OpenStack APIs + FTP on loopback)"
+        "devcloud", help=_("run the built-in dev cloud (OpenStack APIs + FTP on loopback)")
     )
     _add_serve_options(parser)
     sub = parser.add_subparsers(dest="devcloud_command", parser_class=type(parser))
-    fault = sub.add_parser("fault", help="arm, list or clear faults of a running dev cloud")
-    fault.add_argument("--url", required=True, help="base URL of the dev cloud, e.g. http://127.0.0.1:8774")
-    fault.add_argument("--op", help="operation, e.g. compute.resize, image.upload")
-    fault.add_argument("--times", type=int, default=1, help="how many calls it hits (0: until cleared)")
-    fault.add_argument("--status", type=int, help="HTTP error status to answer (e.g. 500)")
-    fault.add_argument("--delay", type=float, default=0.0, help="seconds to wait first")
-    fault.add_argument("--drop-after-bytes", type=int, help="uploads: cut the connection after N bytes")
-    fault.add_argument("--mode", choices=["silent"], help="silent: fail without an HTTP error")
-    fault.add_argument("--message", help="error message to answer")
-    fault.add_argument("--list", action="store_true", help="list the armed faults")
-    fault.add_argument("--clear", action="store_true", help="disarm every fault")
+    fault = sub.add_parser("fault", help=_("arm, list or clear faults of a running dev cloud"))
+    fault.add_argument(
+        "--url", required=True, help=_("base URL of the dev cloud, e.g. http://127.0.0.1:8774")
+    )
+    fault.add_argument("--op", help=_("operation, e.g. compute.resize, image.upload"))
+    fault.add_argument("--times", type=int, default=1, help=_("how many calls it hits (0: until cleared)"))
+    fault.add_argument("--status", type=int, help=_("HTTP error status to answer (e.g. 500)"))
+    fault.add_argument("--delay", type=float, default=0.0, help=_("seconds to wait first"))
+    fault.add_argument("--drop-after-bytes", type=int, help=_("uploads: cut the connection after N bytes"))
+    fault.add_argument("--mode", choices=["silent"], help=_("silent: fail without an HTTP error"))
+    fault.add_argument("--message", help=_("error message to answer"))
+    fault.add_argument("--list", action="store_true", help=_("list the armed faults"))
+    fault.add_argument("--clear", action="store_true", help=_("disarm every fault"))
     return parser
 
 
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="HTTP port (default: a free one)")
-    parser.add_argument("--ftp-port", type=int, default=0, help="FTP port (default: a free one)")
-    parser.add_argument("--state", type=Path, help="state directory (default: $ECTUI_HOME/devcloud)")
+    from ectui.i18n import _
+
+    parser.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)"))
+    parser.add_argument("--port", type=int, default=0, help=_("HTTP port (default: a free one)"))
+    parser.add_argument("--ftp-port", type=int, default=0, help=_("FTP port (default: a free one)"))
+    parser.add_argument("--state", type=Path, help=_("state directory (default: $ECTUI_HOME/devcloud)"))
     parser.add_argument(
         "--seed",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="seed an empty state (default: yes)",
+        help=_("seed an empty state (default: yes)"),
     )
     parser.add_argument(
-        "--fast", action="store_true", help="short transitions (0.2 s) instead of realistic ones"
+        "--fast", action="store_true", help=_("short transitions (0.2 s) instead of realistic ones")
     )
 
 

@@ -6,7 +6,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ectui.services.operator_settings import OperatorSettingsService
     from ectui.services.projects import ProjectService
     from ectui.services.resize import ResizeService
+    from ectui.services.secrets import LazyKeyFileBox
     from ectui.services.stats import StatsService
     from ectui.services.templates import TemplateService
     from ectui.services.users import UserService
@@ -51,36 +53,188 @@ class IssuerServices:
         self.db.dispose()
 
 
-@dataclass
 class ConsoleServices:
-    """Everything the console app and `ectui` commands use."""
+    """Everything the console app and `ectui` commands use.
 
-    settings: Settings
-    db: Database
-    license: ConsoleLicenseService
-    clusters: ClusterService
-    images: ImageService
-    templates: TemplateService
-    projects: ProjectService
-    isos: IsoService
-    vms: VmService
-    keypairs: KeypairService
-    operator_settings: OperatorSettingsService
-    stats: StatsService
-    resize: ResizeService
-    workflow: WorkflowService
-    billing: BillingService
-    audit: AuditService
-    users: UserService
-    readonly_flag: bool = False
-    verify_audit_at_start: bool = True
-    """Walk the audit hash chain in `start` (the TUI); one-shot commands leave it to `ectui audit verify`."""
-    start_warnings: list[ServiceError] = field(default_factory=list)
-    """What the start-up checks found that the operator should know (a broken audit chain); the app shows them."""
-    recovered: list[Recovered] = field(default_factory=list)
-    """What recovery of interrupted operations did (`recover`), the latest outcome of each, oldest first."""
+    Each service is built on first use (and its module imported then): a command that reads VMs from the
+    database does not import the image, ISO, resize or workflow services, nor anything that talks to a
+    cloud. Services that refer to each other are wired together as before: license, audit, operator
+    settings and users as one group; the VM service with billing (it reports lifecycle events there).
+    """
 
-    async def start(self) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        box: LazyKeyFileBox,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        readonly: bool = False,
+        verify_audit: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.box = box
+        """The console's secret box (cluster passwords), its key file read on first use."""
+        self.clock = clock
+        self.readonly_flag = readonly
+        self.verify_audit_at_start = verify_audit
+        """Walk the audit hash chain in `start` (the TUI); one-shot commands leave it to `ectui audit verify`."""
+        self.start_warnings: list[ServiceError] = []
+        """What the start-up checks found that the operator should know (a broken audit chain); the app shows them."""
+        self.recovered: list[Recovered] = []
+        """What recovery of interrupted operations did (`recover`), the latest outcome of each, oldest first."""
+
+    # -- the core group: license, audit, operator settings and users refer to each other
+
+    def _core(self) -> None:
+        from ectui.services.audit import AuditService
+        from ectui.services.license import ConsoleLicenseService, Usage
+        from ectui.services.operator_settings import OperatorSettingsService
+        from ectui.services.users import UserService
+
+        db, clock = self.db, self.clock
+
+        def usage() -> Usage:
+            from ectui.services.clusters import cluster_usage
+
+            clusters, nodes = cluster_usage(db)
+            return Usage(clusters=clusters, nodes=nodes)
+
+        operator_settings = OperatorSettingsService(db, self.settings)
+        license_service = ConsoleLicenseService(
+            self.settings,
+            db,
+            clock=clock,
+            readonly=self.readonly_flag,
+            readonly_setting=operator_settings.readonly_sync,
+            usage=usage,
+            box=self.box,
+        )
+        license_service.audit = audit = AuditService(db, license_service, clock=clock)
+        operator_settings.bind(
+            license_service
+        )  # who acts: auditors may not switch read-only; changes audited
+        users = UserService(self.settings, db, license_service, audit, clock=clock)
+        license_service.identity = users.resolve_identity  # who acts: ensure_writable refuses auditors
+        self.__dict__.update(
+            license=license_service, audit=audit, operator_settings=operator_settings, users=users
+        )
+
+    @cached_property
+    def license(self) -> ConsoleLicenseService:
+        """The console license: status, policy (features, read-only, who acts), import."""
+        self._core()
+        return self.__dict__["license"]
+
+    @cached_property
+    def audit(self) -> AuditService:
+        """The audit log and its hash chain."""
+        self._core()
+        return self.__dict__["audit"]
+
+    @cached_property
+    def operator_settings(self) -> OperatorSettingsService:
+        """Settings the operator changes in the console (read-only mode, ...)."""
+        self._core()
+        return self.__dict__["operator_settings"]
+
+    @cached_property
+    def users(self) -> UserService:
+        """Console accounts and who acts."""
+        self._core()
+        return self.__dict__["users"]
+
+    # -- VMs and billing: the VM service reports lifecycle events to billing
+
+    def _vms_and_billing(self) -> None:
+        from ectui.services.billing import BillingService
+        from ectui.services.vms import VmService
+
+        vms = VmService(self.db, self.clusters, self.projects, self.license, self.settings)
+        billing = BillingService(self.db, self.license, self.settings, clock=self.clock, vms=vms)
+        self.__dict__.update(vms=vms, billing=billing)
+
+    @cached_property
+    def vms(self) -> VmService:
+        """VMs of the projects: list, refresh from the clouds, lifecycle, recovery."""
+        self._vms_and_billing()
+        return self.__dict__["vms"]
+
+    @cached_property
+    def billing(self) -> BillingService:
+        """Price list, metering and bills."""
+        self._vms_and_billing()
+        return self.__dict__["billing"]
+
+    # -- the others, each on its own
+
+    @cached_property
+    def clusters(self) -> ClusterService:
+        """Clusters (clouds) and their cloud connections."""
+        from ectui.services.clusters import ClusterService
+
+        return ClusterService(self.db, self.box, self.license)
+
+    @cached_property
+    def images(self) -> ImageService:
+        """Glance images: sync, upload, enable."""
+        from ectui.services.images import ImageService
+
+        return ImageService(self.db, self.clusters, self.license, self.settings)
+
+    @cached_property
+    def templates(self) -> TemplateService:
+        """System templates made from enabled images."""
+        from ectui.services.templates import TemplateService
+
+        return TemplateService(self.db, self.license, self.settings)
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        """Projects, their quotas and the current one."""
+        from ectui.services.projects import ProjectService
+
+        return ProjectService(self.settings, self.db, self.license)
+
+    @cached_property
+    def isos(self) -> IsoService:
+        """ISO files on the clusters' FTP servers."""
+        from ectui.services.isos import IsoService
+
+        return IsoService(self.db, self.clusters, self.license, self.settings)
+
+    @cached_property
+    def keypairs(self) -> KeypairService:
+        """SSH key pairs for VM logins."""
+        from ectui.services.keypairs import KeypairService
+
+        return KeypairService(self.db, self.clusters, self.projects, self.license, self.settings)
+
+    @cached_property
+    def stats(self) -> StatsService:
+        """Usage statistics."""
+        from ectui.services.stats import StatsService
+
+        return StatsService(self.db, self.license)
+
+    @cached_property
+    def resize(self) -> ResizeService:
+        """VM resizes (hot and cold) and their recovery."""
+        from ectui.services.resize import ResizeService
+
+        return ResizeService(self.db, self.clusters, self.projects, self.license, self.vms, self.settings)
+
+    @cached_property
+    def workflow(self) -> WorkflowService:
+        """Requests and approvals."""
+        from ectui.services.workflow import WorkflowService
+
+        return WorkflowService(
+            self.db, self.box, self.projects, self.vms, self.resize, self.license, self.settings
+        )
+
+    async def start(self, *, recover: bool = True) -> None:
         """Migrate the console database, verify the audit chain, load the license, and undo half-made creates.
 
         A broken audit hash chain does not stop the console: it becomes a start-up warning (and a log line)
@@ -88,14 +242,17 @@ class ConsoleServices:
 
         Interrupted operations of every kind are recovered (`recover`). A console started with --readonly
         leaves them for a writable one. A cloud that cannot be reached leaves them for the next start
-        (a rollback it could not finish: `cleanup_pending`, the quota still reserved).
+        (a rollback it could not finish: `cleanup_pending`, the quota still reserved). `recover=False`
+        leaves them too: a command that only reads the console database (`ectui vm list`, `ectui image
+        list` without --refresh) must not call the clouds nor change anything; the next changing command,
+        the console or `ectui ops resume` recovers them.
         """
         self.settings.ensure_dirs()
         await asyncio.to_thread(self.db.migrate)
         if self.verify_audit_at_start:
             await self.check_audit_chain()
         await self.license.status()
-        if not self.readonly_flag:
+        if recover and not self.readonly_flag:
             await self.recover()
 
     async def recover(self) -> list[Recovered]:
@@ -134,8 +291,9 @@ class ConsoleServices:
             self.start_warnings.append(verdict.error)
 
     def close(self) -> None:
-        """Close cloud connections and release database connections."""
-        self.clusters.close()
+        """Close cloud connections (of a cluster service that was built) and release database connections."""
+        if "clusters" in self.__dict__:
+            self.clusters.close()
         self.db.dispose()
 
 
@@ -162,24 +320,9 @@ def build_console_services(
     readonly: bool = False,
     verify_audit: bool = True,
 ) -> ConsoleServices:
-    """Wire the console's services."""
+    """Wire the console's services (each one is built on first use)."""
     from ectui.db.session import Database
-    from ectui.services.audit import AuditService
-    from ectui.services.billing import BillingService
-    from ectui.services.clusters import ClusterService, cluster_usage
-    from ectui.services.images import ImageService
-    from ectui.services.isos import IsoService
-    from ectui.services.keypairs import KeypairService
-    from ectui.services.license import ConsoleLicenseService, Usage
-    from ectui.services.operator_settings import OperatorSettingsService
-    from ectui.services.projects import ProjectService
-    from ectui.services.resize import ResizeService
     from ectui.services.secrets import LazyKeyFileBox
-    from ectui.services.stats import StatsService
-    from ectui.services.templates import TemplateService
-    from ectui.services.users import UserService
-    from ectui.services.vms import VmService
-    from ectui.services.workflow import WorkflowService
 
     db = Database(  # the default file in the data dir may be made; a given URL's directory must exist
         settings.console_db_url,
@@ -188,43 +331,4 @@ def build_console_services(
         create_dir=settings.db_url is None,
     )
     box = LazyKeyFileBox(settings.console_key_file)
-
-    def usage() -> Usage:
-        clusters, nodes = cluster_usage(db)
-        return Usage(clusters=clusters, nodes=nodes)
-
-    operator_settings = OperatorSettingsService(db, settings)
-    license_service = ConsoleLicenseService(
-        settings,
-        db,
-        clock=clock,
-        readonly=readonly,
-        readonly_setting=operator_settings.readonly_sync,
-        usage=usage,
-        box=box,
-    )
-    license_service.audit = audit = AuditService(db, license_service, clock=clock)
-    operator_settings.bind(license_service)  # who acts: auditors may not switch read-only; changes audited
-    users = UserService(settings, db, license_service, audit, clock=clock)
-    license_service.identity = users.resolve_identity  # who acts: ensure_writable refuses auditors
-    return ConsoleServices(
-        settings=settings,
-        db=db,
-        license=license_service,
-        clusters=(clusters := ClusterService(db, box, license_service)),
-        images=ImageService(db, clusters, license_service, settings),
-        templates=TemplateService(db, license_service, settings),
-        projects=(projects := ProjectService(settings, db, license_service)),
-        isos=IsoService(db, clusters, license_service, settings),
-        vms=(vms := VmService(db, clusters, projects, license_service, settings)),
-        keypairs=KeypairService(db, clusters, projects, license_service, settings),
-        operator_settings=operator_settings,
-        stats=StatsService(db, license_service),
-        resize=(resize := ResizeService(db, clusters, projects, license_service, vms, settings)),
-        workflow=WorkflowService(db, box, projects, vms, resize, license_service, settings),
-        billing=BillingService(db, license_service, settings, clock=clock, vms=vms),
-        audit=audit,
-        users=users,
-        readonly_flag=readonly,
-        verify_audit_at_start=verify_audit,
-    )
+    return ConsoleServices(settings, db, box, clock=clock, readonly=readonly, verify_audit=verify_audit)

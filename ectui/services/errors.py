@@ -64,6 +64,7 @@ MESSAGES: dict[str, str] = {
     ),
     "validation.not_text": N_("{field}: the input is not valid {encoding} text."),
     "validation.choice": N_("{field} must be one of: {choices}; got '{value}'."),
+    "validation.column": N_("{field}: no column '{value}'; the columns are: {choices}."),
     "validation.date_order": N_("Valid to ({valid_to}) must not be before valid from ({valid_from})."),
     "readonly.flag": N_(
         "The console was started read-only (--readonly); restart without it to make changes."
