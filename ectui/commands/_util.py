@@ -308,13 +308,13 @@ def csv_lines(
     import csv
     import io
 
-    from ectui.services.csvsafe import safe_row
+    from ectui.services.csvsafe import safe_writer
 
     out = io.StringIO()
     quoting = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
-    writer = csv.writer(out, quoting=quoting, lineterminator="\n")
+    writer = safe_writer(csv.writer(out, quoting=quoting, lineterminator="\n"))
     for row in (header, *rows):
-        writer.writerow(safe_row(_cell(v) for v in row))
+        writer.writerow(_cell(v) for v in row)
         yield out.getvalue().rstrip("\n")
         out.seek(0)
         out.truncate()
