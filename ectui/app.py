@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -13,12 +15,13 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.theme import Theme
 from textual.worker import Worker
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, JobProgressed, Jobs
 from ectui.messages import WorkerFailed, forward_worker_error
-from ectui.screens._base import Domain, DomainScreen, lazy_screen
+from ectui.screens._base import Domain, DomainScreen, KeyOrder, lazy_screen
 from ectui.services.errors import ServiceError
 from ectui.widgets import HelpModal
 from ectui.widgets.literal import Static, safe_notify_text
@@ -77,7 +80,79 @@ CONSOLE_DOMAINS: tuple[Domain, ...] = (
 """Sidebar of the console app; add a domain with one line."""
 
 
-class ShellApp(App[None]):
+def binding_ids() -> set[str]:
+    """The ids of every binding of ectui (and Textual): what keymap.toml may name. Imports every screen."""
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    import ectui.screens
+    import ectui.widgets
+
+    for package in (ectui.screens, ectui.widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    ids: set[str] = set()
+    classes: list[type[DOMNode]] = [DOMNode]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        ids.update(b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def read_keymap(path: Path) -> tuple[dict[str, str], list[str]]:
+    """keymap.toml: `"binding.id" = "key,key"` lines → (keymap, one-line problems naming the bad lines).
+
+    Read line by line, so that one bad line (not TOML, an unknown id, not a string) leaves the rest in force.
+    """
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, UnicodeDecodeError) as err:
+        return {}, [_("{file}: cannot read it ({reason})").format(file=path.name, reason=err)]
+    known = binding_ids()
+    keymap: dict[str, str] = {}
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = _("{file} line {line}").format(file=path.name, line=number)
+        try:
+            entries = list(_flat(tomllib.loads(line)))
+        except tomllib.TOMLDecodeError:
+            problems.append(
+                where + ": " + _('not a TOML line like "vms.start" = "S": {text}').format(text=line.strip())
+            )
+            continue
+        for ident, keys in entries:
+            if ident not in known:
+                problems.append(where + ": " + _("unknown binding id '{id}'").format(id=ident))
+            elif not isinstance(keys, str) or not keys.strip():
+                problems.append(
+                    where
+                    + ": "
+                    + _("the keys of '{id}' must be a string like \"ctrl+q,ctrl+c\"").format(id=ident)
+                )
+            else:
+                keymap[ident] = ",".join(key.strip() for key in keys.split(",") if key.strip())
+    return keymap, problems
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, object]]:
+    """(dotted id, value) of a parsed line: `vms.start = "S"` and `"vms.start" = "S"` name the same id."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+class ShellApp(KeyOrder, App[None]):  # KeyOrder: keys typed ahead act in order, on the screen meant
     """What both apps share: services started on mount, domains as modes, help, palette, error display."""
 
     CSS_PATH = "app.tcss"
@@ -101,6 +176,8 @@ class ShellApp(App[None]):
     """Current cluster (shown in the header)."""
     started: var[bool] = var(False)
     """True once the services are started and the first domain is shown."""
+    theme_override: str | None = None
+    """--theme: the colour theme of this run (set before run; wins over the saved one, is not saved)."""
 
     def __init__(self, services: Any) -> None:
         super().__init__()
@@ -147,9 +224,39 @@ class ShellApp(App[None]):
             self.notify(render(err), title=_("Cannot start"), severity="error", timeout=30)
             return
         self.started = True
+        await self.apply_preferences()
         if self.DOMAINS:
             await self.switch_mode(self.DOMAINS[0].id)
         await self.after_start()
+
+    async def apply_preferences(self) -> None:
+        """The operator's theme (--theme wins for this run) and keymap.toml, before the first screen."""
+        name = self.theme_override or await self.saved_theme()
+        if name and name in self.available_themes:
+            self.theme = name
+        self._theme_kept = self.theme
+        self._theme_saving = asyncio.Lock()
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
+        keymap, problems = await asyncio.to_thread(read_keymap, self.services.settings.keymap_path)
+        self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, title=_("Keymap"), severity="warning", timeout=20)
+
+    async def saved_theme(self) -> str | None:
+        """The theme the operator chose last time (None: none kept; the issuer keeps none)."""
+        return None
+
+    async def save_theme(self, name: str) -> None:
+        """Keep the theme the operator chose (the console keeps it per operator)."""
+
+    def _theme_chosen(self, theme: Theme) -> None:
+        if theme.name != self._theme_kept:  # the palette's theme switcher (or app.theme) chose another
+            self._theme_kept = theme.name
+            self.run_worker(self._keep_theme(), group="app-theme", exit_on_error=False)
+
+    async def _keep_theme(self) -> None:
+        async with self._theme_saving:  # one save at a time, each of the theme then in force: the last wins
+            await self.save_theme(self.theme)
 
     async def after_start(self) -> None:
         """Run once the first domain shows (the console asks for a login here)."""
@@ -199,7 +306,7 @@ class ShellApp(App[None]):
                 row = (row[0], _("Command palette"))
             if active.node is self:
                 app_keys.append(row)
-            elif binding.id:
+            elif binding.id and not binding.id.startswith("list."):  # list.*: the lists' vi keys
                 here.append(row)
             else:
                 navigation.append(row)
@@ -238,7 +345,7 @@ class ShellApp(App[None]):
                 active.node is self
                 or not binding.id
                 or not binding.description
-                or binding.id.startswith("domain.")
+                or binding.id.startswith(("domain.", "list."))
                 or binding.id in seen
                 or not active.enabled
             ):
@@ -279,8 +386,10 @@ class ConsoleApp(ShellApp):
     jobs_text: reactive[str] = reactive("")
     """Header summary of running background jobs."""
 
-    def __init__(self, services: ConsoleServices) -> None:
+    def __init__(self, services: ConsoleServices, *, welcome: bool = False) -> None:
         super().__init__(services)
+        self.welcome = welcome
+        """Show the first-run screen when the home is empty (no license, no cluster); `ectui` sets it."""
         self.domains_signal: Signal[tuple[str, ...]] = Signal(self, "domains")
         """Published when the license changes which domains are shown."""
         self._visible_ids: tuple[str, ...] = ()
@@ -305,6 +414,12 @@ class ConsoleApp(ShellApp):
     license_status: var[LicenseStatus | None] = var(None)
     """The license status last read; screens watch it."""
 
+    async def saved_theme(self) -> str | None:
+        return await asyncio.to_thread(self.services.operator_settings.theme_sync)
+
+    async def save_theme(self, name: str) -> None:
+        await self.services.operator_settings.set_theme(name)
+
     async def load_status(self) -> None:
         self.apply_license_status(await self.services.license.status())
         current = await self.services.projects.current()
@@ -323,6 +438,15 @@ class ConsoleApp(ShellApp):
         for warning in getattr(self.services, "start_warnings", ()):  # e.g. a broken audit hash chain
             self.notify(render(warning), title=_("Start-up check"), severity="warning", timeout=30)
         await self.require_login()
+        await self.show_welcome()
+
+    async def show_welcome(self) -> None:
+        """A new installation (no license and no cluster) opens on the first-run steps (WelcomeScreen)."""
+        status = self.license_status
+        if self.welcome and status is not None and status.license is None and status.usage.clusters == 0:
+            from ectui.screens.welcome import WelcomeScreen
+
+            self.push_screen(WelcomeScreen())
 
     async def require_login(self) -> None:
         """Show the login screen when the users module has accounts and nobody is logged in (SPEC M3)."""

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ops",
     "issuer",
     "completion",
+    "demo",
 )
 """Modules of ectui.commands, in help order; each has `register(subparsers)`."""
 
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--readonly", action="store_true", help=_("refuse every changing action"))
     parser.add_argument(
         "--demo", action="store_true", help=_("start the built-in dev cloud and open the console on it")
+    )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help=_("colour theme of the console for this run (default: the one last chosen with Ctrl+P)"),
     )
     parser.add_argument(
         "--debug",
@@ -186,8 +192,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
             print("ectui: " + render(ValidationError("validation.db_url", field="--db-url")), file=sys.stderr)
             return EXIT_USAGE
+    demo = args.demo and args.command is None  # the demo has its own home, logs too (operator's untouched)
+    log_dir = (settings.for_demo() if demo else settings).log_dir
     try:
-        configure_logging(settings)
+        configure_logging(settings.for_demo() if demo else settings)
     except OSError as err:
         print(f"ectui: cannot write logs in {settings.log_dir}: {err.strerror}", file=sys.stderr)
         return EXIT_REFUSED
@@ -211,7 +219,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return err.exit_code
         _log_exception(settings, err)
         message = _("unexpected error ({kind}); details in {path}").format(
-            kind=type(err).__name__, path=settings.log_dir / "ectui.log"
+            kind=type(err).__name__, path=log_dir / "ectui.log"
         )
         print("ectui: " + message, file=sys.stderr)
         return EXIT_REFUSED
@@ -221,13 +229,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command is None:
         from ectui.tui import run_console
 
-        return run_console(settings, readonly=args.readonly, demo=args.demo)
+        return run_console(settings, readonly=args.readonly, demo=args.demo, theme=args.theme)
+    if args.command == "demo":  # works on files only: no services, no database
+        from ectui.commands.demo import run_demo_command
+
+        return run_demo_command(args, settings)
     if args.command == "devcloud":
         return _run_devcloud(args.devcloud_argv)
     if args.command == "issuer" and args.area is None:
         from ectui.tui import run_issuer
 
-        return run_issuer(settings)
+        return run_issuer(settings, theme=args.theme)
     return _run(settings, args, args.handler, issuer=args.services == "issuer")
 
 

@@ -89,6 +89,29 @@ class Settings:
                         keys.append(line)
         return keys
 
+    @property
+    def demo_home(self) -> Path:
+        """The demo's own home (`ectui --demo`): <data dir>/demo/home, never the operator's files."""
+        return self.data_dir / "demo" / "home"
+
+    def for_demo(self) -> Settings:
+        """Settings of the demo: config, data (SQLite), keys, trust and logs all under :attr:`demo_home`.
+
+        The operator's database URLs, trusted issuer keys and issuer passphrase are not carried over:
+        the demo's license is signed by its own local issuer, trusted in its home only.
+        """
+        root = self.demo_home
+        return replace(
+            self,
+            config_dir=root / "config",
+            data_dir=root / "data",
+            log_dir=root / "logs",
+            db_url=None,
+            issuer_db_url=None,
+            issuer_passphrase=None,
+            trusted_issuers_env="",
+        )
+
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced."""
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -112,6 +135,11 @@ class Settings:
     def issuer_key_file(self) -> Path:
         """The issuer's master key file (0600) protecting private keys at rest."""
         return self.config_dir / "issuer-master.key"
+
+    @property
+    def keymap_path(self) -> Path:
+        """keymap.toml: binding id → keys (`"vms.start" = "S"`), applied when the TUI starts."""
+        return self.config_dir / "keymap.toml"
 
     @property
     def console_key_file(self) -> Path:

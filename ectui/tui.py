@@ -8,12 +8,27 @@ if TYPE_CHECKING:
     from ectui.config import Settings
 
 
-def run_console(settings: Settings, *, readonly: bool = False, demo: bool = False) -> int:
+def run_console(
+    settings: Settings, *, readonly: bool = False, demo: bool = False, theme: str | None = None
+) -> int:
     """Run the console TUI until the operator quits; return the exit code.
 
-    With `demo`, the built-in dev cloud starts first (licensed and registered as a cluster) and
-    stops when the console closes.
+    With `demo`, the console runs on the demo's own home (`settings.for_demo()`, under the operator's
+    data dir; the operator's files stay untouched): the built-in dev cloud starts first (licensed and
+    registered as a cluster) and stops when the console closes. `theme` (--theme) is this run's colour
+    theme: it wins over the one the operator chose last time and is not kept.
     """
+    if (status := check_theme(settings, theme)) is not None:
+        return status
+    if demo:
+        from ectui.services.demo import demo_session
+
+        with demo_session(settings):  # `ectui demo reset` refuses while this runs
+            return _run_console(settings.for_demo(), readonly=readonly, demo=True, theme=theme)
+    return _run_console(settings, readonly=readonly, demo=False, theme=theme)
+
+
+def _run_console(settings: Settings, *, readonly: bool, demo: bool, theme: str | None = None) -> int:
     import asyncio
     import sys
 
@@ -39,7 +54,8 @@ def run_console(settings: Settings, *, readonly: bool = False, demo: bool = Fals
                 return 1
         from ectui.app import ConsoleApp
 
-        app = ConsoleApp(services)
+        app = ConsoleApp(services, welcome=True)
+        app.theme_override = theme
         app.run()
     finally:
         if environment is not None:
@@ -48,10 +64,12 @@ def run_console(settings: Settings, *, readonly: bool = False, demo: bool = Fals
     return app.return_code or 0
 
 
-def run_issuer(settings: Settings) -> int:
-    """Run the issuer TUI until the operator quits; return the exit code."""
+def run_issuer(settings: Settings, *, theme: str | None = None) -> int:
+    """Run the issuer TUI until the operator quits; return the exit code (`theme`: as for the console)."""
     from ectui.i18n import set_language
 
+    if (status := check_theme(settings, theme)) is not None:
+        return status
     set_language(settings.lang)
     from ectui.app import IssuerApp
     from ectui.services import build_issuer_services
@@ -61,10 +79,32 @@ def run_issuer(settings: Settings) -> int:
         if (status := _check_database(services)) is not None:
             return status
         app = IssuerApp(services)
+        app.theme_override = theme
         app.run()
     finally:
         services.close()
     return app.return_code or 0
+
+
+def check_theme(settings: Settings, theme: str | None) -> int | None:
+    """An unknown --theme is one line on stderr naming the known themes, and the usage exit status."""
+    if theme is None:
+        return None
+    import sys
+
+    from textual.theme import BUILTIN_THEMES
+
+    from ectui.i18n import _, set_language
+    from ectui.text import one_line
+
+    if theme in BUILTIN_THEMES:
+        return None
+    set_language(settings.lang)
+    message = _("unknown theme '{name}'; known themes: {names}").format(
+        name=theme, names=", ".join(sorted(BUILTIN_THEMES))
+    )
+    print("ectui: " + one_line(message), file=sys.stderr)
+    return 2
 
 
 def _check_database(services: Any) -> int | None:

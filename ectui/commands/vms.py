@@ -64,7 +64,34 @@ def register(sub: Any) -> None:
         command(parser, vm_action)
     console = vsub.add_parser("console", help=_("print a remote console URL"))
     console.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    console.add_argument(
+        "--serial",
+        action="store_true",
+        help=_("also print the serial console URL (ws://), when the cloud offers it"),
+    )
+    console.add_argument(
+        "--tunnel",
+        action="store_true",
+        help=_("also print an 'ssh -L' line to reach the noVNC URL through a jump host, and the local URL"),
+    )
+    console.add_argument(
+        "--jump-host",
+        default="JUMPHOST",
+        metavar=_("HOST"),
+        help=_("the SSH jump host of the --tunnel line (default: the placeholder JUMPHOST)"),
+    )
     command(console, vm_console)
+    clog = vsub.add_parser(
+        "console-log", help=_("print the console log of a VM (boot and cloud-init messages)")
+    )
+    clog.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    clog.add_argument(
+        "--lines", type=int, default=200, metavar="N", help=_("the last N lines (1-10000, default: 200)")
+    )
+    clog.add_argument("--follow", action="store_true", help=_("keep printing new lines until Ctrl+C"))
+    clog.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)  # seconds between polls
+    clog.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests: follow ends
+    command(clog, vm_console_log)
     snap = vsub.add_parser("snapshot", help=_("snapshot a VM into a new custom template"))
     snap.add_argument("vm", metavar="VM", help=_("VM id or name"))
     snap.add_argument("--template-name", required=True, metavar=_("NAME"), help=_("name of the new template"))
@@ -239,7 +266,93 @@ async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
 async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     info = await s.vms.find(a.vm, all_projects=True)
     url = await s.vms.console_url(info.id)
-    return {"id": info.id, "url": url}, url
+    if not (a.serial or a.tunnel):
+        return {"id": info.id, "url": url}, url
+    from ectui.i18n import _
+    from ectui.services.console import ssh_tunnel
+
+    data: dict[str, Any] = {"id": info.id, "url": url}
+    lines = [url]
+    if a.tunnel:
+        tunnel = ssh_tunnel(url, a.jump_host)
+        data["tunnel"] = {"command": tunnel.command, "local_url": tunnel.local_url}
+        lines += [_("Tunnel: {command}").format(command=tunnel.command),
+                  _("Then open: {url}").format(url=tunnel.local_url)]  # fmt: skip
+    if a.serial:
+        data["serial_url"] = await s.console.serial_console(info.id)
+        lines.append(_("Serial console: {url}").format(url=data["serial_url"]))
+    return data, "\n".join(lines)
+
+
+async def vm_console_log(s: Any, a: argparse.Namespace) -> tuple[object, str] | None:
+    from ectui.services.console import MAX_LINES
+
+    info = await s.vms.find(a.vm, all_projects=True)
+    text = await s.console.console_log(info.id, lines=a.lines)
+    lines = text.splitlines()
+    if not a.follow:
+        return {"id": info.id, "name": info.name, "lines": lines}, "\n".join(lines)
+    as_json = getattr(a, "json", False) is True or getattr(a, "format", None) == "json"
+    _emit(lines, as_json)
+    stop = await _follow(
+        s, info.id, lines, as_json, min(max(a.lines, 1000), MAX_LINES), a.interval, a.max_seconds
+    )
+    if stop:
+        raise SystemExit(130)  # Ctrl+C: the quiet end of following
+    return None
+
+
+def _emit(lines: list[str], as_json: bool) -> None:
+    from ectui.commands._util import write_json
+    from ectui.text import visible
+
+    for line in lines:
+        write_json({"line": line}) if as_json else sys.stdout.write(visible(line) + "\n")
+    sys.stdout.flush()
+
+
+async def _follow(
+    s: Any,
+    vm_id: int,
+    seen: list[str],
+    as_json: bool,
+    window: int,
+    interval: float,
+    max_seconds: float | None,
+) -> bool:
+    """Print the lines the log gains, polling every `interval` s; True when ended by Ctrl+C (SIGINT)."""
+    import asyncio
+    import signal
+
+    from ectui.services.console import new_lines
+
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+        handled = True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        handled = False
+    deadline = None if max_seconds is None else loop.time() + max_seconds
+    try:
+        while not interrupted.is_set():
+            wait = max(interval, 0.05)
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    return False
+            try:
+                await asyncio.wait_for(interrupted.wait(), wait)
+                break
+            except TimeoutError:
+                pass
+            current = (await s.console.console_log(vm_id, lines=window)).splitlines()
+            _emit(new_lines(seen, current), as_json)
+            seen = current
+        return True
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
-from textual import work
-from textual.app import ComposeResult
+from textual import events, on, work
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
@@ -56,6 +61,132 @@ def lazy_screen(path: str) -> Callable[[], Screen[Any]]:
 
     make.__qualname__ = make.__name__ = class_name
     return make
+
+
+class _KeysSettled(Message):
+    """Posted behind a key (or into a screen that just opened); back at the app, all before it is handled."""
+
+    def __init__(self, token: int) -> None:
+        super().__init__()
+        self.token = token
+
+
+class _OpenEnded(Message):
+    """The worker of an `opens_screen` method ended (normally with a pushed screen)."""
+
+    def __init__(self, origin: Screen[Any]) -> None:
+        super().__init__()
+        self.origin = origin
+
+
+class KeyOrder(App[None]):
+    """App mixin: terminal keys act one at a time, in order, on the screen they were typed for.
+
+    Textual forwards each key to the focused widget at once, while bindings run only when the key has bubbled
+    back up to the app; so in a burst (SSH, paste of keys) later characters overtake a Tab or Enter, and keys
+    typed after one that opens a dialog still reach the screen underneath. Here the next key waits until a
+    marker sent behind the previous one came back (its bindings ran), until a screen pushed meanwhile is
+    mounted and focused (the marker goes through it), and until the worker of an `opens_screen` method ended:
+    keys typed meanwhile go to the screen it opened, or are dropped if it opened none.
+    """
+
+    KEY_SETTLE_TIMEOUT: ClassVar[float] = 2.0
+    """Send the next key anyway if a marker is lost (its widget was removed)."""
+    OPEN_TIMEOUT: ClassVar[float] = 30.0
+    """Stop holding keys for an opening screen after this long (the keys are then dropped)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_keys: deque[events.Key | events.Paste] = deque()
+        self._key_token = 0
+        self._key_in_flight = False
+        self._keys_screen: Screen[Any] | None = None
+        self._opening = 0
+        self._open_waits: set[asyncio.Task[None]] = set()
+
+    async def on_event(self, event: events.Event) -> None:
+        if not isinstance(event, (events.Key, events.Paste)) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        if isinstance(event, events.Key) and self._is_quit_key(event.key):
+            await super().on_event(event)
+            return
+        self._held_keys.append(event)
+        await self._next_key()
+
+    def _is_quit_key(self, key: str) -> bool:
+        """Ctrl+Q never waits."""
+        return any(b.action == "quit" for b in self._bindings.key_to_bindings.get(key, ()))
+
+    async def _next_key(self) -> None:
+        if self._key_in_flight or self._opening or not self._screen_stack:
+            return
+        screen = self.screen
+        if screen is not self._keys_screen:  # a screen opened or closed: let it mount and set its focus first
+            self._keys_screen = screen
+            self._settle_through(screen)
+        elif self._held_keys:
+            key = self._held_keys.popleft()
+            await super().on_event(key)  # priority bindings, else forwarded to the focused widget
+            if self._screen_stack:
+                self._settle_through(self.focused or self.screen)
+
+    def _settle_through(self, node: Any) -> None:
+        self._key_in_flight = True
+        self._key_token += 1
+        token = self._key_token
+        if not node.post_message(_KeysSettled(token)):
+            self.post_message(_KeysSettled(token))
+        self.set_timer(self.KEY_SETTLE_TIMEOUT, functools.partial(self.post_message, _KeysSettled(token)))
+
+    @on(_KeysSettled)
+    async def _keys_settled(self, message: _KeysSettled) -> None:
+        message.stop()
+        if message.token == self._key_token and self._key_in_flight:
+            self._key_in_flight = False
+            await self._next_key()
+
+    def hold_keys_while(self, worker: Worker[Any]) -> None:
+        """Keys typed until `worker` (which ends by pushing a screen) is done go to that screen."""
+        self._opening += 1
+        origin = self.screen
+
+        async def wait() -> None:
+            with contextlib.suppress(Exception):  # failed, cancelled or too slow: the app shows errors
+                await asyncio.wait_for(asyncio.shield(worker.wait()), self.OPEN_TIMEOUT)
+            self.post_message(_OpenEnded(origin))
+
+        task = asyncio.create_task(wait())
+        self._open_waits.add(task)
+        task.add_done_callback(self._open_waits.discard)
+
+    @on(_OpenEnded)
+    async def _open_ended(self, message: _OpenEnded) -> None:
+        message.stop()
+        self._opening -= 1
+        if not self._opening and self._screen_stack and self.screen is message.origin:
+            self._held_keys.clear()  # nothing opened: the keys were not typed for the screen underneath
+        await self._next_key()
+
+
+P = ParamSpec("P")
+W = TypeVar("W", bound=Worker[Any])
+S = TypeVar("S", bound=Screen[Any])
+
+
+def opens_screen(method: Callable[Concatenate[S, P], W]) -> Callable[Concatenate[S, P], W]:
+    """Put above the @work of a method that ends by pushing a screen (after loading what it shows): keys
+    typed until it is up go to it, never to this screen (KeyOrder.hold_keys_while)."""
+
+    @functools.wraps(method)
+    def start(self: S, *args: P.args, **kwargs: P.kwargs) -> W:
+        worker = method(self, *args, **kwargs)
+        hold = getattr(self.app, "hold_keys_while", None)
+        if hold is not None:
+            hold(worker)
+        return worker
+
+    return start
 
 
 class DomainScreen(Screen[None]):
@@ -142,6 +273,7 @@ class ConsoleDomainScreen(DomainScreen):
         """Choose the current project (shown in the header; new VMs go there)."""
         self.pick_project()
 
+    @opens_screen
     @work(exclusive=True, group="project-pick", exit_on_error=False)
     async def pick_project(self) -> None:
         from ectui.screens.projects import PickProjectModal

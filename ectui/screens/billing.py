@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button
 
 from ectui.i18n import _, render
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import PathInput, ShellModal
@@ -367,6 +367,7 @@ class BillingScreen(ConsoleDomainScreen):
         """Choose the project and month of the bill shown."""
         self.open_bill_form()
 
+    @opens_screen
     @work(exclusive=True, group="billing-form", exit_on_error=False)
     async def open_bill_form(self) -> None:
         try:

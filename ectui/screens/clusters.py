@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
@@ -339,6 +339,7 @@ class ClustersScreen(ConsoleDomainScreen):
         if name is not None:
             self.open_edit(name)
 
+    @opens_screen
     @work(exclusive=True, group="clusters-form", exit_on_error=False)
     async def open_edit(self, name: str) -> None:
         current = await self.services.clusters.get(name)
@@ -399,6 +400,7 @@ class ClustersScreen(ConsoleDomainScreen):
         if name is not None:
             self.open_ftp(name)
 
+    @opens_screen
     @work(exclusive=True, group="clusters-form", exit_on_error=False)
     async def open_ftp(self, name: str) -> None:
         current = await self.services.clusters.get(name)

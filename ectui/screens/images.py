@@ -27,7 +27,7 @@ from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.text import visible
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
-from ectui.widgets.literal import Input, Label, Static
+from ectui.widgets.literal import Input, Label, Static, list_bindings, list_key_taken
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo, ImageUpload
@@ -116,6 +116,7 @@ class ImageTable(ScrollView, can_focus=True):
         Binding("home", "first", show=False),
         Binding("end", "last", show=False),
         Binding("enter", "choose", show=False),
+        *list_bindings(),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -300,6 +301,29 @@ class ImageTable(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self._move(len(self._shown))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if list_key_taken(self, action):  # Ctrl+D deletes on the Images screen
+            return False
+        return super().check_action(action, parameters)
+
+    def action_list_down(self) -> None:
+        self._move(1)
+
+    def action_list_up(self) -> None:
+        self._move(-1)
+
+    def action_list_first(self) -> None:
+        self.action_first()
+
+    def action_list_last(self) -> None:
+        self.action_last()
+
+    def action_list_half_down(self) -> None:
+        self._move(max((self.size.height - 1) // 2, 1))
+
+    def action_list_half_up(self) -> None:
+        self._move(-max((self.size.height - 1) // 2, 1))
 
     def action_choose(self) -> None:
         image = self.current()

@@ -13,7 +13,7 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
@@ -398,6 +398,7 @@ class IsosScreen(ConsoleDomainScreen):
         """Choose an interrupted upload to resume or discard."""
         self.open_uploads()
 
+    @opens_screen
     @work(exclusive=True, group="isos-form", exit_on_error=False)
     async def open_uploads(self) -> None:
         try:

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
-from ectui.screens._base import IssuerDomainScreen
+from ectui.screens._base import IssuerDomainScreen, opens_screen
 from ectui.screens.editions import features_text, menu_names, storage_text
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
@@ -348,6 +348,7 @@ class LicensesScreen(IssuerDomainScreen):
         if license_id is not None:
             self.open_license_form(license_id)
 
+    @opens_screen
     @work(exclusive=True, group="licenses-form", exit_on_error=False)
     async def open_license_form(self, license_id: int | None) -> None:
         issuer = self.services.issuer
@@ -450,6 +451,7 @@ class LicensesScreen(IssuerDomainScreen):
         if license_id is not None:
             self.open_export(license_id)
 
+    @opens_screen
     @work(exclusive=True, group="licenses-form", exit_on_error=False)
     async def open_export(self, license_id: int) -> None:
         info = await self.services.issuer.get_license(license_id)

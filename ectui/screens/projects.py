@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, OptionList
 
 from ectui.i18n import _, render
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
@@ -226,6 +226,7 @@ class ProjectsScreen(ConsoleDomainScreen):
         if name is not None:
             self.open_form(name)
 
+    @opens_screen
     @work(exclusive=True, group="projects-form", exit_on_error=False)
     async def open_form(self, name: str | None) -> None:
         current = await self.services.projects.get(name) if name else None

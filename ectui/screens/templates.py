@@ -13,7 +13,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button
 
 from ectui.i18n import _, render
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
@@ -227,6 +227,7 @@ class TemplatesScreen(ConsoleDomainScreen):
         if template_id is not None:
             self.open_form(template_id)
 
+    @opens_screen
     @work(exclusive=True, group="templates-form", exit_on_error=False)
     async def open_form(self, template_id: int | None) -> None:
         images = await self.services.images.list()

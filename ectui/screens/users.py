@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, OptionList
 
 from ectui.i18n import N_, _, render
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
@@ -255,6 +255,7 @@ class UsersScreen(ConsoleDomainScreen):
         """Open the new-account form."""
         self.open_new_form()
 
+    @opens_screen
     @work(exclusive=True, group="users-form", exit_on_error=False)
     async def open_new_form(self) -> None:
         first = self.services.users.current_identity().source == "os" and self.table.row_count == 0

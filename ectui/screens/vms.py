@@ -17,7 +17,7 @@ from textual.widgets import Button, OptionList
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
-from ectui.screens._base import ConsoleDomainScreen
+from ectui.screens._base import ConsoleDomainScreen, opens_screen
 from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, PlainCheckbox, ShellModal
@@ -26,6 +26,7 @@ from ectui.widgets.password_rules import PasswordRules
 
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices
+    from ectui.services.console import Tunnel
     from ectui.services.progress import CancelToken, ProgressCallback
     from ectui.services.vms import (
         FormChoices,
@@ -206,25 +207,212 @@ class TypeNameConfirmModal(ShellModal[bool]):
 
 
 class ConsoleUrlModal(ShellModal[None]):
-    """The VM's console URL, shown whole so that it can be selected; `y` copies it (OSC 52)."""
+    """The VM's console URL, shown whole so that it can be selected; `y` copies it (OSC 52).
 
-    BINDINGS = [Binding("y", "copy", _("Copy"), id="console_url.copy")]
+    Without a browser on this machine: the `ssh -L` line (`t` copies it) forwards the noVNC host through a
+    jump host the operator fills in, and the serial console URL (`s` copies it) is shown when the cloud has one.
+    """
 
-    def __init__(self, name: str, url: str) -> None:
+    BINDINGS = [
+        Binding("y", "copy", _("Copy"), id="console_url.copy"),
+        Binding("t", "copy_tunnel", _("Copy ssh -L"), id="console_url.copy_tunnel"),
+        Binding("s", "copy_serial", _("Copy serial URL"), id="console_url.copy_serial"),
+    ]
+
+    def __init__(
+        self, name: str, url: str, *, serial: str | None = None, tunnel: Tunnel | None = None
+    ) -> None:
         super().__init__()
         self.vm_name = name
         self.url = url
+        self.serial = serial
+        self.tunnel = tunnel
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="console-url-box"):
             yield Label(_("Console of {name}").format(name=self.vm_name), classes="modal-title")
             yield Static(self.url, id="console-url", markup=False)
-            yield Label(_("y: copy to the clipboard · Esc: close"), classes="modal-hint")
+            if self.tunnel is not None:
+                yield Label(
+                    _("Without a route to the console host (replace JUMPHOST):"), classes="modal-hint"
+                )
+                yield Static(self.tunnel.command, id="console-tunnel", markup=False)
+                yield Static(self.tunnel.local_url, id="console-local-url", markup=False)
+            if self.serial:
+                yield Label(_("Serial console:"), classes="modal-hint")
+                yield Static(self.serial, id="console-serial", markup=False)
+            yield Label(
+                _("y: copy the URL · t: copy the ssh line · s: copy the serial URL · Esc: close"),
+                classes="modal-hint",
+            )
 
     def action_copy(self) -> None:
         """Copy the URL to the terminal's clipboard."""
         self.app.copy_to_clipboard(self.url)
         self.notify(_("Console URL copied"))
+
+    def action_copy_tunnel(self) -> None:
+        """Copy the `ssh -L` line to the terminal's clipboard."""
+        if self.tunnel is not None:
+            self.app.copy_to_clipboard(self.tunnel.command)
+            self.notify(_("SSH tunnel line copied"))
+
+    def action_copy_serial(self) -> None:
+        """Copy the serial console URL to the terminal's clipboard."""
+        if self.serial:
+            self.app.copy_to_clipboard(self.serial)
+            self.notify(_("Serial console URL copied"))
+        else:
+            self.notify(_("This cloud offers no serial console for the VM."), severity="warning")
+
+
+class ConsoleLogModal(ShellModal[None]):
+    """The VM's console log (boot and cloud-init messages), shown literally: escape sequences as text.
+
+    `f` follows new lines (polls while open and following, stops on `f` again or on close); `/` searches:
+    Enter jumps to the next line holding the text (highlighted), from the newest one back.
+    """
+
+    BINDINGS = [
+        Binding("f", "follow", _("Follow"), id="console_log.follow"),
+        Binding("slash", "search", _("Search"), id="console_log.search"),
+        Binding("n", "next_match", _("Next match"), id="console_log.next", show=False),
+        Binding("r", "reload", _("Reload"), id="console_log.reload", show=False),
+    ]
+    DEFAULT_CSS = """
+    ConsoleLogModal #console-log-box { width: 100%; height: 100%; }
+    ConsoleLogModal #console-log-scroll { height: 1fr; }
+    ConsoleLogModal #console-log { width: auto; height: auto; }
+    ConsoleLogModal #console-log-search { display: none; }
+    ConsoleLogModal #console-log-search.-shown { display: block; }
+    """
+
+    FOLLOW_SECONDS: ClassVar[float] = 2.0
+    """Seconds between reads while following."""
+    LINES: ClassVar[int] = 200
+    """Lines read when the viewer opens."""
+    KEEP: ClassVar[int] = 10_000
+    """The most lines kept while following (older ones drop off)."""
+
+    def __init__(self, services: ConsoleServices, vm_id: int, name: str) -> None:
+        super().__init__()
+        self.services = services
+        self.vm_id = vm_id
+        self.vm_name = name
+        self.lines: list[str] = []
+        self.following = False
+        self.term = ""
+        self.match: int | None = None
+        """Index in `lines` of the line the search shows."""
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="console-log-box"):
+            yield Label(_("Console log of {name}").format(name=self.vm_name), classes="modal-title")
+            with VerticalScroll(id="console-log-scroll"):
+                yield Static("", id="console-log")
+            yield Input(placeholder=_("Search the log"), id="console-log-search")
+            yield Label("", id="console-log-status", classes="modal-hint")
+            yield Label(
+                _("f: follow · /: search (Enter: next) · n: next match · Esc: close"), classes="modal-hint"
+            )
+
+    def on_mount(self) -> None:
+        self.reload_log()
+
+    def on_unmount(self) -> None:
+        self._stop_following()
+
+    @work(exclusive=True, group="console-log", exit_on_error=False)
+    async def reload_log(self) -> None:
+        """Read the newest lines; while following, append what the log gained."""
+        from ectui.services.console import new_lines
+
+        window = min(max(self.LINES, 1000), self.KEEP) if self.lines else self.LINES
+        try:
+            text = await self.services.console.console_log(self.vm_id, lines=window)
+        except ServiceError as err:
+            self.query_one("#console-log-status", Label).update(render(err))
+            return
+        current = text.splitlines()
+        added = new_lines(self.lines, current) if self.lines else current
+        self.lines = (self.lines + added)[-self.KEEP :]
+        self.show_lines(scroll=self.match is None)
+
+    def show_lines(self, *, scroll: bool = True) -> None:
+        """Draw the lines (escaped), the search match highlighted; scroll to the end or the match."""
+        from rich.text import Text
+
+        from ectui.text import visible
+
+        text = Text(end="")
+        term = self.term.lower()
+        for index, line in enumerate(self.lines):
+            shown = visible(line)
+            style = "reverse" if index == self.match else ""
+            piece = Text(shown, style=style, end="")
+            if term and index != self.match:
+                piece.highlight_words([self.term], style="bold underline", case_sensitive=False)
+            text.append_text(piece)
+            text.append("\n")
+        self.query_one("#console-log", Static).update(text)
+        state = _("following") if self.following else _("not following")
+        status = _("{count} lines · {state}").format(count=len(self.lines), state=state)
+        if self.term:
+            status += " · " + (
+                _("line {line} matches").format(line=self.match + 1)
+                if self.match is not None
+                else _("no line matches")
+            )
+        self.query_one("#console-log-status", Label).update(status)
+        scroller = self.query_one("#console-log-scroll", VerticalScroll)
+        if self.match is not None:
+            self.call_after_refresh(scroller.scroll_to, y=max(self.match - 3, 0), animate=False)
+        elif scroll:
+            self.call_after_refresh(scroller.scroll_end, animate=False)
+
+    def action_follow(self) -> None:
+        """Start or stop following new lines."""
+        if self.following:
+            self._stop_following()
+        else:
+            self.following = True
+            self._timer = self.set_interval(self.FOLLOW_SECONDS, self.reload_log)
+            self.reload_log()
+        self.show_lines(scroll=self.match is None)
+
+    def _stop_following(self) -> None:
+        self.following = False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.workers.cancel_group(self, "console-log")
+
+    def action_reload(self) -> None:
+        """Read the log again."""
+        self.reload_log()
+
+    def action_search(self) -> None:
+        """Show the search field."""
+        field = self.query_one("#console-log-search", Input)
+        field.add_class("-shown")
+        field.focus()
+
+    @on(Input.Submitted, "#console-log-search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        if event.value != self.term:
+            self.term, self.match = event.value, None
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        """Jump to the next older line holding the search text (wrapping to the newest)."""
+        term = self.term.lower()
+        if not term:
+            return
+        start = len(self.lines) if self.match is None else self.match
+        order = [*range(start - 1, -1, -1), *range(len(self.lines) - 1, start - 1, -1)]
+        self.match = next((i for i in order if term in self.lines[i].lower()), None)
+        self.show_lines(scroll=False)
 
 
 class SnapshotTemplateModal(ShellModal["str | None"]):
@@ -780,6 +968,7 @@ class VmsScreen(ConsoleDomainScreen):
         Binding("ctrl+r", "reboot_vm", _("Reboot"), id="vms.reboot"),
         Binding("ctrl+d", "delete_vm", _("Delete"), id="vms.delete"),
         Binding("c", "console_url", _("Console"), id="vms.console"),
+        Binding("l", "console_log", _("Console log"), id="vms.console_log"),
         Binding("t", "snapshot_vm", _("Snapshot"), id="vms.snapshot"),
         Binding("m", "mount_iso", _("Mount ISO"), id="vms.mount_iso"),
         Binding("M", "unmount_iso", _("Unmount ISO"), id="vms.unmount_iso"),
@@ -1190,14 +1379,32 @@ class VmsScreen(ConsoleDomainScreen):
         if vm is not None:
             self.open_console(vm)
 
+    @opens_screen
     @work(exclusive=True, group="vms-open", exit_on_error=False)
     async def open_console(self, vm: VmInfo) -> None:
+        from ectui.services.console import ssh_tunnel
+
         try:
             url = await self.services.vms.console_url(vm.id)
         except ServiceError as err:
             self.notify(render(err), title=_("No console"), severity="error", timeout=10)
             return
-        self.app.push_screen(ConsoleUrlModal(vm.name, url))
+        try:
+            serial: str | None = await self.services.console.serial_console(vm.id)
+        except ServiceError:  # the cloud has no serial console: the modal shows the rest
+            serial = None
+        try:
+            tunnel: Tunnel | None = ssh_tunnel(url)
+        except ServiceError:
+            tunnel = None
+        self.app.push_screen(ConsoleUrlModal(vm.name, url, serial=serial, tunnel=tunnel))
+
+    def action_console_log(self) -> None:
+        """Show the console log of the VM under the cursor (f: follow, /: search)."""
+        self.note_activity()
+        vm = self.selected_vm()
+        if vm is not None:
+            self.app.push_screen(ConsoleLogModal(self.services, vm.id, vm.name))
 
     # -- resize (CPU/RAM, SPEC R)
 
@@ -1263,6 +1470,7 @@ class VmsScreen(ConsoleDomainScreen):
         if vm is not None:
             self.pick_iso(vm)
 
+    @opens_screen
     @work(exclusive=True, group="vms-open", exit_on_error=False)
     async def pick_iso(self, vm: VmInfo) -> None:
         try:
@@ -1350,6 +1558,7 @@ class VmsScreen(ConsoleDomainScreen):
         if vm is not None:
             self.open_detail(vm.id)
 
+    @opens_screen
     @work(exclusive=True, group="vms-open", exit_on_error=False)
     async def open_detail(self, vm_id: int) -> None:
         try:
@@ -1376,6 +1585,7 @@ class VmsScreen(ConsoleDomainScreen):
         self.note_activity()
         return not self.refuse_if_readonly()
 
+    @opens_screen
     @work(exclusive=True, group="vms-open", exit_on_error=False)
     async def open_form(self) -> None:
         from ectui.services.vms import FormChoices

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ectui.services.audit import AuditService
     from ectui.services.billing import BillingService
     from ectui.services.clusters import ClusterService
+    from ectui.services.console import ConsoleService
     from ectui.services.errors import ServiceError
     from ectui.services.images import ImageService
     from ectui.services.isos import IsoService
@@ -175,6 +176,13 @@ class ConsoleServices:
         from ectui.services.clusters import ClusterService
 
         return ClusterService(self.db, self.box, self.license)
+
+    @cached_property
+    def console(self) -> ConsoleService:
+        """VM console log, serial console URL and the noVNC SSH tunnel line."""
+        from ectui.services.console import ConsoleService
+
+        return ConsoleService(self.vms, self.clusters)
 
     @cached_property
     def images(self) -> ImageService:

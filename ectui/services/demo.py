@@ -1,7 +1,10 @@
 """The embedded default: start the built-in dev cloud, license the console for it, register its cluster.
 
-`ectui --demo` (and `make run`) call :func:`prepare_demo` before the console opens; stopping the
-console stops the dev cloud. Everything it makes lives under <data dir>/demo and is reused next time.
+`ectui --demo` (and `make run`) run on the demo's own home (:meth:`Settings.for_demo`,
+<operator data dir>/demo/home): its database, keys, license, trusted issuer, dev cloud state and logs
+are there, and the operator's home is never touched (a vendor license imports there as on a new
+installation). :func:`prepare_demo` runs before the console opens; stopping the console stops the dev
+cloud. Everything is reused next time; `ectui demo reset --yes` (:func:`reset_demo`) removes it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +24,7 @@ from ectui.services.clusters import ClusterDraft, FtpDraft
 from ectui.services.errors import ServiceError
 
 if TYPE_CHECKING:
+    from ectui.config import Settings
     from ectui.devcloud.server import DevCloudHandle
     from ectui.services import ConsoleServices
 
@@ -25,6 +32,68 @@ DEMO_CLUSTER = "devcloud"
 DEMO_EDITION = "Demo"
 DEMO_CUSTOMER = "Demo"
 DEMO_PROJECT = "demo"
+LOCK_NAME = "demo.lock"
+"""In the demo home: held (shared) by every running demo console; `demo reset` needs it alone."""
+
+
+class DemoRunning(Exception):
+    """`demo reset` while a demo console runs on the demo home."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(str(home))
+        self.home = home
+
+
+@contextlib.contextmanager
+def demo_session(settings: Settings) -> Iterator[Path]:
+    """Mark the demo home (of `settings`, the operator's settings) in use while the demo console runs."""
+    home = settings.demo_home
+    home.mkdir(parents=True, exist_ok=True)
+    with _lock(home / LOCK_NAME, exclusive=False):
+        yield home
+
+
+def reset_demo(settings: Settings) -> Path | None:
+    """Remove the demo home (of the operator's `settings`); None when there was none.
+
+    Stops nothing: raises DemoRunning when a demo console holds the home.
+    """
+    home = settings.demo_home
+    if not home.exists():
+        return None
+    try:
+        with _lock(home / LOCK_NAME, exclusive=True):
+            shutil.rmtree(home)
+    except BlockingIOError:
+        raise DemoRunning(home) from None
+    return home
+
+
+@contextlib.contextmanager
+def _lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on `path` (never waits: BlockingIOError when taken); a pid file where flock is missing."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): the pid of the running demo, checked by reset
+        fcntl = None  # type: ignore[assignment]
+    if fcntl is None:
+        if exclusive and _pid_alive(path):
+            raise BlockingIOError(path)
+        if not exclusive:
+            path.write_text(str(os.getpid()))
+        try:
+            yield
+        finally:
+            if not exclusive:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -110,7 +179,31 @@ async def _install_demo_license(services: ConsoleServices, state_dir: Path) -> N
         result = await issuer.issuer.export_license(info.id, out / "demo.ec", out / "constant.properties")
     finally:
         issuer.close()
+    _trust_demo_issuer(services.settings, result.properties_path)
     await services.license.import_license(result.ec_path, result.properties_path)
+
+
+def _pid_alive(path: Path) -> bool:
+    """The pid file names a running process."""
+    try:
+        os.kill(int(path.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _trust_demo_issuer(settings: Settings, properties: Path) -> None:
+    """Add the demo issuer's key to the demo home's trusted issuers (a vendor build lists only its own)."""
+    import base64
+
+    from ectui.services.license import read_properties
+
+    key = base64.b64encode(read_properties(properties).issuer_public_key).decode()
+    if key in settings.trusted_issuer_keys():
+        return
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.config_dir / "trusted-issuers").open("a", encoding="utf-8") as out:
+        out.write(f"# the local demo issuer (ectui --demo)\n{key}\n")
 
 
 async def _seed_console(services: ConsoleServices) -> None:

@@ -10,6 +10,9 @@ Settings:
   (the license policy reads it); `ectui settings readonly on|off` switches it, even while read-only.
   Switching it is a change like any other: an auditor (or nobody, when accounts are in use) may not, and
   each switch, or refusal, is in the audit log with the old and new value.
+- `theme`: the name of the colour theme the operator last chose in the console (the command palette's
+  theme switcher); applied at start. Only a name is kept here: which names exist is the UI's business, and
+  a name the UI no longer knows is ignored there. Not audited and allowed to everyone (looks only).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ectui.db.models import ConsoleState
 from ectui.i18n import N_
 from ectui.services.audit import audited, note
-from ectui.services.errors import register_messages
+from ectui.services.errors import ValidationError, register_messages
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,10 +41,13 @@ register_messages(
         "readonly.setting": N_(
             "Read-only mode is on for operator {operator}; turn it off with: ectui settings readonly off"
         ),
+        "settings.theme": N_("A theme name is 1 to 64 letters, digits, '-', '_' or '.', got '{value}'."),
     }
 )
 
 KEY_PREFIX = "operator_settings:"
+THEME_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""What a stored theme name may be (Textual's theme names are like 'nord' or 'textual-dark')."""
 
 
 def settings_key(operator: str) -> str:
@@ -70,6 +77,8 @@ class OperatorSettings:
     operator: str
     readonly: bool
     """Refuse every changing action, like --readonly."""
+    theme: str | None = None
+    """The colour theme last chosen in the console (None: the default)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -99,9 +108,41 @@ class OperatorSettingsService:
         with self._db.session() as session:
             return bool(load_operator_settings(session, self.operator).get("readonly"))
 
+    def theme_sync(self) -> str | None:
+        """The theme the operator last chose (None when none or not a valid name); blocking."""
+        with self._db.session() as session:
+            value = load_operator_settings(session, self.operator).get("theme")
+        return value if isinstance(value, str) and THEME_NAME.fullmatch(value) else None
+
     async def show(self) -> OperatorSettings:
         """The current settings."""
-        return OperatorSettings(self.operator, await asyncio.to_thread(self.readonly_sync))
+
+        def read() -> OperatorSettings:
+            return OperatorSettings(self.operator, self.readonly_sync(), self.theme_sync())
+
+        return await asyncio.to_thread(read)
+
+    async def set_theme(self, name: str) -> OperatorSettings:
+        """Keep the operator's colour theme (a name; the UI checks it exists). Allowed while read-only."""
+        if not isinstance(name, str) or not THEME_NAME.fullmatch(name):
+            raise ValidationError("settings.theme", field="theme", value=str(name)[:80])
+
+        def save() -> None:
+            with self._db.locked_session() as session:
+                values = load_operator_settings(session, self.operator)
+                values["theme"] = name
+                self._store(session, values)
+
+        await asyncio.to_thread(save)
+        return await self.show()
+
+    def _store(self, session: Session, values: dict[str, Any]) -> None:
+        text = json.dumps(values, sort_keys=True)
+        row = session.get(ConsoleState, settings_key(self.operator))
+        if row is None:
+            session.add(ConsoleState(key=settings_key(self.operator), value=text))
+        else:
+            row.value = text
 
     @audited("settings.readonly", lambda a: f"readonly → {_on_off(bool(a.get('on')))}")
     async def set_readonly(self, on: bool) -> OperatorSettings:

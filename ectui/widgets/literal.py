@@ -10,12 +10,15 @@ holds. Styling is done with Rich `Text` objects built in code, which these class
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import widgets as _textual
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
 from textual.widgets.option_list import Option as _Option
 
+from ectui.i18n import _
 from ectui.text import visible
 
 CellT = TypeVar("CellT")
@@ -65,8 +68,70 @@ class Label(_LiteralContent, _textual.Label):
     """Label that shows strings literally."""
 
 
+def list_bindings() -> list[BindingType]:
+    """The vi-style keys of every list (DataTable and the image table); ids `list.*` (keymap.toml)."""
+    return [
+        Binding("j", "list_down", _("Next row"), show=False, id="list.down"),
+        Binding("k", "list_up", _("Previous row"), show=False, id="list.up"),
+        Binding("g", "list_first", _("First row"), show=False, id="list.first"),
+        Binding("G", "list_last", _("Last row"), show=False, id="list.last"),
+        Binding("ctrl+d", "list_half_down", _("Half a page down"), show=False, id="list.half_page_down"),
+        Binding("ctrl+u", "list_half_up", _("Half a page up"), show=False, id="list.half_page_up"),
+    ]
+
+
+def list_key_taken(widget: Widget, action: str) -> bool:
+    """Whether a key of one of the list's own actions is also bound above it (screen, modal, app).
+
+    The binding above wins: Ctrl+D stays "delete" on screens that delete, `k` stays a modal's key.
+    Keys are compared as in force (after keymap.toml).
+    """
+    if not action.startswith("list_"):
+        return False
+    chain = widget.screen._modal_binding_chain
+    mine = next((bindings for node, bindings in chain if node is widget), None)
+    if mine is None:
+        return False
+    keys = {key for key, found in mine.key_to_bindings.items() if any(b.action == action for b in found)}
+    return any(keys & bindings.key_to_bindings.keys() for node, bindings in chain if node is not widget)
+
+
 class DataTable(_textual.DataTable[CellT]):
-    """DataTable whose string cells are literal text (a name like `[/]` is shown, not parsed)."""
+    """DataTable whose string cells are literal text (a name like `[/]` is shown, not parsed).
+
+    Also takes the vi-style list keys (j/k/g/G, Ctrl+D/Ctrl+U), unless the screen binds the same key.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = list_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if list_key_taken(self, action):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_list_down(self) -> None:
+        self.action_cursor_down()
+
+    def action_list_up(self) -> None:
+        self.action_cursor_up()
+
+    def action_list_first(self) -> None:
+        self.action_scroll_top()
+
+    def action_list_last(self) -> None:
+        self.action_scroll_bottom()
+
+    def _half_page(self) -> int:
+        height = self.scrollable_content_region.height - (self.header_height if self.show_header else 0)
+        return max(height // 2, 1)
+
+    def action_list_half_down(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=min(self.cursor_row + self._half_page(), self.row_count - 1))
+
+    def action_list_half_up(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=max(self.cursor_row - self._half_page(), 0))
 
     def add_row(self, *cells: Any, **kwargs: Any) -> Any:
         return super().add_row(*(_cell(cell) for cell in cells), **kwargs)

@@ -119,7 +119,14 @@ class HelpModal(ShellModal[None]):
                     width = max(len(key) for key, _desc in rows)
                     lines = "\n".join(f"  {key.ljust(width)}  {desc}" for key, desc in rows)
                     yield Static(lines, classes="help-rows", markup=False)
-            yield Label(_("Esc or ?: close"), classes="modal-hint")
+            yield Label(_("Esc or ?: close"), classes="modal-hint", id="help-hint")
+
+    def on_mount(self) -> None:
+        """The hint names the closing keys in force (keymap.toml may have moved them)."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action == "cancel"]
+        if keys and sorted(keys) != ["escape", "question_mark"]:
+            shown = " / ".join(self.app.get_key_display(self.active_bindings[key].binding) for key in keys)
+            self.query_one("#help-hint", Label).update(_("{keys}: close").format(keys=shown))
 
     DEFAULT_CSS = """
     HelpModal {
