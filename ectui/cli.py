@@ -207,8 +207,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _dispatch(args, settings)
     except BrokenPipeError:  # stdout closed by its reader: main() exits quietly
         raise
-    except KeyboardInterrupt:
-        print("ectui: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl+C: the operator knows; quiet, with the shell's status for SIGINT
         return 130
     except Exception as err:  # a bug: one line here, the traceback in the log file
         from ectui.i18n import _, render
