@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -139,7 +139,26 @@ class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
         return str(self.query_one("#import-error", Static).content)
 
 
-class LicenseScreen(ConsoleDomainScreen):
+class ImportsLicense:
+    """Screens that offer the license import (the License screen, the first-run screen)."""
+
+    services: Any
+    app: Any
+
+    def action_import_license(self) -> None:
+        """Open the license import (with path completion)."""
+        modal = ImportLicenseModal(self.services.license, self.services.settings.properties_path)
+        self.app.push_screen(modal, callback=self.license_imported)
+
+    def license_imported(self, status: LicenseStatus | None) -> None:
+        if status is None:
+            return
+        self.app.apply_license_status(status)
+        edition = status.license.edition if status.license else ""
+        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))  # type: ignore[attr-defined]
+
+
+class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
     """The installed license: edition, validity, limits with usage, features; `i` imports a new one."""
 
     DOMAIN = "license"
@@ -183,15 +202,3 @@ class LicenseScreen(ConsoleDomainScreen):
     def action_refresh(self) -> None:
         """Reload the license status."""
         self.app.refresh_status()  # type: ignore[attr-defined]
-
-    def action_import_license(self) -> None:
-        """Open the import form."""
-        modal = ImportLicenseModal(self.services.license, self.services.settings.properties_path)
-        self.app.push_screen(modal, callback=self.license_imported)
-
-    def license_imported(self, status: LicenseStatus | None) -> None:
-        if status is None:
-            return
-        self.app.apply_license_status(status)  # type: ignore[attr-defined]
-        edition = status.license.edition if status.license else ""
-        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ectui.i18n import _, render
+from ectui.screens.license import ImportsLicense
 from ectui.services.errors import ServiceError
 from ectui.widgets.literal import Label, Static
 
@@ -30,7 +31,7 @@ STEPS = ("demo", "license", "cluster")
 DONE, TODO = "[✓]", "[ ]"
 
 
-class WelcomeScreen(Screen[None]):
+class WelcomeScreen(ImportsLicense, Screen[None]):
     """First-run steps; `i` imports the license, `n` adds a cluster, Escape goes to the License screen."""
 
     CSS_PATH = "welcome.tcss"
@@ -114,20 +115,6 @@ class WelcomeScreen(Screen[None]):
     def action_refresh(self) -> None:
         """Reload the license status (and with it the steps)."""
         self.app.refresh_status()  # type: ignore[attr-defined]
-
-    def action_import_license(self) -> None:
-        """Open the license import (with path completion)."""
-        from ectui.screens.license import ImportLicenseModal
-
-        modal = ImportLicenseModal(self.services.license, self.services.settings.properties_path)
-        self.app.push_screen(modal, callback=self.license_imported)
-
-    def license_imported(self, status: LicenseStatus | None) -> None:
-        if status is None:
-            return
-        self.app.apply_license_status(status)  # type: ignore[attr-defined]
-        edition = status.license.edition if status.license else ""
-        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))
 
     def action_add_cluster(self) -> None:
         """Open the new-cluster form."""
