@@ -281,6 +281,10 @@ async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     if a.serial:
         data["serial_url"] = await s.console.serial_console(info.id)
         lines.append(_("Serial console: {url}").format(url=data["serial_url"]))
+        from ectui.services.console import serial_attach
+
+        data["serial_attach"] = serial_attach(data["serial_url"])
+        lines.append(_("Attach from a terminal: {command}").format(command=data["serial_attach"]))
     return data, "\n".join(lines)
 
 

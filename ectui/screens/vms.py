@@ -241,6 +241,10 @@ class ConsoleUrlModal(ShellModal[None]):
             if self.serial:
                 yield Label(_("Serial console:"), classes="modal-hint")
                 yield Static(self.serial, id="console-serial", markup=False)
+                from ectui.services.console import serial_attach
+
+                yield Label(_("Attach from a terminal:"), classes="modal-hint")
+                yield Static(serial_attach(self.serial), id="console-serial-attach", markup=False)
             yield Label(
                 _("y: copy the URL · t: copy the ssh line · s: copy the serial URL · Esc: close"),
                 classes="modal-hint",

@@ -100,6 +100,13 @@ def new_lines(old: list[str], new: list[str]) -> list[str]:
     return list(new)
 
 
+def serial_attach(url: str) -> str:
+    """How to attach to a serial console from a terminal: a WebSocket client on the URL (websocat)."""
+    import shlex
+
+    return f"websocat --binary {shlex.quote(url)}"
+
+
 def ssh_tunnel(url: str, jump_host: str = JUMP_HOST) -> Tunnel:
     """The `ssh -L` line forwarding the console URL's host and port through `jump_host`, and the local URL."""
     parts = urlsplit(url)

@@ -62,6 +62,7 @@ def test_console_log_follow_ctrl_c_is_quiet_130(home: Path, vm: str) -> None:  #
 def test_console_serial_and_tunnel(home: Path, vm: str, cloud) -> None:  # noqa: F811, ANN001
     doc = json.loads(ok(ectui(home, "vm", "console", vm, "--serial", "--tunnel", "--json")).stdout)
     assert doc["serial_url"].startswith("ws://")
+    assert doc["serial_attach"] == f"websocat --binary '{doc['serial_url']}'"  # how to attach from a terminal
     port = cloud.url.rsplit(":", 1)[1].split("/")[0]
     assert doc["tunnel"]["command"] == f"ssh -L {port}:127.0.0.1:{port} JUMPHOST"
     text = ok(ectui(home, "vm", "console", vm, "--tunnel", "--jump-host", "bastion")).stdout

@@ -78,6 +78,7 @@ async def test_viewer_shows_follows_and_searches(
         assert url_modal.tunnel is not None and url_modal.tunnel.command.startswith("ssh -L ")
         assert url_modal.tunnel.command in str(url_modal.query_one("#console-tunnel").render())
         assert url_modal.serial in str(url_modal.query_one("#console-serial").render())
+        assert "websocat" in str(url_modal.query_one("#console-serial-attach").render())
         await pilot.press("t")
         await until(pilot, lambda: any("SSH tunnel line copied" in n for n in notifications(app)))
         await pilot.press("s")
