@@ -17,6 +17,7 @@ import pytest
 from conftest import settings_for
 from test_vms import admin_call
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 from uikit import notifications, settle, started, until
 
 from ectui.app import ConsoleApp
@@ -29,6 +30,7 @@ from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
 from ectui.services.users import UserDraft
 from ectui.services.vms import VmDraft
+from ectui.widgets.tables import table_rows
 from tests.conftest import issue_license
 from tests.hostile.names import (
     MARKUP_CLICK,
@@ -134,10 +136,16 @@ async def shown_on(pilot: Pilot[Any], app: ConsoleApp, where: str, needle: str) 
     frames: list[str] = []
 
     def shows() -> bool:
-        frames.append(assert_literal(app, where))
+        # what is drawn must be literal; the name must be drawn or, in a column the table has not widened
+        # yet, be in the table's cells
+        cells = " ".join(" ".join(row) for table in app.screen.query(DataTable) for row in table_rows(table))
+        frames.append(assert_literal(app, where) + "\n" + cells)
         return needle in frames[-1]
 
-    await until(pilot, shows)
+    try:
+        await until(pilot, shows)
+    except AssertionError:
+        raise AssertionError(f"{where}: {needle!r} never shown; last frame:\n{frames[-1]}") from None
     return frames[-1]
 
 
