@@ -31,70 +31,21 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 RESULTS = ROOT / "bench" / "results" / "cli_bench.json"
 PASSWORD = "Bench!pass1"
 TARGET_RATIO = 0.3
 VMS = 5
 
 
-def _settings(home: Path) -> Any:
-    from ectui.config import Settings
+async def _console(home: Path, state: Path) -> None:
+    """vms_bench's licensed console (cluster dc1, template cirros, project bench) plus 5 VMs."""
+    from vms_bench import licensed_console
 
-    return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_OPERATOR": "bench"}, lang="en")
-
-
-async def _console(home: Path, auth: dict[str, Any]) -> None:
-    """A licensed console with the dev cloud as cluster dc1, template cirros, project bench and 5 VMs."""
-    from ectui.services import build_console_services, build_issuer_services
-    from ectui.services.clusters import ClusterDraft
-    from ectui.services.issuer import EditionDraft, LicenseDraft
-    from ectui.services.projects import ProjectDraft
-    from ectui.services.templates import TemplateDraft
     from ectui.services.vms import VmDraft
 
-    issuer = build_issuer_services(_settings(home / "issuer"))
-    await issuer.start()
+    console = await licensed_console(home, state)
     try:
-        await issuer.issuer.create_edition(
-            EditionDraft.parse(
-                name="Bench", max_clusters="2", max_nodes="10", storage="local,shared", features="platform"
-            )  # fmt: skip
-        )
-        today = dt.date.today()
-        lic = await issuer.issuer.create_license(
-            LicenseDraft.parse(
-                customer="Bench",
-                edition="Bench",
-                valid_from=today.isoformat(),
-                valid_to=(today + dt.timedelta(days=30)).isoformat(),
-            )  # fmt: skip
-        )
-        out = await issuer.issuer.export_license(lic.id, home / "b.ec", home / "b.properties")
-    finally:
-        issuer.close()
-    console = build_console_services(_settings(home / "console"))
-    try:
-        await console.start()
-        await console.license.import_license(out.ec_path, out.properties_path)
-        await console.clusters.add(
-            ClusterDraft.parse(
-                name="dc1",
-                storage_mode="shared",
-                auth_url=auth["auth_url"],
-                username=auth["username"],
-                password=auth["password"],
-                project=auth["project_name"],
-                region="RegionOne",
-            )  # fmt: skip
-        )
-        await console.images.sync("dc1")
-        cirros = next(i.id for i in await console.images.list("dc1") if i.name == "cirros-0.6.2")
-        await console.templates.create(TemplateDraft.parse(name="cirros", image_id=cirros, os_type="linux"))
-        await console.projects.add(
-            ProjectDraft.parse(name="bench", vcpus="64", ram_gb="64", vms="20", public_ips="2", cluster="dc1")
-        )
-        await console.projects.use("bench")
         template = (await console.vms.form_choices()).templates[0].id
         for i in range(VMS):
             draft = VmDraft.parse(
@@ -149,7 +100,7 @@ def bench(root: Path, runs: int) -> dict[str, Any]:
 
     handle = run_in_thread(root / "cloud", timings=Timings.fast(0.05), ftp=False)
     try:
-        asyncio.run(_console(root / "home", handle.cloud.cloud_config()["auth"]))
+        asyncio.run(_console(root / "home", handle.clouds_yaml.parent))
         base = {k: v for k, v in os.environ.items() if not k.startswith(("ECTUI_", "OS_"))}
         base.pop("PYTHONDONTWRITEBYTECODE", None)  # measure as installed: byte code cached
         ectui_env = {**base, "ECTUI_HOME": str(root / "home" / "console"), "ECTUI_LANG": "en",

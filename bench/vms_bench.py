@@ -71,7 +71,7 @@ def _settings(home: Path) -> Any:
     return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_OPERATOR": "bench"}, lang="en")
 
 
-async def _console(home: Path, state: Path) -> Any:
+async def licensed_console(home: Path, state: Path) -> Any:
     """A licensed console with the dev cloud as cluster dc1, a linux template and project bench (current)."""
     import yaml
 
@@ -252,7 +252,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         root = Path(tmp)
         proc = _start_cloud(root / "cloud", args.build)
         try:
-            console = await _console(root / "home", root / "cloud")
+            console = await licensed_console(root / "home", root / "cloud")
             try:
                 await console.vms.form_choices()  # authenticate once (token, catalog) before timing
                 create = await bench_create(console, args.build, args.creates)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 STEPS = ("demo", "license", "cluster")
 """The checklist, in the order shown."""
-DONE, TODO = "[✓]", "[ ]"
+DONE, PENDING = "[✓]", "[ ]"
 
 
 class WelcomeScreen(ImportsLicense, Screen[None]):
@@ -97,7 +97,7 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
         }  # fmt: skip
         for step in STEPS:
             widget = self.query_one(f"#welcome-step-{step}", Static)
-            widget.update(f"{DONE if done[step] else TODO} {texts[step]}")
+            widget.update(f"{DONE if done[step] else PENDING} {texts[step]}")
             widget.set_class(done[step], "-done")
         if done["license"] and done["cluster"] and self.is_current:
             self.dismiss()
