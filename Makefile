@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 # workers pay on two cores. Each worker has its own homes, dev clouds and PostgreSQL; a test file runs
 # whole in one worker so its module fixtures start once.
 
-.PHONY: run issuer test bench lint check i18n man clean upgrade-deps
+.PHONY: run issuer test bench lint check i18n man clean upgrade-deps typecheck
 
 # The development and test environment is exactly the lock: pinned versions with their hashes, the
 # editable install's build backend included (no build isolation, so nothing unpinned is fetched).
@@ -58,3 +58,6 @@ man: $(STAMP)  ## the man page man/ectui.1, generated from the command tree (rea
 
 clean:
 	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache
+
+typecheck: $(STAMP)  ## mypy over the package (strict for services, database, commands and config)
+	$(BIN)/mypy

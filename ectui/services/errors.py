@@ -268,9 +268,12 @@ class ValidationError(ServiceError):
 
     exit_code = 2
 
-    def __init__(self, key: str, *, field: str = "", **params: Any) -> None:
+    def __init__(self, key: str, *, field: str = "", field_id: str = "", **params: Any) -> None:
         super().__init__(key, field=field, **params)
         self.field = field
+        """The field's label as the message names it (translated when shown)."""
+        self.field_id = field_id
+        """The field's stable id (e.g. 'cpu', 'password_confirm'): what a form maps to its widget."""
 
 
 class IssuerError(ServiceError):

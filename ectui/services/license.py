@@ -294,6 +294,17 @@ class ConsoleLicenseService:
         """The policy of the last computed status, for the identity acting now."""
         return LicensePolicy(self._last, self._identity)
 
+    async def require(self, feature: str | None = None, *, write: bool = False) -> LicensePolicy:
+        """The one license check of every service call: a fresh status, the module licensed, and, for a
+        change, a writable console (not read-only, not an auditor). Returns the policy it checked."""
+        await self.status()
+        policy = self.policy()
+        if write:
+            policy.ensure_writable()
+        if feature is not None:
+            policy.require_feature(feature)
+        return policy
+
     def current_identity(self) -> Identity:
         """Who acts, as resolved at the last status: an account, or the OS operator with full rights."""
         return self._identity
