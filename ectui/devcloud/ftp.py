@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 import aioftp
 from aioftp.server import ConnectionConditions, PathConditions, PathPermissions
 
-from .seed import FTP_PASSWORD, FTP_USER
+from .defaults import FTP_PASSWORD, FTP_USER
 
 
 class _Server(aioftp.Server):

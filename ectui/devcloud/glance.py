@@ -9,10 +9,11 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from .base import Cloud, ServiceApp
 from .core import (
     JSON,
     ApiError,
@@ -29,9 +30,6 @@ from .core import (
     now_iso,
     read_json,
 )
-
-if TYPE_CHECKING:
-    from .server import DevCloud
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +61,12 @@ def _hashes_of(data: bytes) -> tuple[str, str]:
     return hashlib.md5(data, usedforsecurity=False).hexdigest(), hashlib.sha512(data).hexdigest()
 
 
-class Glance:
+class Glance(ServiceApp):
     """Image service; image data lives in ``<state>/images/<id>``."""
 
-    def __init__(self, cloud: DevCloud) -> None:
-        """Build the component; no I/O happens here."""
-        self.cloud = cloud
-        self.store = cloud.store
+    def __init__(self, cloud: Cloud) -> None:
+        """Build the component; no I/O happens here beyond making the image data folder."""
+        super().__init__(cloud)
         self.data_dir: Path = cloud.state_dir / "images"
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -136,12 +133,12 @@ class Glance:
     def get(self, image_id: str, ctx: Context | None = None) -> JSON:
         """An image visible to `ctx`, or a 404."""
         image = self.store.get("image", image_id)
-        if image is None or (ctx is not None and not self._visible(image, ctx)):
+        if image is None or (ctx is not None and not self.visible(image, ctx)):
             raise not_found(f"No image found with ID {image_id}")
         return image
 
     @staticmethod
-    def _visible(image: JSON, ctx: Context) -> bool:
+    def visible(image: JSON, ctx: Context) -> bool:
         return (
             ctx.is_admin or image["owner"] == ctx.project_id or image["visibility"] in ("public", "community")
         )
@@ -255,7 +252,7 @@ class Glance:
         images = [
             i
             for i in self.store.iter("image")
-            if self._visible(i, ctx)
+            if self.visible(i, ctx)
             and ("name" not in q or i["name"] == q["name"])
             and ("status" not in q or i["status"] == q["status"])
             and ("visibility" not in q or i["visibility"] == q["visibility"])

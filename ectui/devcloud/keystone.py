@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from .base import Cloud, ServiceApp
 from .core import JSON, ApiError, Context, base_url, ctx_of, forbidden, json_response, not_found, read_json
-
-if TYPE_CHECKING:
-    from .server import DevCloud
 
 TOKEN_TTL = dt.timedelta(hours=12)
 REGION = "RegionOne"
@@ -57,13 +55,12 @@ def catalog(base: str) -> list[JSON]:
     return out
 
 
-class Keystone:
+class Keystone(ServiceApp):
     """Identity service: tokens live in the store, so sessions survive a restart."""
 
-    def __init__(self, cloud: DevCloud) -> None:
+    def __init__(self, cloud: Cloud) -> None:
         """Build the component; no I/O happens here."""
-        self.cloud = cloud
-        self.store = cloud.store
+        super().__init__(cloud)
         self._tokens: dict[str, JSON] = {}
 
     def add_routes(self, app: web.Application) -> None:

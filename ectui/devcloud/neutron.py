@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from .base import ServiceApp
 from .core import (
     JSON,
     ApiError,
@@ -23,21 +24,14 @@ from .core import (
     now_iso,
     read_json,
 )
-
-if TYPE_CHECKING:
-    from .server import DevCloud
+from .defaults import DEFAULT_QUOTAS
 
 COLLECTIONS = {"networks": "network", "subnets": "subnet", "ports": "port", "floatingips": "floatingip"}
 QUOTA_KEYS = ("floatingip", "network", "subnet", "port", "router", "security_group", "security_group_rule")
 
 
-class Neutron:
+class Neutron(ServiceApp):
     """Network service over the shared store (Nova creates and deletes server ports here)."""
-
-    def __init__(self, cloud: DevCloud) -> None:
-        """Build the component; no I/O happens here."""
-        self.cloud = cloud
-        self.store = cloud.store
 
     def add_routes(self, app: web.Application) -> None:
         """Register the network routes."""
@@ -248,8 +242,6 @@ class Neutron:
 
     def quota(self, project: str) -> dict[str, int]:
         """Effective quota limits of a project (Nova and Neutron keys)."""
-        from .seed import DEFAULT_QUOTAS
-
         limits = dict(DEFAULT_QUOTAS)
         limits.update({k: v for k, v in (self.store.get("quota", project) or {}).items() if k != "id"})
         return limits
@@ -552,8 +544,6 @@ class Neutron:
     async def show_quota_default(self, request: web.Request) -> web.Response:
         """GET /network/v2.0/quotas/{project}/default."""
         ctx_of(request)
-        from .seed import DEFAULT_QUOTAS
-
         return json_response({"quota": {k: DEFAULT_QUOTAS[k] for k in QUOTA_KEYS}})
 
     async def show_quota_details(self, request: web.Request) -> web.Response:

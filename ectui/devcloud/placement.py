@@ -9,22 +9,23 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .base import Cloud, ServiceApp
 from .core import JSON, ctx_of, forbidden, json_response, not_found
 
 if TYPE_CHECKING:
-    from .server import DevCloud
+    from .nova import Nova
 
 MAX_VERSION = "1.39"
 HOST_RESERVED_RAM_MB = 512
 
 
-class Placement:
+class Placement(ServiceApp):
     """Resource providers mirror the compute nodes (same UUIDs as the hypervisors from 2.53 on)."""
 
-    def __init__(self, cloud: DevCloud) -> None:
-        """Build the component; no I/O happens here."""
-        self.cloud = cloud
-        self.store = cloud.store
+    def __init__(self, cloud: Cloud, *, nova: Nova) -> None:
+        """Build the component over the compute service's host usage; no I/O happens here."""
+        super().__init__(cloud)
+        self.nova = nova
 
     def add_routes(self, app: web.Application) -> None:
         """Register the placement routes."""
@@ -104,7 +105,7 @@ class Placement:
     async def usages(self, request: web.Request) -> web.Response:
         """GET /placement/resource_providers/{uuid}/usages."""
         host = self._host(request)
-        use = self.cloud.nova.host_usage(host["name"])
+        use = self.nova.host_usage(host["name"])
         return json_response(
             {"usages": {"VCPU": use["vcpus"], "MEMORY_MB": use["ram"], "DISK_GB": use["disk"]},
              "resource_provider_generation": 1}

@@ -3,62 +3,44 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from .core import JSON, new_id, now_iso
+from .defaults import (
+    ADMIN_PASSWORD,
+    ADMIN_PROJECT,
+    ADMIN_USER,
+    FLAVORS,
+    ISO_NAME,
+    MEMBER_PASSWORD,
+    MEMBER_USER,
+    NODE_DISK_GB,
+    NODE_RAM_MB,
+    NODE_VCPUS,
+    NODES,
+    PROJECT,
+    ZONE,
+)
+from .store import Store
 
 if TYPE_CHECKING:
-    from .server import DevCloud
-
-PROJECT = "demo"
-ADMIN_PROJECT = "admin"
-ADMIN_USER = "admin"
-ADMIN_PASSWORD = "password"
-MEMBER_USER = "member"
-MEMBER_PASSWORD = "password"
-FTP_USER = "iso"
-FTP_PASSWORD = "iso-password"
-ZONE = "nova"
-NODES = ("node-1", "node-2", "node-3")
-NODE_VCPUS = 32
-NODE_RAM_MB = 128 * 1024
-NODE_DISK_GB = 2048
-ISO_NAME = "virtio-tools.iso"
-
-DEFAULT_QUOTAS = {
-    "instances": 20,
-    "cores": 64,
-    "ram": 131072,
-    "key_pairs": 100,
-    "metadata_items": 128,
-    "server_groups": 10,
-    "server_group_members": 10,
-    "injected_files": 5,
-    "injected_file_content_bytes": 10240,
-    "injected_file_path_bytes": 255,
-    "floatingip": 10,
-    "network": 100,
-    "subnet": 100,
-    "port": 500,
-    "router": 10,
-    "security_group": 10,
-    "security_group_rule": 100,
-}
-"""Quotas of every project until changed (Nova and Neutron keys)."""
-
-FLAVORS = (
-    # id, name, vcpus, ram MiB, disk GiB, extra specs
-    ("1", "m1.tiny", 1, 512, 1, {}),
-    ("2", "m1.small", 1, 2048, 20, {}),
-    ("3", "m1.medium", 2, 4096, 40, {}),
-    ("4", "m1.large", 4, 8192, 80, {}),
-    ("5", "m1.xlarge", 8, 16384, 160, {}),
-    ("hot-2", "h1.medium", 2, 4096, 40, {"hw:live_resize": "true"}),
-    ("hot-4", "h1.large", 4, 8192, 40, {"hw:live_resize": "true"}),
-)
+    from .glance import Glance
+    from .neutron import Neutron
+    from .nova import Nova
 
 
-def project_id(cloud: DevCloud, name: str = PROJECT) -> str:
+class Seedable(Protocol):
+    """The parts of the dev cloud seeding fills: the store, the services and the ISO share."""
+
+    store: Store
+    iso_dir: Path
+    glance: Glance
+    neutron: Neutron
+    nova: Nova
+
+
+def project_id(cloud: Seedable, name: str = PROJECT) -> str:
     """The id of a seeded project."""
     found = cloud.store.find("project", name=name)
     return str(found[0]["id"]) if found else ""
@@ -79,7 +61,7 @@ def _iso_bytes(label: str) -> bytes:
     return bytes(data)
 
 
-def seed(cloud: DevCloud) -> bool:
+def seed(cloud: Seedable) -> bool:
     """Fill an empty store; returns False when it was seeded before (idempotent)."""
     store = cloud.store
     if store.meta("seeded"):
@@ -173,7 +155,7 @@ def seed(cloud: DevCloud) -> bool:
     return True
 
 
-def seed_names(cloud: DevCloud, names: list[str]) -> dict[str, int]:
+def seed_names(cloud: Seedable, names: list[str]) -> dict[str, int]:
     """Add a compute node, a public image, a Keystone project and an ISO file for each name.
 
     For trying the console against the names real clouds hold: brackets, escape sequences, line breaks.

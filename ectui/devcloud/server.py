@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import defaults
 from . import seed as seeding
 from .core import (
     CTX,
@@ -130,8 +131,8 @@ class DevCloud:
         self.keystone = Keystone(self)
         self.glance = Glance(self)
         self.neutron = Neutron(self)
-        self.nova = Nova(self)
-        self.placement = Placement(self)
+        self.nova = Nova(self, glance=self.glance, neutron=self.neutron)
+        self.placement = Placement(self, nova=self.nova)
         if self.seed_on_start:
             seeding.seed(self)
         app = web.Application(middlewares=[self._middleware], client_max_size=64 << 20)
@@ -170,15 +171,15 @@ class DevCloud:
             self.store = None  # type: ignore[assignment]
 
     # -- connection details ---------------------------------------------------------------
-    def cloud_config(self, name: str = "devcloud", user: str = seeding.ADMIN_USER) -> JSON:
+    def cloud_config(self, name: str = "devcloud", user: str = defaults.ADMIN_USER) -> JSON:
         """A clouds.yaml entry for this server."""
-        password = seeding.ADMIN_PASSWORD if user == seeding.ADMIN_USER else seeding.MEMBER_PASSWORD
+        password = defaults.ADMIN_PASSWORD if user == defaults.ADMIN_USER else defaults.MEMBER_PASSWORD
         return {
             "auth": {
                 "auth_url": self.auth_url,
                 "username": user,
                 "password": password,
-                "project_name": seeding.PROJECT,
+                "project_name": defaults.PROJECT,
                 "user_domain_name": "Default",
                 "project_domain_name": "Default",
             },
@@ -192,8 +193,8 @@ class DevCloud:
         return {
             "host": self.host,
             "port": self.ftp_port,
-            "user": seeding.FTP_USER,
-            "password": seeding.FTP_PASSWORD,
+            "user": defaults.FTP_USER,
+            "password": defaults.FTP_PASSWORD,
             "dir": "/",
         }
 
@@ -202,7 +203,7 @@ class DevCloud:
         directory = Path(directory or self.state_dir)
         directory.mkdir(parents=True, exist_ok=True)
         clouds = {"clouds": {"devcloud": self.cloud_config(), "devcloud-member": self.cloud_config(
-            "devcloud-member", seeding.MEMBER_USER)}}  # fmt: skip
+            "devcloud-member", defaults.MEMBER_USER)}}  # fmt: skip
         clouds_path = directory / "clouds.yaml"
         ftp_path = directory / "ftp.json"
         for path, text in (
