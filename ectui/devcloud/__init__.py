@@ -6,7 +6,8 @@ Nothing is imported here at import time beyond the names below, and no Textual.
 
 from __future__ import annotations
 
-from .core import Fault, Timings
+from .core import Timings
+from .faults import Fault
 from .server import DevCloud, DevCloudHandle, run_in_thread
 
 __all__ = ["DevCloud", "DevCloudHandle", "Fault", "Timings", "run_in_thread"]

@@ -10,7 +10,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from .core import Faults, Later, Timings
+from .core import Later, Timings
+from .faults import Faults
 from .store import Store
 
 

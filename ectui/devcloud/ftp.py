@@ -21,7 +21,7 @@ class _Server(aioftp.Server):
     @ConnectionConditions(ConnectionConditions.login_required)
     @PathConditions(PathConditions.path_must_exists)
     @PathPermissions(PathPermissions.readable)
-    async def size(self, connection: aioftp.Connection, rest: str | PurePosixPath) -> bool:
+    async def size(self: aioftp.Server, connection: aioftp.Connection, rest: str | PurePosixPath, /) -> bool:
         real_path, _virtual = self.get_paths(connection, rest)
         if await connection.path_io.is_dir(real_path):
             connection.response("550", "SIZE: not a plain file")

@@ -13,23 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .api import Context, base_url, ctx_of, json_response, read_json
 from .base import Cloud, ServiceApp
-from .core import (
-    JSON,
-    ApiError,
-    Context,
-    as_bool,
-    bad_request,
-    base_url,
-    conflict,
-    ctx_of,
-    forbidden,
-    json_response,
-    new_id,
-    not_found,
-    now_iso,
-    read_json,
-)
+from .core import JSON, as_bool, new_id, now_iso
+from .errors import ApiError, bad_request, conflict, forbidden, not_found
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +122,14 @@ class Glance(ServiceApp):
         image = self.store.get("image", image_id)
         if image is None or (ctx is not None and not self.visible(image, ctx)):
             raise not_found(f"No image found with ID {image_id}")
+        return image
+
+    def _owned(self, request: web.Request, verb: str) -> JSON:
+        """The request's image when the caller owns it or is an admin; 404 when unseen, 403 when not owned."""
+        ctx = ctx_of(request)
+        image = self.get(request.match_info["id"], ctx)
+        if not ctx.is_admin and image["owner"] != ctx.project_id:
+            raise forbidden(f"You are not permitted to {verb} this image.")
         return image
 
     @staticmethod
@@ -305,9 +300,7 @@ class Glance(ServiceApp):
     async def update_image(self, request: web.Request) -> web.Response:
         """PATCH /image/v2/images/{id}."""
         ctx = ctx_of(request)
-        image = self.get(request.match_info["id"], ctx)
-        if not ctx.is_admin and image["owner"] != ctx.project_id:
-            raise forbidden("You are not permitted to modify this image.")
+        image = self._owned(request, "modify")
         ctype = request.content_type
         if "json-patch" not in ctype:
             raise ApiError(
@@ -349,10 +342,7 @@ class Glance(ServiceApp):
 
     async def delete_image(self, request: web.Request) -> web.Response:
         """DELETE /image/v2/images/{id}."""
-        ctx = ctx_of(request)
-        image = self.get(request.match_info["id"], ctx)
-        if not ctx.is_admin and image["owner"] != ctx.project_id:
-            raise forbidden("You are not permitted to delete this image.")
+        image = self._owned(request, "delete")
         await self.cloud.faults.hit("image.delete")
         if image.get("protected"):
             raise forbidden(f"Image {image['id']} is protected and cannot be deleted.")
@@ -363,10 +353,7 @@ class Glance(ServiceApp):
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
         """PUT /image/v2/images/{id}/file."""
-        ctx = ctx_of(request)
-        image = self.get(request.match_info["id"], ctx)
-        if not ctx.is_admin and image["owner"] != ctx.project_id:
-            raise forbidden("You are not permitted to upload data for this image.")
+        image = self._owned(request, "upload data for")
         if request.content_type not in ("application/octet-stream", ""):
             raise ApiError(
                 415, f"Content-Type {request.content_type} is not supported; use application/octet-stream"

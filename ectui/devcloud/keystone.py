@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .api import Context, base_url, ctx_of, json_response, read_json
 from .base import Cloud, ServiceApp
-from .core import JSON, ApiError, Context, base_url, ctx_of, forbidden, json_response, not_found, read_json
+from .core import JSON
+from .errors import ApiError, forbidden, not_found
 
 TOKEN_TTL = dt.timedelta(hours=12)
 REGION = "RegionOne"

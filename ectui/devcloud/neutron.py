@@ -8,23 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from .api import Context, base_url, ctx_of, json_response, read_json, read_member
 from .base import ServiceApp
-from .core import (
-    JSON,
-    ApiError,
-    Context,
-    as_bool,
-    bad_request,
-    base_url,
-    conflict,
-    ctx_of,
-    forbidden,
-    json_response,
-    new_id,
-    now_iso,
-    read_json,
-)
+from .core import JSON, as_bool, new_id, now_iso
 from .defaults import DEFAULT_QUOTAS
+from .errors import ApiError, bad_request, conflict, forbidden
 
 COLLECTIONS = {"networks": "network", "subnets": "subnet", "ports": "port", "floatingips": "floatingip"}
 QUOTA_KEYS = ("floatingip", "network", "subnet", "port", "router", "security_group", "security_group_rule")
@@ -56,7 +44,7 @@ class Neutron(ServiceApp):
     @staticmethod
     def _bind(fn: Any, plural: str, kind: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            return await fn(request, plural, kind)  # type: ignore[no-any-return]
+            return await fn(request, plural, kind)
 
         return handler
 
@@ -153,7 +141,7 @@ class Neutron(ServiceApp):
             for pool in subnet["allocation_pools"]:
                 start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
                 addr = start
-                while addr <= end:
+                while int(addr) <= int(end):
                     if str(addr) not in used:
                         return subnet, str(addr)
                     addr += 1
@@ -300,7 +288,7 @@ class Neutron(ServiceApp):
     def _visible(self, doc: JSON, ctx: Context, kind: str) -> bool:
         if ctx.is_admin or doc.get("project_id") == ctx.project_id:
             return True
-        return kind == "network" and (doc.get("shared") or doc.get("router:external"))
+        return kind == "network" and bool(doc.get("shared") or doc.get("router:external"))
 
     def _get(self, kind: str, doc_id: str, ctx: Context) -> JSON:
         doc = self.store.get(kind, doc_id)
@@ -363,9 +351,7 @@ class Neutron(ServiceApp):
     async def create(self, request: web.Request, plural: str, kind: str) -> web.Response:
         """POST /network/v2.0/{plural}."""
         ctx = ctx_of(request)
-        body = (await read_json(request)).get(kind)
-        if not isinstance(body, dict):
-            raise bad_request(f"Resource body required: '{kind}'")
+        body = await read_member(request, kind, f"Resource body required: '{kind}'")
         project = body.get("project_id") or body.get("tenant_id") or ctx.project_id
         if project != ctx.project_id and not ctx.is_admin:
             raise forbidden("Only admin can create resources of other projects.")
@@ -470,9 +456,7 @@ class Neutron(ServiceApp):
         """PUT /network/v2.0/{plural}/{id} (floating IPs: associate or disassociate)."""
         ctx = ctx_of(request)
         doc = self._get(kind, request.match_info["id"], ctx)
-        body = (await read_json(request)).get(kind)
-        if not isinstance(body, dict):
-            raise bad_request(f"Resource body required: '{kind}'")
+        body = await read_member(request, kind, f"Resource body required: '{kind}'")
         if kind == "floatingip":
             await self.cloud.faults.hit("network.update_floating_ip")
             if "port_id" in body:

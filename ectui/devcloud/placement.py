@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .api import ctx_of, json_response
 from .base import Cloud, ServiceApp
-from .core import JSON, ctx_of, forbidden, json_response, not_found
+from .core import JSON
+from .errors import forbidden, not_found
 
 if TYPE_CHECKING:
     from .nova import Nova

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import threading
@@ -15,19 +14,10 @@ from aiohttp import web
 
 from . import defaults
 from . import seed as seeding
-from .core import (
-    CTX,
-    JSON,
-    MV,
-    ApiError,
-    Faults,
-    Later,
-    Timings,
-    bad_request,
-    base_url,
-    json_response,
-    read_json,
-)
+from .api import CTX, MV, base_url, error_response, json_response, read_json
+from .core import JSON, Later, Timings
+from .errors import ApiError, bad_request
+from .faults import Faults
 from .ftp import FtpServer
 from .glance import Glance
 from .keystone import Keystone
@@ -45,26 +35,6 @@ OPEN_PATHS = {
     "/image", "/image/", "/image/versions", "/network", "/network/", "/network/v2.0", "/network/v2.0/", "/placement", "/placement/",
 }  # fmt: skip
 """Version documents and token issue: no token needed."""
-
-NOVA_ERROR_KINDS = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "HTTPMethodNotAllowed",
-    406: "HTTPNotAcceptable",
-    409: "conflictingRequest",
-    413: "overLimit",
-    415: "HTTPUnsupportedMediaType",
-    429: "overLimit",
-}
-NEUTRON_ERROR_TYPES = {
-    400: "BadRequest",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    401: "Unauthorized",
-}
 
 
 class DevCloud:
@@ -241,59 +211,24 @@ class DevCloud:
                 request[MV] = self.nova.negotiate(request)
             response = await handler(request)
         except ApiError as err:
-            response = self._error(service, err)
+            response = error_response(service, err)
         except web.HTTPException as err:
             if err.status < 400:
                 raise
-            response = self._error(service, ApiError(err.status, err.reason))
+            response = error_response(service, ApiError(err.status, err.reason))
         except ConnectionResetError:
             raise
         except Exception as err:  # a bug: answer 500 in the service's format, keep serving
             log.exception("devcloud: unhandled error on %s %s", request.method, path)
-            response = self._error(service, ApiError(500, f"Unexpected error: {type(err).__name__}: {err}"))
+            response = error_response(
+                service, ApiError(500, f"Unexpected error: {type(err).__name__}: {err}")
+            )
         if service == "compute" and MV in request:
             major, minor = request[MV]
             response.headers["OpenStack-API-Version"] = f"compute {major}.{minor}"
             response.headers["X-OpenStack-Nova-API-Version"] = f"{major}.{minor}"
             response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
         return response
-
-    @staticmethod
-    def _error(service: str, err: ApiError) -> web.Response:
-        status, message = err.status, err.message
-        reason = _reason(status)
-        if service == "compute":
-            kind = err.kind or NOVA_ERROR_KINDS.get(status, "computeFault")
-            return json_response({kind: {"code": status, "message": message}}, status, err.headers)
-        if service == "network":
-            kind = err.kind or NEUTRON_ERROR_TYPES.get(status, "InternalServerError")
-            return json_response(
-                {"NeutronError": {"type": kind, "message": message, "detail": ""}}, status, err.headers
-            )
-        if service == "placement":
-            return json_response(
-                {
-                    "errors": [
-                        {
-                            "status": status,
-                            "title": reason,
-                            "detail": message,
-                            "code": "placement.undefined_code",
-                        }
-                    ]
-                },
-                status,
-                err.headers,
-            )
-        if service == "image":
-            body = (
-                f"<html>\n <head>\n  <title>{status} {reason}</title>\n </head>\n <body>\n  <h1>{status} {reason}</h1>\n"
-                f"  {html.escape(message)}<br /><br />\n\n\n\n </body>\n</html>"
-            )
-            return web.Response(text=body, status=status, content_type="text/html", headers=err.headers)
-        return json_response(
-            {"error": {"code": status, "title": reason, "message": message}}, status, err.headers
-        )
 
     # -- admin API -------------------------------------------------------------------------
     def _add_admin_routes(self, app: web.Application) -> None:
@@ -353,15 +288,6 @@ class DevCloud:
                 image.update(status="active", size=0, checksum=md5, os_hash_algo="sha512", os_hash_value=sha)
                 self.store.put("image", image)
         return json_response({"created": count}, status=201)
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _yaml(value: Any, indent: int = 0) -> str:

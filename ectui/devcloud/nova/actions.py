@@ -6,43 +6,45 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    Context,
-    as_bool,
-    bad_request,
-    base_url,
-    conflict,
-    forbidden,
-    json_response,
-    now_iso,
-)
+from ..api import Context, base_url, json_response
+from ..core import JSON, as_bool, now_iso
+from ..errors import bad_request, conflict, forbidden
 from .common import POWER, NovaBase, password
 
 
 class ActionsMixin(NovaBase):
     """Server actions (POST /servers/{id}/action) and their timed transitions."""
 
-    async def _act_start(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
+    async def _begin(
+        self, ctx: Context, s: JSON, action: str, vm_states: tuple[str, ...], fault: str, event: str,
+        task_state: str | None, task_states: tuple[str | None, ...] = (None,),
+    ) -> str:  # fmt: skip
+        """Start a timed action: check the lock and the state, apply an armed fault, log the action and its
+        first (unfinished) event, and enter `task_state` (None: unchanged); returns the action's id."""
         self._check_lock(s, ctx)
-        self._check_state(s, "start", ("stopped",))
-        await self.cloud.faults.hit("compute.start")
-        action = self._record(s, "start", ctx)
-        self._event(action["id"], "compute_start_instance", result=None, host=s.get("host"))
-        s["task_state"] = "powering-on"
-        self._schedule(s, "simple", self.t.start, action=action["id"], event="compute_start_instance",
-                       vm_state="active", power="RUNNING")  # fmt: skip
+        self._check_state(s, action, vm_states, task_states)
+        await self.cloud.faults.hit(fault)
+        record = self._record(s, action, ctx)
+        self._event(record["id"], event, result=None, host=s.get("host"))
+        if task_state is not None:
+            s["task_state"] = task_state
+        return str(record["id"])
+
+    async def _act_start(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
+        event = "compute_start_instance"
+        action = await self._begin(ctx, s, "start", ("stopped",), "compute.start", event, "powering-on")
+        self._schedule(
+            s, "simple", self.t.start, action=action, event=event, vm_state="active", power="RUNNING"
+        )
         return web.Response(status=202)
 
     async def _act_stop(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
-        self._check_lock(s, ctx)
-        self._check_state(s, "stop", ("active", "error", "rescued"))
-        await self.cloud.faults.hit("compute.stop")
-        action = self._record(s, "stop", ctx)
-        self._event(action["id"], "compute_stop_instance", result=None, host=s.get("host"))
-        s["task_state"] = "powering-off"
-        self._schedule(s, "simple", self.t.stop, action=action["id"], event="compute_stop_instance",
-                       vm_state="stopped", power="SHUTDOWN")  # fmt: skip
+        event = "compute_stop_instance"
+        states = ("active", "error", "rescued")
+        action = await self._begin(ctx, s, "stop", states, "compute.stop", event, "powering-off")
+        self._schedule(
+            s, "simple", self.t.stop, action=action, event=event, vm_state="stopped", power="SHUTDOWN"
+        )
         return web.Response(status=202)
 
     async def _act_reboot(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
@@ -51,13 +53,14 @@ class ActionsMixin(NovaBase):
         if kind not in ("SOFT", "HARD"):
             raise bad_request("Invalid input for field/attribute type.")
         states = ("active",) if kind == "SOFT" else ("active", "stopped", "error", "paused", "suspended")
-        self._check_state(s, "reboot", states, (None, "rebooting") if kind == "HARD" else (None,))
-        await self.cloud.faults.hit("compute.reboot")
-        action = self._record(s, "reboot", ctx)
-        self._event(action["id"], "compute_reboot_instance", result=None, host=s.get("host"))
-        s["task_state"] = "rebooting" if kind == "SOFT" else "rebooting_hard"
-        self._schedule(s, "simple", self.t.reboot, action=action["id"], event="compute_reboot_instance",
-                       vm_state="active", power="RUNNING")  # fmt: skip
+        event = "compute_reboot_instance"
+        action = await self._begin(
+            ctx, s, "reboot", states, "compute.reboot", event, "rebooting" if kind == "SOFT" else "rebooting_hard",
+            (None, "rebooting") if kind == "HARD" else (None,),
+        )  # fmt: skip
+        self._schedule(
+            s, "simple", self.t.reboot, action=action, event=event, vm_state="active", power="RUNNING"
+        )
         return web.Response(status=202)
 
     def _target_flavor(self, args: JSON) -> JSON:
@@ -99,23 +102,24 @@ class ActionsMixin(NovaBase):
         return web.Response(status=202)
 
     async def _act_confirm(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
-        self._check_lock(s, ctx)
-        self._check_state(s, "confirmResize", ("resized",))
-        await self.cloud.faults.hit("compute.confirm_resize")
-        action = self._record(s, "confirmResize", ctx)
-        self._event(action["id"], "compute_confirm_resize", result=None, host=s.get("host"))
+        action = await self._begin(
+            ctx, s, "confirmResize", ("resized",), "compute.confirm_resize", "compute_confirm_resize", None
+        )
         # Nova answers 204; the server leaves VERIFY_RESIZE once the compute host has confirmed.
-        self._schedule(s, "confirm", self.t.confirm, action=action["id"])
+        self._schedule(s, "confirm", self.t.confirm, action=action)
         return web.Response(status=204)
 
     async def _act_revert(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
-        self._check_lock(s, ctx)
-        self._check_state(s, "revertResize", ("resized",))
-        await self.cloud.faults.hit("compute.revert_resize")
-        action = self._record(s, "revertResize", ctx)
-        self._event(action["id"], "compute_revert_resize", result=None, host=s.get("host"))
-        s["task_state"] = "resize_reverting"
-        self._schedule(s, "revert", self.t.revert, action=action["id"])
+        action = await self._begin(
+            ctx,
+            s,
+            "revertResize",
+            ("resized",),
+            "compute.revert_resize",
+            "compute_revert_resize",
+            "resize_reverting",
+        )
+        self._schedule(s, "revert", self.t.revert, action=action)
         return web.Response(status=202)
 
     async def _act_live_resize(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
@@ -219,14 +223,10 @@ class ActionsMixin(NovaBase):
         return json_response({"adminPass": args.get("adminPass") or password()})
 
     async def _act_unrescue(self, request: web.Request, ctx: Context, s: JSON, args: JSON) -> web.Response:
-        self._check_lock(s, ctx)
-        self._check_state(s, "unrescue", ("rescued",))
-        await self.cloud.faults.hit("compute.unrescue")
-        action = self._record(s, "unrescue", ctx)
-        self._event(action["id"], "compute_unrescue_instance", result=None, host=s.get("host"))
-        s["task_state"] = "unrescuing"
-        self._schedule(s, "simple", self.t.rescue, action=action["id"], event="compute_unrescue_instance",
-                       vm_state="active", power="RUNNING", rescue=None)  # fmt: skip
+        event = "compute_unrescue_instance"
+        action = await self._begin(ctx, s, "unrescue", ("rescued",), "compute.unrescue", event, "unrescuing")
+        self._schedule(s, "simple", self.t.rescue, action=action, event=event, vm_state="active", power="RUNNING",
+                       rescue=None)  # fmt: skip
         return web.Response(status=202)
 
     async def _simple_toggle(

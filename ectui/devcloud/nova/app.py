@@ -6,13 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    Context,
-    bad_request,
-    ctx_of,
-    read_json,
-)
+from ..api import Context, ctx_of, read_json
+from ..core import JSON
+from ..errors import bad_request
 from .actions import ActionsMixin
 from .cdrom import CdromMixin
 from .common import P

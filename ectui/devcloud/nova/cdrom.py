@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    Context,
-    bad_request,
-    conflict,
-    ctx_of,
-    json_response,
-    not_found,
-    now_iso,
-)
+from ..api import Context, ctx_of, json_response
+from ..core import JSON, now_iso
+from ..errors import bad_request, conflict, not_found
 from .common import NovaBase
 
 

@@ -10,20 +10,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..api import MV, Context, base_url
 from ..base import Cloud, ServiceApp
-from ..core import (
-    JSON,
-    MV,
-    Context,
-    bad_request,
-    base_url,
-    conflict,
-    forbidden,
-    new_id,
-    not_found,
-    now_iso,
-    request_id,
-)
+from ..core import JSON, new_id, now_iso, request_id
+from ..errors import bad_request, conflict, forbidden, not_found
 
 if TYPE_CHECKING:
     from ..glance import Glance
@@ -81,7 +71,7 @@ class NovaBase(ServiceApp):
     @staticmethod
     def mv(request: web.Request) -> tuple[int, int]:
         """The negotiated microversion of a request."""
-        return request.get(MV, MIN_VERSION)  # type: ignore[no-any-return]
+        return request.get(MV, MIN_VERSION)
 
     def _admin(self, ctx: Context, rule: str) -> None:
         if not ctx.is_admin:
@@ -92,6 +82,14 @@ class NovaBase(ServiceApp):
             {"rel": "self", "href": f"{base}{P}/{kind}/{item_id}"},
             {"rel": "bookmark", "href": f"{base}/compute/{kind}/{item_id}"},
         ]
+
+    @staticmethod
+    def _listing(name: str, items: list[JSON], links: list[JSON]) -> web.Response:
+        """A list answer: the items under `name`, and the next-page links under ``<name>_links`` when any."""
+        body: JSON = {name: items}
+        if links:
+            body[f"{name}_links"] = links
+        return json_response(body)
 
     def _paginate(self, items: list[JSON], request: web.Request, kind: str) -> tuple[list[JSON], list[JSON]]:
         q = request.query

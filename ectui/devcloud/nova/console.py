@@ -6,17 +6,9 @@ import secrets
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    Context,
-    bad_request,
-    base_url,
-    conflict,
-    ctx_of,
-    json_response,
-    not_found,
-    read_json,
-)
+from ..api import Context, base_url, ctx_of, json_response, read_json
+from ..core import JSON
+from ..errors import bad_request, conflict, not_found
 from .common import NovaBase
 
 CONSOLE_MAX_TICKS = 20_000

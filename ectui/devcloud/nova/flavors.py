@@ -6,20 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    ApiError,
-    as_bool,
-    bad_request,
-    base_url,
-    conflict,
-    ctx_of,
-    json_response,
-    new_id,
-    not_found,
-    now_iso,
-    read_json,
-)
+from ..api import base_url, ctx_of, json_response, read_json, read_member
+from ..core import JSON, as_bool, new_id, now_iso
+from ..errors import ApiError, bad_request, conflict, not_found
 from .common import NovaBase
 
 
@@ -105,10 +94,7 @@ class FlavorsMixin(NovaBase):
                      reverse=q.get("sort_dir", "asc") == "desc")  # fmt: skip
         flavors, links = self._paginate(flavors, request, "flavors")
         detail = request.path.endswith("/detail")
-        body: JSON = {"flavors": [self._render_flavor(f, request, detail) for f in flavors]}
-        if links:
-            body["flavors_links"] = links
-        return json_response(body)
+        return self._listing("flavors", [self._render_flavor(f, request, detail) for f in flavors], links)
 
     async def show_flavor(self, request: web.Request) -> web.Response:
         """GET /compute/v2.1/flavors/{id}."""
@@ -120,9 +106,7 @@ class FlavorsMixin(NovaBase):
         ctx = ctx_of(request)
         self._admin(ctx, "os_compute_api:os-flavor-manage:create")
         await self.cloud.faults.hit("compute.create_flavor")
-        body = (await read_json(request)).get("flavor")
-        if not isinstance(body, dict):
-            raise bad_request("Invalid input for field/attribute flavor.")
+        body = await read_member(request, "flavor")
         name = str(body.get("name") or "").strip()
         if not name or len(name) > 255:
             raise bad_request("Invalid input for field/attribute name.")
@@ -181,9 +165,7 @@ class FlavorsMixin(NovaBase):
         self._admin(ctx, "os_compute_api:os-flavor-extra-specs:create")
         await self.cloud.faults.hit("compute.set_extra_specs")
         flavor = self._flavor(request.match_info["id"])
-        specs = (await read_json(request)).get("extra_specs")
-        if not isinstance(specs, dict):
-            raise bad_request("Invalid input for field/attribute extra_specs.")
+        specs = await read_member(request, "extra_specs")
         flavor["extra_specs"].update({str(k): str(v) for k, v in specs.items()})
         self.store.put("flavor", flavor)
         return json_response({"extra_specs": flavor["extra_specs"]})

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    as_bool,
-    ctx_of,
-    json_response,
-    not_found,
-    now_iso,
-)
+from ..api import ctx_of, json_response
+from ..core import JSON, as_bool, now_iso
+from ..errors import not_found
 from .common import NovaBase
 
 
@@ -79,10 +74,9 @@ class HostsMixin(NovaBase):
             self._paginate(hosts, request, "hypervisors") if self.mv(request) >= (2, 33) else (hosts, [])
         )
         detail = request.path.endswith("/detail")
-        body: JSON = {"hypervisors": [self._render_hypervisor(h, request, detail) for h in hosts]}
-        if links:
-            body["hypervisors_links"] = links
-        return json_response(body)
+        return self._listing(
+            "hypervisors", [self._render_hypervisor(h, request, detail) for h in hosts], links
+        )
 
     async def show_hypervisor(self, request: web.Request) -> web.Response:
         """GET /compute/v2.1/os-hypervisors/{id}."""

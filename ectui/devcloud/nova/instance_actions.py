@@ -6,13 +6,9 @@ import hashlib
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    Context,
-    ctx_of,
-    json_response,
-    not_found,
-)
+from ..api import Context, ctx_of, json_response
+from ..core import JSON
+from ..errors import not_found
 from .common import NovaBase
 
 
@@ -44,13 +40,18 @@ class InstanceActionsMixin(NovaBase):
             out["events"] = events
         return out
 
-    async def list_instance_actions(self, request: web.Request) -> web.Response:
-        """GET /compute/v2.1/servers/{id}/os-instance-actions."""
-        ctx = ctx_of(request)
+    def _server_with_actions(self, request: web.Request, ctx: Context) -> str:
+        """The id of the request's server, deleted or not (its action log outlives it); 404 when not the caller's."""
         server_id = request.match_info["id"]
         s = self.store.get("server", server_id)
         if s is None or (not ctx.is_admin and s["project_id"] != ctx.project_id):
             raise not_found(f"Instance {server_id} could not be found.")
+        return server_id
+
+    async def list_instance_actions(self, request: web.Request) -> web.Response:
+        """GET /compute/v2.1/servers/{id}/os-instance-actions."""
+        ctx = ctx_of(request)
+        server_id = self._server_with_actions(request, ctx)
         actions = sorted(
             self.store.find("iaction", server_id=server_id), key=lambda a: a["seq"], reverse=True
         )
@@ -61,10 +62,7 @@ class InstanceActionsMixin(NovaBase):
     async def show_instance_action(self, request: web.Request) -> web.Response:
         """GET /compute/v2.1/servers/{id}/os-instance-actions/{req}."""
         ctx = ctx_of(request)
-        server_id = request.match_info["id"]
-        s = self.store.get("server", server_id)
-        if s is None or (not ctx.is_admin and s["project_id"] != ctx.project_id):
-            raise not_found(f"Instance {server_id} could not be found.")
+        server_id = self._server_with_actions(request, ctx)
         a = self.store.get("iaction", request.match_info["req"])
         if a is None or a["server_id"] != server_id:
             raise not_found(

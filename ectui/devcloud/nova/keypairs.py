@@ -9,17 +9,9 @@ import re
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    bad_request,
-    conflict,
-    ctx_of,
-    forbidden,
-    json_response,
-    not_found,
-    now_iso,
-    read_json,
-)
+from ..api import ctx_of, json_response, read_member
+from ..core import JSON, now_iso
+from ..errors import bad_request, conflict, forbidden, not_found
 from .common import NovaBase
 
 
@@ -64,9 +56,7 @@ class KeypairsMixin(NovaBase):
         """POST /compute/v2.1/os-keypairs."""
         ctx = ctx_of(request)
         mv = self.mv(request)
-        body = (await read_json(request)).get("keypair")
-        if not isinstance(body, dict):
-            raise bad_request("Invalid input for field/attribute keypair.")
+        body = await read_member(request, "keypair")
         name = str(body.get("name") or "")
         if not name or len(name) > 255 or not re.fullmatch(r"[A-Za-z0-9 _.@-]+", name):
             raise bad_request("Keypair data is invalid: Keypair name contains unsafe characters")

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    as_bool,
-    bad_request,
-    ctx_of,
-    forbidden,
-    json_response,
-    read_json,
-)
+from ..api import ctx_of, json_response, read_member
+from ..core import JSON, as_bool
 from ..defaults import DEFAULT_QUOTAS
+from ..errors import bad_request, forbidden
 from .common import NovaBase
 
 
@@ -65,9 +59,7 @@ class QuotasMixin(NovaBase):
         ctx = ctx_of(request)
         self._admin(ctx, "os_compute_api:os-quota-sets:update")
         project = request.match_info["project"]
-        body = (await read_json(request)).get("quota_set")
-        if not isinstance(body, dict):
-            raise bad_request("Invalid input for field/attribute quota_set.")
+        body = await read_member(request, "quota_set")
         doc = self.store.get("quota", project) or {"id": project}
         for key, value in body.items():
             if key == "force":

@@ -11,21 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    ApiError,
-    Context,
-    as_bool,
-    bad_request,
-    base_url,
-    conflict,
-    ctx_of,
-    json_response,
-    new_id,
-    not_found,
-    now_iso,
-    read_json,
-)
+from ..api import Context, base_url, ctx_of, json_response, read_json, read_member
+from ..core import JSON, as_bool, new_id, now_iso
+from ..errors import ApiError, bad_request, conflict, not_found
 from .common import POWER, NovaBase, P, password
 
 
@@ -178,10 +166,7 @@ class ServersMixin(NovaBase):
         else:
             items = [{"id": s["id"], "name": s["name"], "links": self._links(base_url(request), "servers", s["id"])}
                      for s in servers]  # fmt: skip
-        body: JSON = {"servers": items}
-        if links:
-            body["servers_links"] = links
-        return json_response(body)
+        return self._listing("servers", items, links)
 
     async def show_server(self, request: web.Request) -> web.Response:
         """GET /compute/v2.1/servers/{id}."""
@@ -209,9 +194,7 @@ class ServersMixin(NovaBase):
         """POST /compute/v2.1/servers."""
         ctx = ctx_of(request)
         mv = self.mv(request)
-        body = (await read_json(request)).get("server")
-        if not isinstance(body, dict):
-            raise bad_request("Invalid input for field/attribute server.")
+        body = await read_member(request, "server")
         name = str(body.get("name") or "").strip()
         if not name:
             raise bad_request(
@@ -300,7 +283,7 @@ class ServersMixin(NovaBase):
             "power_state": POWER["NOSTATE"],
             "status": "BUILD",
             "host": host,
-            "zone": zone or (self._host(host)["zone"] if host and self._host(host) else "nova"),
+            "zone": zone or (found["zone"] if host and (found := self._host(host)) else "nova"),
             "pinned_zone": zone if body.get("availability_zone") else None,
             "image_id": image_id,
             "flavor": {
@@ -366,7 +349,7 @@ class ServersMixin(NovaBase):
                     "Additional properties are not allowed ('host', 'hypervisor_hostname' were unexpected)"
                 )
             self._admin(ctx, "compute:servers:create:requested_destination")
-            wanted = body.get("host") or body.get("hypervisor_hostname")
+            wanted = str(body.get("host") or body.get("hypervisor_hostname"))
             if (
                 body.get("host")
                 and body.get("hypervisor_hostname")
@@ -460,26 +443,23 @@ class ServersMixin(NovaBase):
         return json_response({"metadata": s["metadata"]})
 
     async def update_metadata(self, request: web.Request) -> web.Response:
-        """POST /compute/v2.1/servers/{id}/metadata."""
-        ctx = ctx_of(request)
-        s = self._server(request.match_info["id"], ctx)
-        self._check_lock(s, ctx)
-        meta = (await read_json(request)).get("metadata")
-        if not isinstance(meta, dict):
-            raise bad_request("Malformed request body: metadata must be an object")
-        s["metadata"].update({str(k): str(v) for k, v in meta.items()})
-        self._save(s)
-        return json_response({"metadata": s["metadata"]})
+        """POST /compute/v2.1/servers/{id}/metadata: add or change the given items."""
+        return await self._write_metadata(request, replace=False)
 
     async def replace_metadata(self, request: web.Request) -> web.Response:
-        """PUT /compute/v2.1/servers/{id}/metadata."""
+        """PUT /compute/v2.1/servers/{id}/metadata: the given items become the whole metadata."""
+        return await self._write_metadata(request, replace=True)
+
+    async def _write_metadata(self, request: web.Request, *, replace: bool) -> web.Response:
         ctx = ctx_of(request)
         s = self._server(request.match_info["id"], ctx)
         self._check_lock(s, ctx)
-        meta = (await read_json(request)).get("metadata")
-        if not isinstance(meta, dict):
-            raise bad_request("Malformed request body: metadata must be an object")
-        s["metadata"] = {str(k): str(v) for k, v in meta.items()}
+        meta = await read_member(request, "metadata", "Malformed request body: metadata must be an object")
+        items = {str(k): str(v) for k, v in meta.items()}
+        if replace:
+            s["metadata"] = items
+        else:
+            s["metadata"].update(items)
         self._save(s)
         return json_response({"metadata": s["metadata"]})
 

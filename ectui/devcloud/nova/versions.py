@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..core import (
-    JSON,
-    ApiError,
-    base_url,
-    ctx_of,
-    json_response,
-    not_found,
-)
+from ..api import base_url, ctx_of, json_response
+from ..core import JSON
+from ..errors import ApiError, not_found
 from .common import MAX_VERSION, MIN_VERSION, NovaBase, P
 
 VENDOR_EXTENSIONS = (
