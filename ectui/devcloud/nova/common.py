@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..api import MV, Context, base_url
+from ..api import MV, Context, base_url, json_response
 from ..base import Cloud, ServiceApp
 from ..core import JSON, new_id, now_iso, request_id
 from ..errors import bad_request, conflict, forbidden, not_found
