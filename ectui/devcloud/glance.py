@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 from collections import deque
@@ -306,10 +307,8 @@ class Glance(ServiceApp):
             raise ApiError(
                 415, f"Unsupported Content-Type {ctype}; use application/openstack-images-v2.1-json-patch"
             )
-        import json as _json
-
         try:
-            ops = _json.loads(await request.read())
+            ops = json.loads(await request.read())
         except ValueError:
             raise bad_request("Malformed JSON-patch body") from None
         if not isinstance(ops, list):

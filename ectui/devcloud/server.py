@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
@@ -275,8 +276,6 @@ class DevCloud:
         count = int(body.get("count", 100))
         prefix = str(body.get("prefix", "bulk-"))
         project = seeding.project_id(self)
-        import hashlib
-
         md5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
         sha = hashlib.sha512(b"").hexdigest()
         with self.store.transaction():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import secrets
 
 from aiohttp import web
@@ -21,8 +23,6 @@ def console_lines(s: JSON, tick: float) -> list[str]:
     Deterministic from the server's name, id and age (since `launched_at`; up to `updated` when the server
     is not ACTIVE, so a stopped server's log stops growing).
     """
-    import datetime as dt
-
     name, sid = str(s.get("name", "")), str(s["id"])
     lines = [
         "[    0.000000] Linux version 5.15.0-devcloud (builder@devcloud) #1 SMP",
@@ -49,13 +49,6 @@ def console_lines(s: JSON, tick: float) -> list[str]:
         f"[{3 + n * step:12.6f}] devcloud-agent: heartbeat {n} of {name}" for n in range(1, ticks + 1)
     )
     return lines
-
-
-def html_escape(text: str) -> str:
-    """Escape text for the console stand-in page."""
-    import html
-
-    return html.escape(text)
 
 
 class ConsoleMixin(NovaBase):
@@ -113,7 +106,7 @@ class ConsoleMixin(NovaBase):
 
     async def vnc_page(self, request: web.Request) -> web.Response:
         """GET /vnc_auto.html."""
-        server = html_escape(request.query.get("server", ""))
+        server = html.escape(request.query.get("server", ""))
         return web.Response(
             text=f"<html><body><h1>Dev cloud console</h1><p>Server {server}: this is a stand-in for noVNC.</p>"
             "</body></html>",
