@@ -32,7 +32,7 @@ class _Server(aioftp.Server):
 
 
 class FtpServer:
-    """A real FTP server on the ISO directory (user/password from seed.py)."""
+    """A real FTP server on the ISO directory (user and password from defaults.py)."""
 
     def __init__(
         self, root: Path, *, block_size: int = 1 << 20, user: str = FTP_USER, password: str = FTP_PASSWORD

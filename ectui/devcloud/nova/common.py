@@ -91,7 +91,8 @@ class NovaBase(ServiceApp):
             body[f"{name}_links"] = links
         return json_response(body)
 
-    def _paginate(self, items: list[JSON], request: web.Request, kind: str) -> tuple[list[JSON], list[JSON]]:
+    def _paginate(self, items: list[JSON], request: web.Request) -> tuple[list[JSON], list[JSON]]:
+        """The page the request's marker and limit select, and a next link when more follow."""
         q = request.query
         if "marker" in q:
             ids = [i["id"] for i in items]
@@ -107,7 +108,7 @@ class NovaBase(ServiceApp):
             return items, [{"rel": "next", "href": f"{base_url(request)}{request.path}?{urlencode(params)}"}]
         return items, []
 
-    # -- capacity and quotas -----------------------------------------------------------------------
+    # -- capacity and quota checks ---------------------------------------------------------------------
     @staticmethod
     def _live(server: JSON) -> bool:
         return not server.get("deleted")
@@ -134,11 +135,8 @@ class NovaBase(ServiceApp):
             use["vms"] += 1
         return use
 
-    def _fits(self, host: JSON, vcpus: int, ram: int, ignore: JSON | None = None) -> bool:
+    def _fits(self, host: JSON, vcpus: int, ram: int) -> bool:
         use = self.host_usage(host["name"])
-        if ignore is not None:
-            use["vcpus"] -= ignore["vcpus"]
-            use["ram"] -= ignore["ram"]
         return (
             use["vcpus"] + vcpus <= host["vcpus"] * self.cloud.cpu_allocation_ratio
             and use["ram"] + ram <= host["memory_mb"] * self.cloud.ram_allocation_ratio
@@ -175,7 +173,7 @@ class NovaBase(ServiceApp):
                     f"Quota exceeded for {key}: Requested {delta}, but already used {used[key]} of {limits[key]} {key}"
                 )
 
-    # -- servers: lookup and rendering ----------------------------------------------------------------
+    # -- server lookup and saving -----------------------------------------------------------------------
     def _server(self, server_id: str, ctx: Context) -> JSON:
         s = self.store.get("server", server_id)
         if s is None or not self._live(s) or (not ctx.is_admin and s["project_id"] != ctx.project_id):
@@ -250,7 +248,7 @@ class NovaBase(ServiceApp):
         pending = s.pop("pending")
         getattr(self, f"_finish_{pending['op']}")(s, **pending["args"])
 
-    # -- actions ---------------------------------------------------------------------------------------
+    # -- lock and state checks -----------------------------------------------------------------------
     def _check_lock(self, s: JSON, ctx: Context) -> None:
         if s.get("locked") and not ctx.is_admin:
             raise conflict(f"Instance {s['id']} is locked")

@@ -92,7 +92,7 @@ class FlavorsMixin(NovaBase):
         key = {"flavorid": "id", "memory_mb": "ram", "root_gb": "disk"}.get(key, key)
         flavors.sort(key=lambda f: (f.get(key) is None, f.get(key) if not isinstance(f.get(key), str) else f[key]),
                      reverse=q.get("sort_dir", "asc") == "desc")  # fmt: skip
-        flavors, links = self._paginate(flavors, request, "flavors")
+        flavors, links = self._paginate(flavors, request)
         detail = request.path.endswith("/detail")
         return self._listing("flavors", [self._render_flavor(f, request, detail) for f in flavors], links)
 

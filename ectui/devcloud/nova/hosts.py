@@ -70,9 +70,7 @@ class HostsMixin(NovaBase):
             hosts = [h for h in hosts if pattern in h["name"]]
             if not hosts:
                 raise not_found(f"No hypervisor matching '{pattern}' could be found.")
-        hosts, links = (
-            self._paginate(hosts, request, "hypervisors") if self.mv(request) >= (2, 33) else (hosts, [])
-        )
+        hosts, links = self._paginate(hosts, request) if self.mv(request) >= (2, 33) else (hosts, [])
         detail = request.path.endswith("/detail")
         return self._listing(
             "hypervisors", [self._render_hypervisor(h, request, detail) for h in hosts], links

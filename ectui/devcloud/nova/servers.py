@@ -160,7 +160,7 @@ class ServersMixin(NovaBase):
         servers.sort(
             key=lambda s: (str(s.get(key, "")), s["created_seq"]), reverse=q.get("sort_dir", "desc") != "asc"
         )
-        servers, links = self._paginate(servers, request, "servers")
+        servers, links = self._paginate(servers, request)
         if request.path.endswith("/detail"):
             items = [self.render_server(s, request, ctx) for s in servers]
         else:
