@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, Operation, OperationStep, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudError, classify
 from ectui.services.operations.engine import (
@@ -36,6 +36,7 @@ from ectui.services.progress import (
     ProgressCallback,
     ignore_progress,
 )
+from ectui.services.records import get_row, json_fields, one_of
 from ectui.services.validation import required_text, whole_number
 
 if TYPE_CHECKING:
@@ -137,38 +138,33 @@ class ImageUpload:
 
         An empty name is the file name without its suffix; an empty disk format is guessed from the suffix.
         """
-        text = required_text(str(path) if path else "", N_("File"), max_len=4096)
+        text = required_text(str(path) if path else "", N_("File"), field_id="path", max_len=4096)
         file = Path(text).expanduser()
         if not file.is_file():
-            raise ValidationError("image.no_file", field=N_("File"), path=text)
+            raise ValidationError("image.no_file", field=N_("File"), field_id="path", path=text)
         try:
             size = file.stat().st_size
             with file.open("rb"):
                 pass
         except OSError:
-            raise ValidationError("image.no_file", field=N_("File"), path=text) from None
+            raise ValidationError("image.no_file", field=N_("File"), field_id="path", path=text) from None
         if size == 0:
-            raise ValidationError("image.empty_file", field=N_("File"), path=text)
-        cluster = required_text(cluster, N_("Cluster"), max_len=64)
-        name = required_text(name or file.stem, N_("Image name"), max_len=255)
-        disk = (disk_format or "").strip().lower() or guess_disk_format(file)
-        if disk not in DISK_FORMATS:
-            raise ValidationError(
-                "validation.choice", field=N_("Disk format"), choices=", ".join(DISK_FORMATS), value=disk
-            )
-        container = (container_format or "bare").strip().lower()
-        if container not in CONTAINER_FORMATS:
-            raise ValidationError(
-                "validation.choice",
-                field=N_("Container format"),
-                choices=", ".join(CONTAINER_FORMATS),
-                value=container,
-            )
-        os_name = (os_type or "").strip().lower()
-        if os_name not in OS_TYPES:
-            raise ValidationError(
-                "validation.choice", field=N_("OS type"), choices=", ".join(OS_TYPES), value=os_name
-            )
+            raise ValidationError("image.empty_file", field=N_("File"), field_id="path", path=text)
+        cluster = required_text(cluster, N_("Cluster"), field_id="cluster", max_len=64)
+        name = required_text(name or file.stem, N_("Image name"), field_id="name", max_len=255)
+        disk = one_of(
+            (disk_format or "").strip().lower() or guess_disk_format(file),
+            DISK_FORMATS,
+            N_("Disk format"),
+            field_id="disk_format",
+        )
+        container = one_of(
+            (container_format or "bare").strip().lower(),
+            CONTAINER_FORMATS,
+            N_("Container format"),
+            field_id="container_format",
+        )
+        os_name = one_of((os_type or "").strip().lower(), OS_TYPES, N_("OS type"), field_id="os_type")
         return cls(
             path=file.resolve(),
             cluster=cluster,
@@ -176,8 +172,12 @@ class ImageUpload:
             disk_format=disk,
             container_format=container,
             os_type=os_name,
-            min_disk=whole_number(min_disk if min_disk != "" else 0, N_("Min disk (GB)"), maximum=100_000),
-            min_ram=whole_number(min_ram if min_ram != "" else 0, N_("Min RAM (MB)"), maximum=10_000_000),
+            min_disk=whole_number(
+                min_disk if min_disk != "" else 0, N_("Min disk (GB)"), field_id="min_disk", maximum=100_000
+            ),
+            min_ram=whole_number(
+                min_ram if min_ram != "" else 0, N_("Min RAM (MB)"), field_id="min_ram", maximum=10_000_000
+            ),
         )
 
 
@@ -224,27 +224,12 @@ class ImageInfo:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "cloud_id": self.cloud_id,
-            "name": self.name,
-            "disk_format": self.disk_format,
-            "container_format": self.container_format,
-            "size": self.size,
-            "checksum": self.checksum,
-            "status": self.status,
-            "visibility": self.visibility,
-            "os_type": self.os_type,
-            "min_disk": self.min_disk,
-            "min_ram": self.min_ram,
-            "source": self.source,
-            "enabled": self.enabled,
-            "gone": self.gone,
-            "uploaded_by": self.uploaded_by,
-            "created": self.created,
-            "synced_at": self.synced_at.isoformat(timespec="seconds"),
-        }
+        return json_fields(
+            self,
+            "id cluster cloud_id name disk_format container_format size checksum status "
+            "visibility os_type min_disk min_ram source enabled gone uploaded_by created "
+            "synced_at",
+        )
 
 
 @dataclass(frozen=True)
@@ -261,14 +246,7 @@ class ImageSyncResult:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {
-            "cluster": self.cluster,
-            "added": self.added,
-            "updated": self.updated,
-            "gone": self.gone,
-            "pages": self.pages,
-            "total": self.total,
-        }
+        return json_fields(self, "cluster added updated gone pages total")
 
 
 # ------------------------------------------------------------------ the service
@@ -283,19 +261,16 @@ class ImageService:
         clusters: ClusterService,
         license_service: ConsoleLicenseService,
         settings: Settings,
+        *,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._clusters = clusters
         self._license = license_service
         self._settings = settings
+        self._audit = audit
         self._engine = OperationEngine(db, settings.operator)
         """Records uploads while they run (crash recovery)."""
-
-    async def _check_license(self) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        policy.ensure_writable()
-        policy.require_feature(FEATURE)
 
     # -- sync
 
@@ -303,7 +278,7 @@ class ImageService:
     async def sync(self, cluster: str) -> ImageSyncResult:
         """Copy the cluster's active images (all pages) with one bulk upsert; mark the vanished ones gone."""
         info = await self._clusters.get(cluster)
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         rows, pages = await self._clusters.connections.call(info.id, fetch_active_images)
         return await asyncio.to_thread(self.store_synced, info.id, info.name, rows, pages)
 
@@ -355,7 +330,7 @@ class ImageService:
     @audited("image.set_enabled", lambda a: f"{a['image_id']} → {'on' if a['enabled'] else 'off'}")
     async def set_enabled(self, image_id: int, enabled: bool) -> ImageInfo:
         """Allow (or stop) making new templates from an image; existing templates are not touched."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
 
         def change() -> ImageInfo:
             with self._db.session() as session:
@@ -369,7 +344,7 @@ class ImageService:
     @audited("image.delete", "image_id")
     async def delete(self, image_id: int) -> ImageInfo:
         """Delete an image uploaded through the console: in Glance, then here. Synced images refuse."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         image = await self.get(image_id)
         if not image.deletable:
             raise ImageError("image.not_uploaded", name=image.name)
@@ -402,7 +377,7 @@ class ImageService:
         the half-made image is deleted from the cloud and nothing is recorded.
         """
         info = await self._clusters.get(request.cluster)
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         cancel = cancel or CancelToken()
         mark = uuid.uuid4().hex
         conn_call = self._clusters.connections.call
@@ -588,10 +563,7 @@ class ImageService:
 
     @staticmethod
     def _row(session: Session, image_id: int) -> Image:
-        row = session.get(Image, image_id)
-        if row is None:
-            raise ImageError("image.not_found", id=image_id)
-        return row
+        return get_row(session, Image, image_id, ImageError, "image.not_found")
 
     @staticmethod
     def _cluster_id(session: Session, name: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, ConsoleState, Project, QuotaReservation, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import optional_text, required_text, whole_number
 
@@ -107,21 +107,28 @@ class ProjectDraft:
         description: str = "",
     ) -> ProjectDraft:
         """Validate raw values; raises ValidationError naming the field."""
-        name = required_text(name, N_("Project name"), max_len=64)
+        name = required_text(name, N_("Project name"), field_id="name", max_len=64)
         if not _NAME.match(name):
-            raise ValidationError("project.bad_name", field=N_("Project name"), value=name)
+            raise ValidationError("project.bad_name", field=N_("Project name"), field_id="name", value=name)
         quota = Amounts(
-            vcpus=whole_number(vcpus, N_("vCPU quota"), minimum=0, maximum=1_000_000),
-            ram_gb=whole_number(ram_gb, N_("RAM quota (GB)"), minimum=0, maximum=100_000_000),
-            vms=whole_number(vms, N_("VM quota"), minimum=0, maximum=1_000_000),
-            public_ips=whole_number(public_ips, N_("Public IP quota"), minimum=0, maximum=1_000_000),
+            vcpus=whole_number(vcpus, N_("vCPU quota"), field_id="vcpus", minimum=0, maximum=1_000_000),
+            ram_gb=whole_number(
+                ram_gb, N_("RAM quota (GB)"), field_id="ram_gb", minimum=0, maximum=100_000_000
+            ),
+            vms=whole_number(vms, N_("VM quota"), field_id="vms", minimum=0, maximum=1_000_000),
+            public_ips=whole_number(
+                public_ips, N_("Public IP quota"), field_id="public_ips", minimum=0, maximum=1_000_000
+            ),
         )
         return cls(
             name=name,
             cluster=(cluster or "").strip() or None,
-            cloud_project=optional_text(cloud_project, N_("Cloud project"), max_len=200) or name,
+            cloud_project=optional_text(
+                cloud_project, N_("Cloud project"), field_id="cloud_project", max_len=200
+            )
+            or name,
             quota=quota,
-            description=optional_text(description, N_("Description")),
+            description=optional_text(description, N_("Description"), field_id="description"),
         )
 
 
@@ -181,10 +188,18 @@ def _add(row: Project, prefix: str, delta: Amounts) -> None:
 class ProjectService:
     """Projects, the operator's current project, quotas and reservations."""
 
-    def __init__(self, settings: Settings, db: Database, license_service: ConsoleLicenseService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        license_service: ConsoleLicenseService,
+        *,
+        audit: AuditService | None = None,
+    ) -> None:
         self._settings = settings
         self._db = db
         self._license = license_service
+        self._audit = audit
 
     # -- projects
 
@@ -208,11 +223,10 @@ class ProjectService:
     @audited("project.add", "draft.name")
     async def add(self, draft: ProjectDraft) -> ProjectInfo:
         """Create a project (mapped to a cloud project of a cluster)."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._add, draft)
 
     def _add(self, draft: ProjectDraft) -> ProjectInfo:
-        self._license.policy().ensure_writable()
         try:
             with self._db.session() as session:
                 if session.scalar(select(Project.id).where(Project.name == draft.name)) is not None:
@@ -239,11 +253,10 @@ class ProjectService:
     @audited("project.set_quota", "name")
     async def set_quota(self, name: str, quota: Amounts) -> ProjectInfo:
         """Change a project's quota; never below what is used and reserved now."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._set_quota, name, quota)
 
     def _set_quota(self, name: str, quota: Amounts) -> ProjectInfo:
-        self._license.policy().ensure_writable()
         with self._db.locked_session() as session:
             row = self._row(session, name, lock=True)
             in_use = _amounts(row, "used") + _amounts(row, "reserved")
@@ -257,10 +270,9 @@ class ProjectService:
     @audited("project.delete", "name")
     async def delete(self, name: str) -> None:
         """Delete a project with nothing used or reserved."""
-        await self._license.status()
+        await self._license.require(write=True)
 
         def remove() -> None:
-            self._license.policy().ensure_writable()
             with self._db.locked_session() as session:
                 row = self._row(session, name, lock=True)
                 if any(getattr(_amounts(row, p), k) for p in ("used", "reserved") for k, _l in RESOURCES):
