@@ -1,8 +1,9 @@
-"""Clusters (SPEC C1, C3) and their compute nodes (C2), within the license limits (K3)."""
+"""Clusters and their compute nodes, within the license limits."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import datetime as dt
 import re
@@ -222,11 +223,6 @@ class NodeInfo:
         """Unallocated vCPUs."""
         return max(self.vcpus - self.vcpus_used, 0)
 
-    @property
-    def memory_mb_free(self) -> int:
-        """Unallocated RAM in MiB."""
-        return max(self.memory_mb - self.memory_mb_used, 0)
-
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return json_fields(
@@ -319,7 +315,7 @@ class ClusterService:
         """All clusters by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[ClusterInfo]:
+    def _list(self) -> builtins.list[ClusterInfo]:
         with self._db.session() as session:
             return [
                 self._info(session, row) for row in session.scalars(select(Cluster).order_by(Cluster.name))
@@ -478,7 +474,7 @@ class ClusterService:
         return await asyncio.to_thread(self._store_nodes, info, hypervisors, zones)
 
     def _store_nodes(
-        self, info: ClusterInfo, hypervisors: list[dict[str, Any]], zones: dict[str, str]
+        self, info: ClusterInfo, hypervisors: builtins.list[dict[str, Any]], zones: dict[str, str]
     ) -> NodeSyncResult:
         policy = self._license.policy()
         now = utcnow()
@@ -529,11 +525,11 @@ class ClusterService:
             )
         return NodeSyncResult(info.name, added, updated, gone, nodes)
 
-    async def list_nodes(self, cluster: str | None = None) -> list[NodeInfo]:
+    async def list_nodes(self, cluster: str | None = None) -> builtins.list[NodeInfo]:
         """Nodes of one cluster or all, as last synced."""
         return await asyncio.to_thread(self._list_nodes, cluster)
 
-    def _list_nodes(self, cluster: str | None) -> list[NodeInfo]:
+    def _list_nodes(self, cluster: str | None) -> builtins.list[NodeInfo]:
         with self._db.session() as session:
             query = select(ComputeNode, Cluster.name).join(Cluster).order_by(Cluster.name, ComputeNode.name)
             if cluster is not None:

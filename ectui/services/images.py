@@ -1,15 +1,16 @@
-"""Glance images of the clusters (SPEC I1-I4): sync, list, upload, enable/disable, delete."""
+"""Glance images of the clusters: sync, list, upload, enable/disable, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import json
 import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -40,6 +41,8 @@ from ectui.services.records import get_row, json_fields, one_of
 from ectui.services.validation import required_text, whole_number
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from ectui.config import Settings
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService
@@ -294,11 +297,14 @@ class ImageService:
             seen = {r["cloud_id"] for r in rows}
             if rows:
                 session.execute(_upsert(session), rows)
-            gone = session.execute(
-                update(Image)
-                .where(Image.cluster_id == cluster_id, Image.gone.is_(False), Image.synced_at != now)
-                .values(gone=True)
-                .execution_options(synchronize_session=False)
+            gone = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    update(Image)
+                    .where(Image.cluster_id == cluster_id, Image.gone.is_(False), Image.synced_at != now)
+                    .values(gone=True)
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
         added = len(seen - known)
         return ImageSyncResult(cluster, added, len(seen) - added, gone or 0, pages, len(seen))
@@ -309,7 +315,7 @@ class ImageService:
         """Images of one cluster or all, by cluster then name (gone ones included, marked)."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[ImageInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[ImageInfo]:
         with self._db.session() as session:
             query = select(Image, Cluster.name).join(Cluster).order_by(Cluster.name, Image.name, Image.id)
             if cluster is not None:
@@ -502,7 +508,7 @@ class ImageService:
 
     # -- crash recovery
 
-    async def recover_uploads(self) -> list[Recovered]:
+    async def recover_uploads(self) -> builtins.list[Recovered]:
         """Delete the half-made Glance images of uploads a dead console left, or whose rollback could not reach the cloud.
 
         An upload is recorded (an `image_upload` operation: cluster, name, mark property) before its
@@ -595,13 +601,17 @@ _SYNCED_COLUMNS = (
 
 def _upsert(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        stmt = postgresql_insert(Image)
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(Image)
     else:  # pragma: no cover - the console supports SQLite and PostgreSQL
         raise ServiceError("validation.db_url", field="--db-url")
-    stmt = insert(Image)
     return stmt.on_conflict_do_update(
         index_elements=[Image.cluster_id, Image.cloud_id],
         set_={column: stmt.excluded[column] for column in _SYNCED_COLUMNS},

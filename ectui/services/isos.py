@@ -1,8 +1,9 @@
-"""ISO files on the clusters' FTP/NFS shares: sync, resumable upload, enable/disable, edit, delete (SPEC S1-S5)."""
+"""ISO files on the clusters' FTP/NFS shares: sync, resumable upload, enable/disable, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import os
 import time
@@ -325,7 +326,7 @@ class IsoService:
         await self._license.require(FEATURE)
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[IsoInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[IsoInfo]:
         with self._db.session() as session:
             query = (
                 select(IsoFile, Cluster.name).join(Cluster).order_by(Cluster.name, IsoFile.name, IsoFile.id)
@@ -368,7 +369,7 @@ class IsoService:
         return await asyncio.to_thread(self._store_sync, info.id, info.name, files, listing.skipped)
 
     def _store_sync(
-        self, cluster_id: int, cluster: str, files: list[Any], skipped: tuple[SkippedEntry, ...] = ()
+        self, cluster_id: int, cluster: str, files: builtins.list[Any], skipped: tuple[SkippedEntry, ...] = ()
     ) -> IsoSyncResult:
         now = utcnow()
         added = updated = gone = 0
@@ -564,12 +565,12 @@ class IsoService:
     def _stale(self, row: IsoUpload) -> bool:
         return (utcnow() - row.updated_at).total_seconds() >= self.stale_after
 
-    async def interrupted(self, cluster: str | None = None) -> list[UploadInfo]:
+    async def interrupted(self, cluster: str | None = None) -> builtins.list[UploadInfo]:
         """Uploads that stopped before the end (cut, cancelled by a quit, or a console that died)."""
         await self._license.require(FEATURE)
         return await asyncio.to_thread(self._interrupted, cluster)
 
-    def _interrupted(self, cluster: str | None) -> list[UploadInfo]:
+    def _interrupted(self, cluster: str | None) -> builtins.list[UploadInfo]:
         with self._db.session() as session:
             query = select(IsoUpload, Cluster.name).join(Cluster).order_by(IsoUpload.id)
             if cluster is not None:

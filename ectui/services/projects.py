@@ -1,4 +1,4 @@
-"""Projects and their quotas (SPEC P1): transactional reservations so two operators never oversubscribe.
+"""Projects and their quotas: transactional reservations so two operators never oversubscribe.
 
 Nova counts usage but keeps no reservations; the console keeps them. Every change of `used` or
 `reserved` happens in `Database.locked_session()`: `BEGIN IMMEDIATE` on SQLite, `SELECT … FOR
@@ -8,6 +8,7 @@ UPDATE` of the project row elsewhere, so racing operators (even in separate proc
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -207,7 +208,7 @@ class ProjectService:
         """All projects by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[ProjectInfo]:
+    def _list(self) -> builtins.list[ProjectInfo]:
         with self._db.session() as session:
             return [self._info(session, p) for p in session.scalars(select(Project).order_by(Project.name))]
 
@@ -394,7 +395,7 @@ class ProjectService:
 
         return await asyncio.to_thread(free)
 
-    async def held(self, name: str) -> list[Reservation]:
+    async def held(self, name: str) -> builtins.list[Reservation]:
         """The reservations a project holds now."""
 
         def load() -> list[Reservation]:

@@ -1,4 +1,4 @@
-"""Statistics (SPEC M2): usage by cluster, node and project, storage, and operations per day; CSV export.
+"""Statistics: usage by cluster, node and project, storage, and operations per day; CSV export.
 
 Every figure is aggregated in SQL (GROUP BY, SUM, window functions), so a report costs a fixed number of
 queries whatever the number of VMs, images or operations. Times are stored naive UTC; days are UTC days.
@@ -35,7 +35,7 @@ register_messages(
 )
 
 FEATURE = "statistics"
-"""The licensed module these statistics belong to (SPEC M2)."""
+"""The licensed module these statistics belong to."""
 FAILED_STATES = ("failed", "compensated", "cleanup_pending")
 """Operation states counted as failures."""
 GIB = 1024**3

@@ -1,8 +1,9 @@
-"""System templates made from enabled images (SPEC I3, I5): list, create, edit, delete."""
+"""System templates made from enabled images: list, create, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,7 @@ class TemplateService:
         """Templates of one cluster or all, by cluster then name."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[TemplateInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[TemplateInfo]:
         with self._db.session() as session:
             query = (
                 select(Template, Cluster.name, Image)
