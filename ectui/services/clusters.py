@@ -27,7 +27,7 @@ from ectui.services.openstack.connection import (
     clouds_yaml_config,
     test_connection,
 )
-from ectui.services.records import json_fields
+from ectui.services.records import JsonRecord
 from ectui.services.validation import optional_text, required_text, whole_number
 
 if TYPE_CHECKING:
@@ -168,8 +168,13 @@ class FtpDraft:
 
 
 @dataclass(frozen=True)
-class ClusterInfo:
+class ClusterInfo(JsonRecord):
     """A cluster as lists show it (never its password)."""
+
+    JSON_FIELDS = (
+        "id name source auth_url username project user_domain project_domain region "
+        "storage=storage_mode insecure cacert ftp nodes=node_count created_at production"
+    )
 
     id: int
     name: str
@@ -191,18 +196,15 @@ class ClusterInfo:
     production: bool = False
     """A protected cluster (header coloured, destructive actions ask to type the name)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id name source auth_url username project user_domain project_domain region "
-            "storage=storage_mode insecure cacert ftp nodes=node_count created_at production",
-        )
-
 
 @dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(JsonRecord):
     """A compute node with its capacity."""
+
+    JSON_FIELDS = (
+        "id cluster name zone state status vcpus vcpus_used memory_mb memory_mb_used "
+        "running_vms present synced_at"
+    )
 
     id: int
     cluster: str
@@ -222,14 +224,6 @@ class NodeInfo:
     def vcpus_free(self) -> int:
         """Unallocated vCPUs."""
         return max(self.vcpus - self.vcpus_used, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id cluster name zone state status vcpus vcpus_used memory_mb memory_mb_used "
-            "running_vms present synced_at",
-        )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from ectui.services.progress import (
     ProgressCallback,
     ignore_progress,
 )
-from ectui.services.records import get_row, json_fields, one_of
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import required_text, whole_number
 
 if TYPE_CHECKING:
@@ -190,8 +190,14 @@ def guess_disk_format(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(JsonRecord):
     """An image as lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster cloud_id name disk_format container_format size checksum status "
+        "visibility os_type min_disk min_ram source enabled gone uploaded_by created "
+        "synced_at"
+    )
 
     id: int
     cluster: str
@@ -225,19 +231,12 @@ class ImageInfo:
         """May make new templates: enabled and still in the cloud."""
         return self.enabled and not self.gone
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id cluster cloud_id name disk_format container_format size checksum status "
-            "visibility os_type min_disk min_ram source enabled gone uploaded_by created "
-            "synced_at",
-        )
-
 
 @dataclass(frozen=True)
-class ImageSyncResult:
+class ImageSyncResult(JsonRecord):
     """What an image sync changed."""
+
+    JSON_FIELDS = "cluster added updated gone pages total"
 
     cluster: str
     added: int
@@ -246,10 +245,6 @@ class ImageSyncResult:
     pages: int
     total: int
     """Active images in the cloud now."""
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(self, "cluster added updated gone pages total")
 
 
 # ------------------------------------------------------------------ the service

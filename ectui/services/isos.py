@@ -27,7 +27,7 @@ from ectui.services.progress import (
     Throttle,
     ignore_progress,
 )
-from ectui.services.records import get_row, json_fields, one_of
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import optional_text, required_text
 
 if TYPE_CHECKING:
@@ -91,8 +91,13 @@ class IsoError(ServiceError):
 
 
 @dataclass(frozen=True)
-class IsoInfo:
+class IsoInfo(JsonRecord):
     """An ISO file as the lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster file=file_name name size modified=modified_at os_type description "
+        "source enabled gone mounted=mount_count uploaded_by synced_at"
+    )
 
     id: int
     cluster: str
@@ -113,14 +118,6 @@ class IsoInfo:
     def deletable(self) -> bool:
         """Uploaded through the console and mounted on no VM."""
         return self.source == "uploaded" and self.mount_count == 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id cluster file=file_name name size modified=modified_at os_type description "
-            "source enabled gone mounted=mount_count uploaded_by synced_at",
-        )
 
 
 @dataclass(frozen=True)
@@ -243,8 +240,13 @@ class IsoEdit:
 
 
 @dataclass(frozen=True)
-class UploadInfo:
+class UploadInfo(JsonRecord):
     """A resumable (interrupted) upload."""
+
+    JSON_FIELDS = (
+        "id cluster local_path file=file_name name=display_name os_type size sent status "
+        "started_by started_at updated_at"
+    )
 
     id: int
     cluster: str
@@ -264,14 +266,6 @@ class UploadInfo:
     def percent(self) -> int:
         """How far it got, 0-100."""
         return int(self.sent * 100 / self.size) if self.size else 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id cluster local_path file=file_name name=display_name os_type size sent status "
-            "started_by started_at updated_at",
-        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Pieces the record services (clusters, images, ISOs, templates) share.
 
-- `json_fields`: the JSON form of a listed record, its attributes in a fixed order.
+- `JsonRecord` and `json_fields`: the JSON form of a listed record, its attributes in a fixed order.
 - `one_of`: a form field whose value must come from a fixed set.
 - `get_row`: a database row by id, or the service's "not found" error.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,16 @@ def json_fields(obj: object, *fields: str) -> dict[str, Any]:
         value = getattr(obj, attr or key)
         out[key] = value.isoformat(timespec="seconds") if isinstance(value, dt.datetime) else value
     return out
+
+
+class JsonRecord:
+    """A record whose `to_json` writes the attributes named in `JSON_FIELDS` (see `json_fields`)."""
+
+    JSON_FIELDS: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return json_fields(self, self.JSON_FIELDS)
 
 
 def one_of(value: str, allowed: Collection[str], field: str, *, field_id: str) -> str:

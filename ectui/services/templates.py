@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +17,7 @@ from ectui.i18n import N_
 from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, register_messages
 from ectui.services.images import OS_TYPES
-from ectui.services.records import get_row, json_fields, one_of
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import optional_text, required_text, whole_number
 
 if TYPE_CHECKING:
@@ -89,8 +89,13 @@ class TemplateDraft:
 
 
 @dataclass(frozen=True)
-class TemplateInfo:
+class TemplateInfo(JsonRecord):
     """A template as lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster name kind os_type image_id image=image_name image_cloud_id "
+        "image_enabled min_cpu min_ram_gb min_disk_gb description created_by created_at"
+    )
 
     id: int
     cluster: str
@@ -107,14 +112,6 @@ class TemplateInfo:
     description: str
     created_by: str
     created_at: dt.datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return json_fields(
-            self,
-            "id cluster name kind os_type image_id image=image_name image_cloud_id "
-            "image_enabled min_cpu min_ram_gb min_disk_gb description created_by created_at",
-        )
 
 
 class TemplateService:
