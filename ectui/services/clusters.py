@@ -27,7 +27,7 @@ from ectui.services.openstack.connection import (
     clouds_yaml_config,
     test_connection,
 )
-from ectui.services.records import JsonRecord
+from ectui.services.records import JsonRecord, one_of
 from ectui.services.validation import optional_text, required_text, whole_number
 
 if TYPE_CHECKING:
@@ -84,15 +84,9 @@ class ClusterDraft:
         name = required_text(name, N_("Cluster name"), field_id="name", max_len=64)
         if not _NAME.match(name):
             raise ValidationError("cluster.bad_name", field=N_("Cluster name"), field_id="name", value=name)
-        mode = (storage_mode or "").strip()
-        if mode not in STORAGE_MODES:
-            raise ValidationError(
-                "validation.choice",
-                field=N_("Storage mode"),
-                field_id="storage_mode",
-                choices=", ".join(STORAGE_MODES),
-                value=mode,
-            )
+        mode = one_of(
+            (storage_mode or "").strip(), STORAGE_MODES, N_("Storage mode"), field_id="storage_mode"
+        )
         cloud = (cloud or "").strip() or None
         if cloud:
             _check_cloud_entry(cloud)
