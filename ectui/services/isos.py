@@ -750,7 +750,7 @@ def _iso_row(session: Session, iso_id: int) -> IsoFile:
     return get_row(session, IsoFile, iso_id, IsoError, "iso.not_found")
 
 
-def row_cluster(session: Any, cluster_id: int) -> str:
+def row_cluster(session: Session, cluster_id: int) -> str:
     """The name of a cluster by id."""
     return str(session.scalar(select(Cluster.name).where(Cluster.id == cluster_id)))
 
