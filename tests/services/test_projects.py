@@ -1,4 +1,4 @@
-"""Projects and quotas (SPEC P1): reservations never oversubscribe, also with racing processes."""
+"""Projects and quotas: reservations never oversubscribe, also with racing processes."""
 
 from __future__ import annotations
 
