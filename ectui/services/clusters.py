@@ -1,8 +1,9 @@
-"""Clusters (SPEC C1, C3) and their compute nodes (C2), within the license limits (K3)."""
+"""Clusters and their compute nodes, within the license limits."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import datetime as dt
 import re
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, ClusterFtp, ComputeNode, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.services.openstack.connection import (
     CloudConnections,
@@ -26,6 +27,7 @@ from ectui.services.openstack.connection import (
     clouds_yaml_config,
     test_connection,
 )
+from ectui.services.records import JsonRecord, one_of
 from ectui.services.validation import optional_text, required_text, whole_number
 
 if TYPE_CHECKING:
@@ -79,36 +81,38 @@ class ClusterDraft:
 
         With `password_required=False` (editing), an empty password keeps the stored one.
         """
-        name = required_text(name, N_("Cluster name"), max_len=64)
+        name = required_text(name, N_("Cluster name"), field_id="name", max_len=64)
         if not _NAME.match(name):
-            raise ValidationError("cluster.bad_name", field=N_("Cluster name"), value=name)
-        mode = (storage_mode or "").strip()
-        if mode not in STORAGE_MODES:
-            raise ValidationError(
-                "validation.choice", field=N_("Storage mode"), choices=", ".join(STORAGE_MODES), value=mode
-            )
+            raise ValidationError("cluster.bad_name", field=N_("Cluster name"), field_id="name", value=name)
+        mode = one_of(
+            (storage_mode or "").strip(), STORAGE_MODES, N_("Storage mode"), field_id="storage_mode"
+        )
         cloud = (cloud or "").strip() or None
         if cloud:
             _check_cloud_entry(cloud)
             return cls(name, mode, CloudCredentials(cloud_name=cloud), production=production)
-        url = required_text(auth_url, N_("Auth URL"), max_len=500)
+        url = required_text(auth_url, N_("Auth URL"), field_id="auth_url", max_len=500)
         if not re.match(r"^https?://[^\s/]+", url):
-            raise ValidationError("cluster.bad_url", field=N_("Auth URL"), value=url)
-        cafile = optional_text(cacert, N_("CA file"), max_len=1000)
+            raise ValidationError("cluster.bad_url", field=N_("Auth URL"), field_id="auth_url", value=url)
+        cafile = optional_text(cacert, N_("CA file"), field_id="cacert", max_len=1000)
         if cafile and insecure:
-            raise ValidationError("cluster.cacert_and_insecure", field=N_("CA file"))
+            raise ValidationError("cluster.cacert_and_insecure", field=N_("CA file"), field_id="cacert")
         if cafile and not Path(cafile).expanduser().is_file():
-            raise ValidationError("cluster.no_cacert", field=N_("CA file"), path=cafile)
+            raise ValidationError("cluster.no_cacert", field=N_("CA file"), field_id="cacert", path=cafile)
         if not password and password_required:
-            raise ValidationError("validation.required", field=N_("Password"))
+            raise ValidationError("validation.required", field=N_("Password"), field_id="password")
         credentials = CloudCredentials(
             auth_url=url,
-            username=required_text(username, N_("User name"), max_len=200),
+            username=required_text(username, N_("User name"), field_id="username", max_len=200),
             password=password or "",
-            project_name=required_text(project, N_("Project"), max_len=200),
-            user_domain=optional_text(user_domain, N_("User domain"), max_len=200) or "Default",
-            project_domain=optional_text(project_domain, N_("Project domain"), max_len=200) or "Default",
-            region=optional_text(region, N_("Region"), max_len=200),
+            project_name=required_text(project, N_("Project"), field_id="project", max_len=200),
+            user_domain=optional_text(user_domain, N_("User domain"), field_id="user_domain", max_len=200)
+            or "Default",
+            project_domain=optional_text(
+                project_domain, N_("Project domain"), field_id="project_domain", max_len=200
+            )
+            or "Default",
+            region=optional_text(region, N_("Region"), field_id="region", max_len=200),
             cacert=str(Path(cafile).expanduser()) if cafile else "",
             insecure=insecure,
         )
@@ -121,7 +125,9 @@ def _check_cloud_entry(cloud: str) -> None:
     try:
         clouds_yaml_config().get_one(cloud=cloud)
     except (sdk_exc.ConfigException, KeyError):
-        raise ValidationError("cluster.no_cloud_entry", field=N_("Cloud"), cloud=cloud) from None
+        raise ValidationError(
+            "cluster.no_cloud_entry", field=N_("Cloud"), field_id="cloud", cloud=cloud
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -140,22 +146,29 @@ class FtpDraft:
     ) -> FtpDraft:
         """Validate raw values."""
         if not password:
-            raise ValidationError("validation.required", field=N_("FTP password"))
+            raise ValidationError("validation.required", field=N_("FTP password"), field_id="password")
         directory = (iso_dir or "/").strip() or "/"
         if not directory.startswith("/"):
-            raise ValidationError("cluster.bad_dir", field=N_("ISO directory"), value=directory)
+            raise ValidationError(
+                "cluster.bad_dir", field=N_("ISO directory"), field_id="iso_dir", value=directory
+            )
         return cls(
-            host=required_text(host, N_("FTP host"), max_len=255),
-            port=whole_number(port, N_("FTP port"), minimum=1, maximum=65535),
-            username=required_text(username, N_("FTP user"), max_len=200),
+            host=required_text(host, N_("FTP host"), field_id="host", max_len=255),
+            port=whole_number(port, N_("FTP port"), field_id="port", minimum=1, maximum=65535),
+            username=required_text(username, N_("FTP user"), field_id="username", max_len=200),
             password=password,
             iso_dir=directory,
         )
 
 
 @dataclass(frozen=True)
-class ClusterInfo:
+class ClusterInfo(JsonRecord):
     """A cluster as lists show it (never its password)."""
+
+    JSON_FIELDS = (
+        "id name source auth_url username project user_domain project_domain region "
+        "storage=storage_mode insecure cacert ftp nodes=node_count created_at production"
+    )
 
     id: int
     name: str
@@ -177,31 +190,15 @@ class ClusterInfo:
     production: bool = False
     """A protected cluster (header coloured, destructive actions ask to type the name)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "source": self.source,
-            "auth_url": self.auth_url,
-            "username": self.username,
-            "project": self.project,
-            "user_domain": self.user_domain,
-            "project_domain": self.project_domain,
-            "region": self.region,
-            "storage": self.storage_mode,
-            "insecure": self.insecure,
-            "cacert": self.cacert,
-            "ftp": self.ftp,
-            "nodes": self.node_count,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "production": self.production,
-        }
-
 
 @dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(JsonRecord):
     """A compute node with its capacity."""
+
+    JSON_FIELDS = (
+        "id cluster name zone state status vcpus vcpus_used memory_mb memory_mb_used "
+        "running_vms present synced_at"
+    )
 
     id: int
     cluster: str
@@ -221,29 +218,6 @@ class NodeInfo:
     def vcpus_free(self) -> int:
         """Unallocated vCPUs."""
         return max(self.vcpus - self.vcpus_used, 0)
-
-    @property
-    def memory_mb_free(self) -> int:
-        """Unallocated RAM in MiB."""
-        return max(self.memory_mb - self.memory_mb_used, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "name": self.name,
-            "zone": self.zone,
-            "state": self.state,
-            "status": self.status,
-            "vcpus": self.vcpus,
-            "vcpus_used": self.vcpus_used,
-            "memory_mb": self.memory_mb,
-            "memory_mb_used": self.memory_mb_used,
-            "running_vms": self.running_vms,
-            "present": self.present,
-            "synced_at": self.synced_at.isoformat(timespec="seconds"),
-        }
 
 
 @dataclass(frozen=True)
@@ -284,10 +258,18 @@ class FtpVerdict:
 class ClusterService:
     """Add, edit, remove and test clusters; sync and list their nodes; all checked against the license."""
 
-    def __init__(self, db: Database, box: SecretBox, license_service: ConsoleLicenseService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        license_service: ConsoleLicenseService,
+        *,
+        audit: AuditService | None = None,
+    ) -> None:
         self._db = db
         self._box = box
         self._license = license_service
+        self._audit = audit
         self.connections = CloudConnections(self._credentials)
 
     # -- credentials (never leave the service layer)
@@ -321,7 +303,7 @@ class ClusterService:
         """All clusters by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[ClusterInfo]:
+    def _list(self) -> builtins.list[ClusterInfo]:
         with self._db.session() as session:
             return [
                 self._info(session, row) for row in session.scalars(select(Cluster).order_by(Cluster.name))
@@ -338,12 +320,11 @@ class ClusterService:
     @audited("cluster.add", "draft.name")
     async def add(self, draft: ClusterDraft) -> ClusterInfo:
         """Register a cluster; the license decides whether one more cluster and its storage mode are allowed."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._add, draft)
 
     def _add(self, draft: ClusterDraft) -> ClusterInfo:
         policy = self._license.policy()
-        policy.ensure_writable()
         policy.storage_allowed(draft.storage_mode).raise_if_denied()
         try:
             with self._db.session() as session:
@@ -362,15 +343,13 @@ class ClusterService:
     @audited("cluster.update", "name")
     async def update(self, name: str, draft: ClusterDraft) -> ClusterInfo:
         """Replace a cluster's definition (name may change); its nodes and FTP settings stay."""
-        await self._license.status()
+        await self._license.require(write=True)
         info = await asyncio.to_thread(self._update, name, draft)
         self.connections.forget(info.id)
         return info
 
     def _update(self, name: str, draft: ClusterDraft) -> ClusterInfo:
-        policy = self._license.policy()
-        policy.ensure_writable()
-        policy.storage_allowed(draft.storage_mode).raise_if_denied()
+        self._license.policy().storage_allowed(draft.storage_mode).raise_if_denied()
         try:
             with self._db.session() as session:
                 row = self._row(session, name)
@@ -399,17 +378,16 @@ class ClusterService:
         elif c.password:
             row.password = self._box.seal(c.password.encode(), purpose=_PASSWORD)
         elif row.password is None:
-            raise ValidationError("validation.required", field=N_("Password"))
+            raise ValidationError("validation.required", field=N_("Password"), field_id="password")
 
     @audited("cluster.remove", "name")
     async def remove(self, name: str) -> None:
         """Forget a cluster, its FTP settings and nodes (nothing in the cloud is touched)."""
-        await self._license.status()
+        await self._license.require(write=True)
         cluster_id = await asyncio.to_thread(self._remove, name)
         self.connections.forget(cluster_id)
 
     def _remove(self, name: str) -> int:
-        self._license.policy().ensure_writable()
         with self._db.session() as session:
             row = self._row(session, name)
             session.delete(row)
@@ -437,11 +415,10 @@ class ClusterService:
     @audited("cluster.set_ftp", "name")
     async def set_ftp(self, name: str, draft: FtpDraft) -> ClusterInfo:
         """Store (or replace) the cluster's FTP settings; the password is sealed."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._set_ftp, name, draft)
 
     def _set_ftp(self, name: str, draft: FtpDraft) -> ClusterInfo:
-        self._license.policy().ensure_writable()
         with self._db.session() as session:
             row = self._row(session, name)
             ftp = row.ftp or ClusterFtp(cluster_id=row.id)
@@ -480,13 +457,12 @@ class ClusterService:
     async def sync_nodes(self, name: str) -> NodeSyncResult:
         """Copy hypervisors and zones from the cloud; refused whole when the license node limit would be passed."""
         info = await self.get(name)
-        await self._license.status()
-        self._license.policy().ensure_writable()
+        await self._license.require(write=True)
         hypervisors, zones = await self.connections.call(info.id, _fetch_hypervisors)
         return await asyncio.to_thread(self._store_nodes, info, hypervisors, zones)
 
     def _store_nodes(
-        self, info: ClusterInfo, hypervisors: list[dict[str, Any]], zones: dict[str, str]
+        self, info: ClusterInfo, hypervisors: builtins.list[dict[str, Any]], zones: dict[str, str]
     ) -> NodeSyncResult:
         policy = self._license.policy()
         now = utcnow()
@@ -537,11 +513,11 @@ class ClusterService:
             )
         return NodeSyncResult(info.name, added, updated, gone, nodes)
 
-    async def list_nodes(self, cluster: str | None = None) -> list[NodeInfo]:
+    async def list_nodes(self, cluster: str | None = None) -> builtins.list[NodeInfo]:
         """Nodes of one cluster or all, as last synced."""
         return await asyncio.to_thread(self._list_nodes, cluster)
 
-    def _list_nodes(self, cluster: str | None) -> list[NodeInfo]:
+    def _list_nodes(self, cluster: str | None) -> builtins.list[NodeInfo]:
         with self._db.session() as session:
             query = select(ComputeNode, Cluster.name).join(Cluster).order_by(Cluster.name, ComputeNode.name)
             if cluster is not None:

@@ -369,10 +369,6 @@ class FtpSession:
             raise _lost(err) from None
         return [str(i) for i in info]
 
-    async def list_files(self, limits: ListingLimits | None = None) -> list[RemoteFile]:
-        """Plain files of the ISO directory (see `listing`; the entries left out are only logged)."""
-        return list((await self.listing(limits)).files)
-
     async def listing(self, limits: ListingLimits | None = None) -> Listing:
         """Plain files of the ISO directory: MLSD, or LIST when the server has no MLSD; within `limits`.
 

@@ -1,15 +1,16 @@
-"""Glance images of the clusters (SPEC I1-I4): sync, list, upload, enable/disable, delete."""
+"""Glance images of the clusters: sync, list, upload, enable/disable, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import json
 import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, Operation, OperationStep, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudError, classify
 from ectui.services.operations.engine import (
@@ -36,9 +37,12 @@ from ectui.services.progress import (
     ProgressCallback,
     ignore_progress,
 )
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import required_text, whole_number
 
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
     from ectui.config import Settings
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService
@@ -137,38 +141,33 @@ class ImageUpload:
 
         An empty name is the file name without its suffix; an empty disk format is guessed from the suffix.
         """
-        text = required_text(str(path) if path else "", N_("File"), max_len=4096)
+        text = required_text(str(path) if path else "", N_("File"), field_id="path", max_len=4096)
         file = Path(text).expanduser()
         if not file.is_file():
-            raise ValidationError("image.no_file", field=N_("File"), path=text)
+            raise ValidationError("image.no_file", field=N_("File"), field_id="path", path=text)
         try:
             size = file.stat().st_size
             with file.open("rb"):
                 pass
         except OSError:
-            raise ValidationError("image.no_file", field=N_("File"), path=text) from None
+            raise ValidationError("image.no_file", field=N_("File"), field_id="path", path=text) from None
         if size == 0:
-            raise ValidationError("image.empty_file", field=N_("File"), path=text)
-        cluster = required_text(cluster, N_("Cluster"), max_len=64)
-        name = required_text(name or file.stem, N_("Image name"), max_len=255)
-        disk = (disk_format or "").strip().lower() or guess_disk_format(file)
-        if disk not in DISK_FORMATS:
-            raise ValidationError(
-                "validation.choice", field=N_("Disk format"), choices=", ".join(DISK_FORMATS), value=disk
-            )
-        container = (container_format or "bare").strip().lower()
-        if container not in CONTAINER_FORMATS:
-            raise ValidationError(
-                "validation.choice",
-                field=N_("Container format"),
-                choices=", ".join(CONTAINER_FORMATS),
-                value=container,
-            )
-        os_name = (os_type or "").strip().lower()
-        if os_name not in OS_TYPES:
-            raise ValidationError(
-                "validation.choice", field=N_("OS type"), choices=", ".join(OS_TYPES), value=os_name
-            )
+            raise ValidationError("image.empty_file", field=N_("File"), field_id="path", path=text)
+        cluster = required_text(cluster, N_("Cluster"), field_id="cluster", max_len=64)
+        name = required_text(name or file.stem, N_("Image name"), field_id="name", max_len=255)
+        disk = one_of(
+            (disk_format or "").strip().lower() or guess_disk_format(file),
+            DISK_FORMATS,
+            N_("Disk format"),
+            field_id="disk_format",
+        )
+        container = one_of(
+            (container_format or "bare").strip().lower(),
+            CONTAINER_FORMATS,
+            N_("Container format"),
+            field_id="container_format",
+        )
+        os_name = one_of((os_type or "").strip().lower(), OS_TYPES, N_("OS type"), field_id="os_type")
         return cls(
             path=file.resolve(),
             cluster=cluster,
@@ -176,8 +175,12 @@ class ImageUpload:
             disk_format=disk,
             container_format=container,
             os_type=os_name,
-            min_disk=whole_number(min_disk if min_disk != "" else 0, N_("Min disk (GB)"), maximum=100_000),
-            min_ram=whole_number(min_ram if min_ram != "" else 0, N_("Min RAM (MB)"), maximum=10_000_000),
+            min_disk=whole_number(
+                min_disk if min_disk != "" else 0, N_("Min disk (GB)"), field_id="min_disk", maximum=100_000
+            ),
+            min_ram=whole_number(
+                min_ram if min_ram != "" else 0, N_("Min RAM (MB)"), field_id="min_ram", maximum=10_000_000
+            ),
         )
 
 
@@ -187,8 +190,14 @@ def guess_disk_format(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(JsonRecord):
     """An image as lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster cloud_id name disk_format container_format size checksum status "
+        "visibility os_type min_disk min_ram source enabled gone uploaded_by created "
+        "synced_at"
+    )
 
     id: int
     cluster: str
@@ -222,34 +231,12 @@ class ImageInfo:
         """May make new templates: enabled and still in the cloud."""
         return self.enabled and not self.gone
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "cloud_id": self.cloud_id,
-            "name": self.name,
-            "disk_format": self.disk_format,
-            "container_format": self.container_format,
-            "size": self.size,
-            "checksum": self.checksum,
-            "status": self.status,
-            "visibility": self.visibility,
-            "os_type": self.os_type,
-            "min_disk": self.min_disk,
-            "min_ram": self.min_ram,
-            "source": self.source,
-            "enabled": self.enabled,
-            "gone": self.gone,
-            "uploaded_by": self.uploaded_by,
-            "created": self.created,
-            "synced_at": self.synced_at.isoformat(timespec="seconds"),
-        }
-
 
 @dataclass(frozen=True)
-class ImageSyncResult:
+class ImageSyncResult(JsonRecord):
     """What an image sync changed."""
+
+    JSON_FIELDS = "cluster added updated gone pages total"
 
     cluster: str
     added: int
@@ -258,17 +245,6 @@ class ImageSyncResult:
     pages: int
     total: int
     """Active images in the cloud now."""
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "cluster": self.cluster,
-            "added": self.added,
-            "updated": self.updated,
-            "gone": self.gone,
-            "pages": self.pages,
-            "total": self.total,
-        }
 
 
 # ------------------------------------------------------------------ the service
@@ -283,19 +259,16 @@ class ImageService:
         clusters: ClusterService,
         license_service: ConsoleLicenseService,
         settings: Settings,
+        *,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._clusters = clusters
         self._license = license_service
         self._settings = settings
+        self._audit = audit
         self._engine = OperationEngine(db, settings.operator)
         """Records uploads while they run (crash recovery)."""
-
-    async def _check_license(self) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        policy.ensure_writable()
-        policy.require_feature(FEATURE)
 
     # -- sync
 
@@ -303,7 +276,7 @@ class ImageService:
     async def sync(self, cluster: str) -> ImageSyncResult:
         """Copy the cluster's active images (all pages) with one bulk upsert; mark the vanished ones gone."""
         info = await self._clusters.get(cluster)
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         rows, pages = await self._clusters.connections.call(info.id, fetch_active_images)
         return await asyncio.to_thread(self.store_synced, info.id, info.name, rows, pages)
 
@@ -319,11 +292,14 @@ class ImageService:
             seen = {r["cloud_id"] for r in rows}
             if rows:
                 session.execute(_upsert(session), rows)
-            gone = session.execute(
-                update(Image)
-                .where(Image.cluster_id == cluster_id, Image.gone.is_(False), Image.synced_at != now)
-                .values(gone=True)
-                .execution_options(synchronize_session=False)
+            gone = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    update(Image)
+                    .where(Image.cluster_id == cluster_id, Image.gone.is_(False), Image.synced_at != now)
+                    .values(gone=True)
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
         added = len(seen - known)
         return ImageSyncResult(cluster, added, len(seen) - added, gone or 0, pages, len(seen))
@@ -334,7 +310,7 @@ class ImageService:
         """Images of one cluster or all, by cluster then name (gone ones included, marked)."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[ImageInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[ImageInfo]:
         with self._db.session() as session:
             query = select(Image, Cluster.name).join(Cluster).order_by(Cluster.name, Image.name, Image.id)
             if cluster is not None:
@@ -355,7 +331,7 @@ class ImageService:
     @audited("image.set_enabled", lambda a: f"{a['image_id']} → {'on' if a['enabled'] else 'off'}")
     async def set_enabled(self, image_id: int, enabled: bool) -> ImageInfo:
         """Allow (or stop) making new templates from an image; existing templates are not touched."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
 
         def change() -> ImageInfo:
             with self._db.session() as session:
@@ -369,7 +345,7 @@ class ImageService:
     @audited("image.delete", "image_id")
     async def delete(self, image_id: int) -> ImageInfo:
         """Delete an image uploaded through the console: in Glance, then here. Synced images refuse."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         image = await self.get(image_id)
         if not image.deletable:
             raise ImageError("image.not_uploaded", name=image.name)
@@ -402,7 +378,7 @@ class ImageService:
         the half-made image is deleted from the cloud and nothing is recorded.
         """
         info = await self._clusters.get(request.cluster)
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         cancel = cancel or CancelToken()
         mark = uuid.uuid4().hex
         conn_call = self._clusters.connections.call
@@ -527,7 +503,7 @@ class ImageService:
 
     # -- crash recovery
 
-    async def recover_uploads(self) -> list[Recovered]:
+    async def recover_uploads(self) -> builtins.list[Recovered]:
         """Delete the half-made Glance images of uploads a dead console left, or whose rollback could not reach the cloud.
 
         An upload is recorded (an `image_upload` operation: cluster, name, mark property) before its
@@ -588,10 +564,7 @@ class ImageService:
 
     @staticmethod
     def _row(session: Session, image_id: int) -> Image:
-        row = session.get(Image, image_id)
-        if row is None:
-            raise ImageError("image.not_found", id=image_id)
-        return row
+        return get_row(session, Image, image_id, ImageError, "image.not_found")
 
     @staticmethod
     def _cluster_id(session: Session, name: str) -> int:
@@ -623,13 +596,17 @@ _SYNCED_COLUMNS = (
 
 def _upsert(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        stmt = postgresql_insert(Image)
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(Image)
     else:  # pragma: no cover - the console supports SQLite and PostgreSQL
         raise ServiceError("validation.db_url", field="--db-url")
-    stmt = insert(Image)
     return stmt.on_conflict_do_update(
         index_elements=[Image.cluster_id, Image.cloud_id],
         set_={column: stmt.excluded[column] for column in _SYNCED_COLUMNS},

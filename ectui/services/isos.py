@@ -1,8 +1,9 @@
-"""ISO files on the clusters' FTP/NFS shares: sync, resumable upload, enable/disable, edit, delete (SPEC S1-S5)."""
+"""ISO files on the clusters' FTP/NFS shares: sync, resumable upload, enable/disable, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import os
 import time
@@ -14,7 +15,7 @@ from sqlalchemy import delete, select
 
 from ectui.db.models import Cluster, IsoFile, IsoUpload, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.clusters import ClusterError
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.ftp import FtpError, FtpSession, ListingLimits, SkippedEntry
@@ -26,9 +27,12 @@ from ectui.services.progress import (
     Throttle,
     ignore_progress,
 )
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import optional_text, required_text
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from ectui.config import Settings
     from ectui.db.session import Database
     from ectui.services.clusters import ClusterService, FtpDraft
@@ -87,8 +91,13 @@ class IsoError(ServiceError):
 
 
 @dataclass(frozen=True)
-class IsoInfo:
+class IsoInfo(JsonRecord):
     """An ISO file as the lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster file=file_name name size modified=modified_at os_type description "
+        "source enabled gone mounted=mount_count uploaded_by synced_at"
+    )
 
     id: int
     cluster: str
@@ -109,25 +118,6 @@ class IsoInfo:
     def deletable(self) -> bool:
         """Uploaded through the console and mounted on no VM."""
         return self.source == "uploaded" and self.mount_count == 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "file": self.file_name,
-            "name": self.name,
-            "size": self.size,
-            "modified": self.modified_at,
-            "os_type": self.os_type,
-            "description": self.description,
-            "source": self.source,
-            "enabled": self.enabled,
-            "gone": self.gone,
-            "mounted": self.mount_count,
-            "uploaded_by": self.uploaded_by,
-            "synced_at": self.synced_at.isoformat(timespec="seconds"),
-        }
 
 
 @dataclass(frozen=True)
@@ -170,11 +160,7 @@ class IsoSyncResult:
 
 def _os_type(value: str | None) -> str:
     text = (value or "").strip().lower()
-    if text and text not in OS_TYPES:
-        raise ValidationError(
-            "validation.choice", field=N_("OS type"), choices=", ".join(OS_TYPES), value=text
-        )
-    return text
+    return one_of(text, OS_TYPES, N_("OS type"), field_id="os_type") if text else text
 
 
 @dataclass(frozen=True)
@@ -203,26 +189,26 @@ class IsoUploadRequest:
         """Validate raw values; raises ValidationError naming the field."""
         text = str(path or "").strip()
         if not text:
-            raise ValidationError("validation.required", field=N_("File"))
+            raise ValidationError("validation.required", field=N_("File"), field_id="path")
         local = Path(text).expanduser()
         if not local.is_file() or not os.access(local, os.R_OK):
-            raise ValidationError("iso.no_file", field=N_("File"), path=text)
+            raise ValidationError("iso.no_file", field=N_("File"), field_id="path", path=text)
         file_name = local.name
         if not file_name.lower().endswith(".iso"):
-            raise ValidationError("iso.not_iso", field=N_("File"), name=file_name)
+            raise ValidationError("iso.not_iso", field=N_("File"), field_id="path", name=file_name)
         if (
             file_name.startswith((".", " "))
             or file_name.endswith(" ")
             or len(file_name) > 255
             or any(ord(c) < 32 or c in "/\\\x7f" for c in file_name)
         ):
-            raise ValidationError("iso.bad_file_name", field=N_("File"), name=file_name)
-        display = optional_text(name, N_("Name"), max_len=255) or file_name[:-4]
+            raise ValidationError("iso.bad_file_name", field=N_("File"), field_id="path", name=file_name)
+        display = optional_text(name, N_("Name"), field_id="name", max_len=255) or file_name[:-4]
         if any(ord(c) < 32 for c in display):
-            raise ValidationError("validation.control_chars", field=N_("Name"))
+            raise ValidationError("validation.control_chars", field=N_("Name"), field_id="name")
         return cls(
             path=local.resolve(),
-            cluster=required_text(cluster, N_("Cluster"), max_len=64),
+            cluster=required_text(cluster, N_("Cluster"), field_id="cluster", max_len=64),
             name=display,
             os_type=_os_type(os_type),
         )
@@ -241,19 +227,26 @@ class IsoEdit:
         cls, *, name: str | None = None, os_type: str | None = None, description: str | None = None
     ) -> IsoEdit:
         """Validate raw values; raises ValidationError naming the field."""
-        new_name = None if name is None else required_text(name, N_("Name"), max_len=255)
+        new_name = None if name is None else required_text(name, N_("Name"), field_id="name", max_len=255)
         if new_name is not None and any(ord(c) < 32 for c in new_name):
-            raise ValidationError("validation.control_chars", field=N_("Name"))
+            raise ValidationError("validation.control_chars", field=N_("Name"), field_id="name")
         return cls(
             name=new_name,
             os_type=None if os_type is None else _os_type(os_type),
-            description=None if description is None else optional_text(description, N_("Description")),
+            description=None
+            if description is None
+            else optional_text(description, N_("Description"), field_id="description"),
         )
 
 
 @dataclass(frozen=True)
-class UploadInfo:
+class UploadInfo(JsonRecord):
     """A resumable (interrupted) upload."""
+
+    JSON_FIELDS = (
+        "id cluster local_path file=file_name name=display_name os_type size sent status "
+        "started_by started_at updated_at"
+    )
 
     id: int
     cluster: str
@@ -273,23 +266,6 @@ class UploadInfo:
     def percent(self) -> int:
         """How far it got, 0-100."""
         return int(self.sent * 100 / self.size) if self.size else 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "local_path": self.local_path,
-            "file": self.file_name,
-            "name": self.display_name,
-            "os_type": self.os_type,
-            "size": self.size,
-            "sent": self.sent,
-            "status": self.status,
-            "started_by": self.started_by,
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "updated_at": self.updated_at.isoformat(timespec="seconds"),
-        }
 
 
 @dataclass(frozen=True)
@@ -323,32 +299,28 @@ class IsoService:
         clusters: ClusterService,
         license_service: ConsoleLicenseService,
         settings: Settings,
+        *,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._clusters = clusters
         self._license = license_service
         self._settings = settings
+        self._audit = audit
         self._active: set[int] = set()
         self.stale_after = 60.0
         """Seconds without a heartbeat after which a 'running' upload of another console counts as interrupted."""
         self.listing_limits = ListingLimits()
         """Deadline and caps of the FTP listing a sync reads (a broken or hostile server cannot hold it)."""
 
-    async def _check(self, *, write: bool) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        if write:
-            policy.ensure_writable()
-        policy.require_feature(FEATURE)
-
     # -- reading
 
     async def list(self, cluster: str | None = None) -> list[IsoInfo]:
         """ISO files of one cluster or all, by cluster and name."""
-        await self._check(write=False)
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[IsoInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[IsoInfo]:
         with self._db.session() as session:
             query = (
                 select(IsoFile, Cluster.name).join(Cluster).order_by(Cluster.name, IsoFile.name, IsoFile.id)
@@ -361,7 +333,7 @@ class IsoService:
 
     async def get(self, iso_id: int) -> IsoInfo:
         """One ISO file."""
-        await self._check(write=False)
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._get, iso_id)
 
     def _get(self, iso_id: int) -> IsoInfo:
@@ -378,7 +350,7 @@ class IsoService:
         The listing is bounded (`listing_limits`); entries with a bad name or size are left out and
         returned in `skipped`, the others are synced.
         """
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         info = await self._clusters.get(cluster)
         settings = await self._clusters.ftp_settings(info.name)
         async with FtpSession.open(settings) as ftp:
@@ -391,7 +363,7 @@ class IsoService:
         return await asyncio.to_thread(self._store_sync, info.id, info.name, files, listing.skipped)
 
     def _store_sync(
-        self, cluster_id: int, cluster: str, files: list[Any], skipped: tuple[SkippedEntry, ...] = ()
+        self, cluster_id: int, cluster: str, files: builtins.list[Any], skipped: tuple[SkippedEntry, ...] = ()
     ) -> IsoSyncResult:
         now = utcnow()
         added = updated = gone = 0
@@ -443,7 +415,7 @@ class IsoService:
     @audited("iso.set_enabled", lambda a: f"{a['iso_id']} → {'on' if a['enabled'] else 'off'}")
     async def set_enabled(self, iso_id: int, enabled: bool) -> IsoInfo:
         """Enable (mountable) or disable an ISO file."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         return await asyncio.to_thread(self._set_enabled, iso_id, enabled)
 
     def _set_enabled(self, iso_id: int, enabled: bool) -> IsoInfo:
@@ -458,7 +430,7 @@ class IsoService:
     @audited("iso.edit", "iso_id")
     async def edit(self, iso_id: int, changes: IsoEdit) -> IsoInfo:
         """Change the display name, OS type or description."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         return await asyncio.to_thread(self._edit, iso_id, changes)
 
     def _edit(self, iso_id: int, changes: IsoEdit) -> IsoInfo:
@@ -476,7 +448,7 @@ class IsoService:
     @audited("iso.delete", "iso_id")
     async def delete(self, iso_id: int) -> IsoInfo:
         """Delete an ISO uploaded through the console and mounted nowhere: the file on the server, then the row."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         iso = await asyncio.to_thread(self._get, iso_id)
         if iso.source != "uploaded":
             raise IsoError("iso.delete_synced", name=iso.name)
@@ -506,7 +478,7 @@ class IsoService:
         cancel: CancelToken | None = None,
     ) -> IsoUploadResult:
         """Upload a local ISO to a temporary name, verify its size, rename it; resumable when interrupted."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         info = await self._clusters.get(request.cluster)
         settings = await self._clusters.ftp_settings(info.name)
         size = await asyncio.to_thread(lambda: request.path.stat().st_size)
@@ -557,7 +529,7 @@ class IsoService:
         cancel: CancelToken | None = None,
     ) -> IsoUploadResult:
         """Continue an interrupted upload from the size the server already has (REST/APPE)."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         cluster = await asyncio.to_thread(self._claim, upload_id)
         try:
             settings = await self._clusters.ftp_settings(cluster)
@@ -587,12 +559,12 @@ class IsoService:
     def _stale(self, row: IsoUpload) -> bool:
         return (utcnow() - row.updated_at).total_seconds() >= self.stale_after
 
-    async def interrupted(self, cluster: str | None = None) -> list[UploadInfo]:
+    async def interrupted(self, cluster: str | None = None) -> builtins.list[UploadInfo]:
         """Uploads that stopped before the end (cut, cancelled by a quit, or a console that died)."""
-        await self._check(write=False)
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._interrupted, cluster)
 
-    def _interrupted(self, cluster: str | None) -> list[UploadInfo]:
+    def _interrupted(self, cluster: str | None) -> builtins.list[UploadInfo]:
         with self._db.session() as session:
             query = select(IsoUpload, Cluster.name).join(Cluster).order_by(IsoUpload.id)
             if cluster is not None:
@@ -606,7 +578,7 @@ class IsoService:
     @audited("iso.discard", "upload_id")
     async def discard(self, upload_id: int) -> UploadInfo:
         """Forget an interrupted upload and remove its temporary file from the server."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         cluster = await asyncio.to_thread(self._claim_for_discard, upload_id)
         try:
             row = await asyncio.to_thread(self._upload_row, upload_id)
@@ -774,14 +746,11 @@ class IsoService:
 # ------------------------------------------------------------------ helpers
 
 
-def _iso_row(session: Any, iso_id: int) -> IsoFile:
-    row = session.get(IsoFile, iso_id)
-    if row is None:
-        raise IsoError("iso.not_found", id=iso_id)
-    return row  # type: ignore[no-any-return]
+def _iso_row(session: Session, iso_id: int) -> IsoFile:
+    return get_row(session, IsoFile, iso_id, IsoError, "iso.not_found")
 
 
-def row_cluster(session: Any, cluster_id: int) -> str:
+def row_cluster(session: Session, cluster_id: int) -> str:
     """The name of a cluster by id."""
     return str(session.scalar(select(Cluster.name).where(Cluster.id == cluster_id)))
 

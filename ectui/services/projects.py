@@ -1,4 +1,4 @@
-"""Projects and their quotas (SPEC P1): transactional reservations so two operators never oversubscribe.
+"""Projects and their quotas: transactional reservations so two operators never oversubscribe.
 
 Nova counts usage but keeps no reservations; the console keeps them. Every change of `used` or
 `reserved` happens in `Database.locked_session()`: `BEGIN IMMEDIATE` on SQLite, `SELECT … FOR
@@ -8,6 +8,7 @@ UPDATE` of the project row elsewhere, so racing operators (even in separate proc
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, ConsoleState, Project, QuotaReservation, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import optional_text, required_text, whole_number
 
@@ -107,21 +108,28 @@ class ProjectDraft:
         description: str = "",
     ) -> ProjectDraft:
         """Validate raw values; raises ValidationError naming the field."""
-        name = required_text(name, N_("Project name"), max_len=64)
+        name = required_text(name, N_("Project name"), field_id="name", max_len=64)
         if not _NAME.match(name):
-            raise ValidationError("project.bad_name", field=N_("Project name"), value=name)
+            raise ValidationError("project.bad_name", field=N_("Project name"), field_id="name", value=name)
         quota = Amounts(
-            vcpus=whole_number(vcpus, N_("vCPU quota"), minimum=0, maximum=1_000_000),
-            ram_gb=whole_number(ram_gb, N_("RAM quota (GB)"), minimum=0, maximum=100_000_000),
-            vms=whole_number(vms, N_("VM quota"), minimum=0, maximum=1_000_000),
-            public_ips=whole_number(public_ips, N_("Public IP quota"), minimum=0, maximum=1_000_000),
+            vcpus=whole_number(vcpus, N_("vCPU quota"), field_id="vcpus", minimum=0, maximum=1_000_000),
+            ram_gb=whole_number(
+                ram_gb, N_("RAM quota (GB)"), field_id="ram_gb", minimum=0, maximum=100_000_000
+            ),
+            vms=whole_number(vms, N_("VM quota"), field_id="vms", minimum=0, maximum=1_000_000),
+            public_ips=whole_number(
+                public_ips, N_("Public IP quota"), field_id="public_ips", minimum=0, maximum=1_000_000
+            ),
         )
         return cls(
             name=name,
             cluster=(cluster or "").strip() or None,
-            cloud_project=optional_text(cloud_project, N_("Cloud project"), max_len=200) or name,
+            cloud_project=optional_text(
+                cloud_project, N_("Cloud project"), field_id="cloud_project", max_len=200
+            )
+            or name,
             quota=quota,
-            description=optional_text(description, N_("Description")),
+            description=optional_text(description, N_("Description"), field_id="description"),
         )
 
 
@@ -181,10 +189,18 @@ def _add(row: Project, prefix: str, delta: Amounts) -> None:
 class ProjectService:
     """Projects, the operator's current project, quotas and reservations."""
 
-    def __init__(self, settings: Settings, db: Database, license_service: ConsoleLicenseService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        license_service: ConsoleLicenseService,
+        *,
+        audit: AuditService | None = None,
+    ) -> None:
         self._settings = settings
         self._db = db
         self._license = license_service
+        self._audit = audit
 
     # -- projects
 
@@ -192,7 +208,7 @@ class ProjectService:
         """All projects by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[ProjectInfo]:
+    def _list(self) -> builtins.list[ProjectInfo]:
         with self._db.session() as session:
             return [self._info(session, p) for p in session.scalars(select(Project).order_by(Project.name))]
 
@@ -208,11 +224,10 @@ class ProjectService:
     @audited("project.add", "draft.name")
     async def add(self, draft: ProjectDraft) -> ProjectInfo:
         """Create a project (mapped to a cloud project of a cluster)."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._add, draft)
 
     def _add(self, draft: ProjectDraft) -> ProjectInfo:
-        self._license.policy().ensure_writable()
         try:
             with self._db.session() as session:
                 if session.scalar(select(Project.id).where(Project.name == draft.name)) is not None:
@@ -239,11 +254,10 @@ class ProjectService:
     @audited("project.set_quota", "name")
     async def set_quota(self, name: str, quota: Amounts) -> ProjectInfo:
         """Change a project's quota; never below what is used and reserved now."""
-        await self._license.status()
+        await self._license.require(write=True)
         return await asyncio.to_thread(self._set_quota, name, quota)
 
     def _set_quota(self, name: str, quota: Amounts) -> ProjectInfo:
-        self._license.policy().ensure_writable()
         with self._db.locked_session() as session:
             row = self._row(session, name, lock=True)
             in_use = _amounts(row, "used") + _amounts(row, "reserved")
@@ -257,10 +271,9 @@ class ProjectService:
     @audited("project.delete", "name")
     async def delete(self, name: str) -> None:
         """Delete a project with nothing used or reserved."""
-        await self._license.status()
+        await self._license.require(write=True)
 
         def remove() -> None:
-            self._license.policy().ensure_writable()
             with self._db.locked_session() as session:
                 row = self._row(session, name, lock=True)
                 if any(getattr(_amounts(row, p), k) for p in ("used", "reserved") for k, _l in RESOURCES):
@@ -382,7 +395,7 @@ class ProjectService:
 
         return await asyncio.to_thread(free)
 
-    async def held(self, name: str) -> list[Reservation]:
+    async def held(self, name: str) -> builtins.list[Reservation]:
         """The reservations a project holds now."""
 
         def load() -> list[Reservation]:

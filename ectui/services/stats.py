@@ -1,4 +1,4 @@
-"""Statistics (SPEC M2): usage by cluster, node and project, storage, and operations per day; CSV export.
+"""Statistics: usage by cluster, node and project, storage, and operations per day; CSV export.
 
 Every figure is aggregated in SQL (GROUP BY, SUM, window functions), so a report costs a fixed number of
 queries whatever the number of VMs, images or operations. Times are stored naive UTC; days are UTC days.
@@ -35,7 +35,7 @@ register_messages(
 )
 
 FEATURE = "statistics"
-"""The licensed module these statistics belong to (SPEC M2)."""
+"""The licensed module these statistics belong to."""
 FAILED_STATES = ("failed", "compensated", "cleanup_pending")
 """Operation states counted as failures."""
 GIB = 1024**3
@@ -74,7 +74,7 @@ class StatsFilter:
         return cls(
             cluster=(cluster or "").strip() or None,
             project=(project or "").strip() or None,
-            days=whole_number(days, N_("Days"), minimum=1, maximum=MAX_DAYS),
+            days=whole_number(days, N_("Days"), field_id="days", minimum=1, maximum=MAX_DAYS),
         )
 
 
@@ -333,13 +333,9 @@ class StatsService:
         self._clock = clock
         """Naive UTC now; operations are stamped with the real clock, so the default follows it."""
 
-    async def _check(self) -> None:
-        await self._license.status()
-        self._license.policy().require_feature(FEATURE)
-
     async def choices(self) -> tuple[list[str], list[str]]:
         """Names of the clusters and of the projects, for the filters."""
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._choices)
 
     def _choices(self) -> tuple[list[str], list[str]]:
@@ -350,18 +346,18 @@ class StatsService:
 
     async def report(self, stats_filter: StatsFilter | None = None) -> StatsReport:
         """Every section for the filter (unknown cluster or project names are refused)."""
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._report, stats_filter or StatsFilter())
 
     async def export_csv(self, path: Path | str, stats_filter: StatsFilter | None = None) -> Path:
         """Write the report of the filter as CSV (section, subject, metric, value); returns the absolute path."""
-        await self._check()
+        await self._license.require(FEATURE)
         report = await asyncio.to_thread(self._report, stats_filter or StatsFilter())
         return await asyncio.to_thread(write_csv, report, path)
 
     async def write_report_csv(self, report: StatsReport, path: Path | str) -> Path:
         """Write an already computed report as CSV (what the screen shows is what is written)."""
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(write_csv, report, path)
 
     # -- queries (blocking; run in a thread)
@@ -681,7 +677,7 @@ class StatsService:
 def write_csv(report: StatsReport, path: Path | str) -> Path:
     """Write the report's tidy rows with a header; refuses a missing directory or an unwritable file."""
     if not str(path).strip():
-        raise ValidationError("stats.no_path", field=N_("File"))
+        raise ValidationError("stats.no_path", field=N_("File"), field_id="path")
     target = Path(path).expanduser().resolve()
     try:
         with target.open("w", newline="", encoding="utf-8") as fh:

@@ -1,11 +1,12 @@
-"""System templates made from enabled images (SPEC I3, I5): list, create, edit, delete."""
+"""System templates made from enabled images: list, create, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import Cluster, Image, Template
 from ectui.i18n import N_
-from ectui.services.audit import audited
-from ectui.services.errors import ServiceError, ValidationError, register_messages
+from ectui.services.audit import AuditService, audited
+from ectui.services.errors import ServiceError, register_messages
 from ectui.services.images import OS_TYPES
+from ectui.services.records import JsonRecord, get_row, one_of
 from ectui.services.validation import optional_text, required_text, whole_number
 
 if TYPE_CHECKING:
@@ -70,25 +72,30 @@ class TemplateDraft:
         description: str = "",
     ) -> TemplateDraft:
         """Validate raw values; raises ValidationError naming the field."""
-        os_name = (os_type or "").strip().lower()
-        if os_name not in OS_TYPES:
-            raise ValidationError(
-                "validation.choice", field=N_("OS type"), choices=", ".join(OS_TYPES), value=os_name
-            )
+        os_name = one_of((os_type or "").strip().lower(), OS_TYPES, N_("OS type"), field_id="os_type")
         return cls(
-            name=required_text(name, N_("Template name"), max_len=255),
-            image_id=whole_number(image_id, N_("Image"), minimum=1, maximum=2**31 - 1),
+            name=required_text(name, N_("Template name"), field_id="name", max_len=255),
+            image_id=whole_number(image_id, N_("Image"), field_id="image_id", minimum=1, maximum=2**31 - 1),
             os_type=os_name,
-            min_cpu=whole_number(min_cpu, N_("Min CPU"), minimum=1, maximum=1024),
-            min_ram_gb=whole_number(min_ram_gb, N_("Min RAM (GB)"), minimum=1, maximum=65536),
-            min_disk_gb=whole_number(min_disk_gb, N_("Min disk (GB)"), minimum=1, maximum=100_000),
-            description=optional_text(description, N_("Description"), max_len=2000),
+            min_cpu=whole_number(min_cpu, N_("Min CPU"), field_id="min_cpu", minimum=1, maximum=1024),
+            min_ram_gb=whole_number(
+                min_ram_gb, N_("Min RAM (GB)"), field_id="min_ram_gb", minimum=1, maximum=65536
+            ),
+            min_disk_gb=whole_number(
+                min_disk_gb, N_("Min disk (GB)"), field_id="min_disk_gb", minimum=1, maximum=100_000
+            ),
+            description=optional_text(description, N_("Description"), field_id="description", max_len=2000),
         )
 
 
 @dataclass(frozen=True)
-class TemplateInfo:
+class TemplateInfo(JsonRecord):
     """A template as lists show it."""
+
+    JSON_FIELDS = (
+        "id cluster name kind os_type image_id image=image_name image_cloud_id "
+        "image_enabled min_cpu min_ram_gb min_disk_gb description created_by created_at"
+    )
 
     id: int
     cluster: str
@@ -106,46 +113,28 @@ class TemplateInfo:
     created_by: str
     created_at: dt.datetime
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "id": self.id,
-            "cluster": self.cluster,
-            "name": self.name,
-            "kind": self.kind,
-            "os_type": self.os_type,
-            "image_id": self.image_id,
-            "image": self.image_name,
-            "image_cloud_id": self.image_cloud_id,
-            "image_enabled": self.image_enabled,
-            "min_cpu": self.min_cpu,
-            "min_ram_gb": self.min_ram_gb,
-            "min_disk_gb": self.min_disk_gb,
-            "description": self.description,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-        }
-
 
 class TemplateService:
     """System templates: made only from enabled images; they keep working when the image is disabled."""
 
-    def __init__(self, db: Database, license_service: ConsoleLicenseService, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        license_service: ConsoleLicenseService,
+        settings: Settings,
+        *,
+        audit: AuditService | None = None,
+    ) -> None:
         self._db = db
         self._license = license_service
         self._settings = settings
-
-    async def _check_license(self) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        policy.ensure_writable()
-        policy.require_feature(FEATURE)
+        self._audit = audit
 
     async def list(self, cluster: str | None = None) -> list[TemplateInfo]:
         """Templates of one cluster or all, by cluster then name."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> list[TemplateInfo]:
+    def _list(self, cluster: str | None) -> builtins.list[TemplateInfo]:
         with self._db.session() as session:
             query = (
                 select(Template, Cluster.name, Image)
@@ -169,13 +158,13 @@ class TemplateService:
     @audited("template.create", "draft.name")
     async def create(self, draft: TemplateDraft) -> TemplateInfo:
         """Make a system template from an enabled image (on the image's cluster)."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         return await asyncio.to_thread(self._save, None, draft)
 
     @audited("template.update", "template_id")
     async def update(self, template_id: int, draft: TemplateDraft) -> TemplateInfo:
         """Change a template; moving it to another image needs that image enabled."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
         return await asyncio.to_thread(self._save, template_id, draft)
 
     def _save(self, template_id: int | None, draft: TemplateDraft) -> TemplateInfo:
@@ -221,7 +210,7 @@ class TemplateService:
     @audited("template.delete", "template_id")
     async def delete(self, template_id: int) -> TemplateInfo:
         """Delete a template (its image is not touched)."""
-        await self._check_license()
+        await self._license.require(FEATURE, write=True)
 
         def drop() -> TemplateInfo:
             with self._db.session() as session:
@@ -234,10 +223,7 @@ class TemplateService:
 
     @staticmethod
     def _row(session: Session, template_id: int) -> Template:
-        row = session.get(Template, template_id)
-        if row is None:
-            raise TemplateError("template.not_found", id=template_id)
-        return row
+        return get_row(session, Template, template_id, TemplateError, "template.not_found")
 
     @staticmethod
     def _info_of(session: Session, row: Template) -> TemplateInfo:

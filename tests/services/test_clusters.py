@@ -212,6 +212,7 @@ def test_cluster_validation(fields: dict[str, Any], key: str, field: str) -> Non
     with pytest.raises(ValidationError) as err:
         ClusterDraft.parse(**values)
     assert (err.value.key, err.value.field) == (key, field)
+    assert err.value.field_id == next(iter(fields)), "the id names the parameter of the wrong value"
 
 
 # ------------------------------------------------------------------ FTP
@@ -249,7 +250,7 @@ async def test_ftp_settings_and_test(console: ConsoleServices, cloud: DevCloudHa
 def test_ftp_validation() -> None:
     with pytest.raises(ValidationError) as err:
         FtpDraft.parse(host="h", port="99999", username="u", password="p")
-    assert err.value.field == "FTP port"
+    assert (err.value.field, err.value.field_id) == ("FTP port", "port")
     with pytest.raises(ValidationError) as err:
         FtpDraft.parse(host="h", port="21", username="u", password="p", iso_dir="iso")
     assert err.value.key == "cluster.bad_dir"

@@ -142,7 +142,7 @@ async def test_list_with_mlsd_and_with_the_list_fallback(tmp_path: Path) -> None
         server = PyFtpd(root, mlsd=mlsd)
         try:
             async with FtpSession.open(server.settings()) as ftp:
-                files = {f.name: f for f in await ftp.list_files()}
+                files = {f.name: f for f in (await ftp.listing()).files}
             assert set(files) == {"a.iso", "B.ISO"}
             assert files["a.iso"].size == 100 and files["B.ISO"].size == 7
             assert files["a.iso"].modified[:4].isdigit()

@@ -279,6 +279,7 @@ def test_upload_request_is_validated(tmp_path: Path) -> None:
         with pytest.raises(ValidationError) as err:
             ImageUpload.parse(**fields)
         assert (err.value.key, err.value.field) == (key, field), overrides
+        assert err.value.field_id == list(overrides)[-1], overrides
     (tmp_path / "empty.iso").write_bytes(b"")
     with pytest.raises(ValidationError, match="empty"):
         ImageUpload.parse(path=tmp_path / "empty.iso", cluster="dc1")

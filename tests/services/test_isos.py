@@ -338,7 +338,7 @@ async def test_enable_edit_and_delete_rules(console: ConsoleServices, share: Sha
     assert (edited.name, edited.os_type, edited.description) == ("up", "windows", "drivers")
     with pytest.raises(ValidationError) as bad:
         IsoEdit.parse(os_type="beos")
-    assert bad.value.field == "OS type"
+    assert (bad.value.field, bad.value.field_id) == ("OS type", "os_type")
     with pytest.raises(ValidationError) as empty:
         IsoEdit.parse(name="  ")
     assert empty.value.field == "Name"
@@ -360,7 +360,7 @@ async def test_enable_edit_and_delete_rules(console: ConsoleServices, share: Sha
 def test_upload_request_validation(tmp_path: Path, share: Share) -> None:
     with pytest.raises(ValidationError) as missing:
         IsoUploadRequest.parse(path="", cluster="dc1")
-    assert missing.value.field == "File"
+    assert (missing.value.field, missing.value.field_id) == ("File", "path")
     with pytest.raises(ValidationError) as absent:
         IsoUploadRequest.parse(path=tmp_path / "nope.iso", cluster="dc1")
     assert absent.value.field == "File" and "nope.iso" in render(absent.value)

@@ -1,4 +1,4 @@
-"""Projects and quotas (SPEC P1): reservations never oversubscribe, also with racing processes."""
+"""Projects and quotas: reservations never oversubscribe, also with racing processes."""
 
 from __future__ import annotations
 
@@ -120,6 +120,7 @@ def test_project_validation(fields: dict[str, str], field: str) -> None:
     with pytest.raises(ValidationError) as err:
         ProjectDraft.parse(**values)
     assert err.value.field == field
+    assert err.value.field_id == next(iter(fields))
 
 
 async def test_read_only_console_cannot_add_projects(

@@ -1,4 +1,4 @@
-"""Statistics (SPEC M2): exact figures for a scripted state, filters, CSV, fixed query count, license gating."""
+"""Statistics: exact figures for a scripted state, filters, CSV, fixed query count, license gating."""
 
 from __future__ import annotations
 

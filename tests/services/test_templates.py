@@ -96,3 +96,4 @@ def test_drafts_are_validated() -> None:
         with pytest.raises(ValidationError) as err:
             TemplateDraft.parse(**fields)
         assert (err.value.key, err.value.field) == (key, field), overrides
+        assert err.value.field_id == next(iter(overrides)), overrides
