@@ -276,7 +276,7 @@ class ConsoleDomainScreen(DomainScreen):
     @opens_screen
     @work(exclusive=True, group="project-pick", exit_on_error=False)
     async def pick_project(self) -> None:
-        from ectui.screens.projects import PickProjectModal
+        from ectui.widgets.project_picker import PickProjectModal
 
         projects = await self.services.projects.list()
         current = await self.services.projects.current()

@@ -16,9 +16,9 @@ from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import PathInput, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import table_rows
 

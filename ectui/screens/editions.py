@@ -11,69 +11,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox
 
-from ectui.i18n import N_, _, render
+from ectui.i18n import _, render
 from ectui.screens._base import IssuerDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, MenuTreePicker, PlainCheckbox, ShellModal
+from ectui.widgets.editions_text import features_text, menu_names, modules_text, storage_text
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import cursor_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import EditionInfo, IssuerService, MenuNode
-
-STORAGE_LABELS = {"local": N_("local"), "shared": N_("shared")}
-MODULE_LABELS = {
-    "platform": N_("Platform"),
-    "statistics": N_("Statistics"),
-    "users": N_("Users"),
-    "workflow": N_("Workflow"),
-    "billing": N_("Billing"),
-}
-"""Names of the five feature modules (translated when shown)."""
-
-
-def storage_text(modes: Sequence[str]) -> str:
-    """'local, shared' in the UI language."""
-    return ", ".join(_(STORAGE_LABELS.get(m, m)) for m in modes) or "—"
-
-
-def modules_text(modules: Sequence[str]) -> str:
-    """'Platform, Users' in the UI language."""
-    return ", ".join(_(MODULE_LABELS.get(m, m)) for m in modules) or "—"
-
-
-def features_by_module(features: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """Group menu codes ('platform.images') by module, in module order."""
-    groups: dict[str, list[str]] = {}
-    for code in features:
-        module, _sep, menu = code.partition(".")
-        groups.setdefault(module, [])
-        if menu:
-            groups[module].append(menu)
-    order = list(MODULE_LABELS)
-    return sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-
-
-def features_text(features: Sequence[str], names: Mapping[str, str] | None = None) -> str:
-    """Features as lines 'Platform: Images, VMs' (menu names from `names`, codes without it)."""
-    names = names or {}
-    lines = []
-    for module, menus in features_by_module(features):
-        title = names.get(module) or _(MODULE_LABELS.get(module, module))
-        shown = [names.get(f"{module}.{menu}", menu) for menu in menus]
-        lines.append(f"{title}: {', '.join(shown) if shown else _('all menus')}")
-    return "\n".join(lines) or "—"
-
-
-def menu_names(menus: Sequence[MenuNode]) -> dict[str, str]:
-    """Menu code → translated name, for every node of the tree."""
-    found: dict[str, str] = {}
-    stack = list(menus)
-    while stack:
-        node = stack.pop()
-        found[node.code] = _(node.name)
-        stack.extend(node.children)
-    return found
 
 
 FIELD_INPUTS = {

@@ -23,10 +23,10 @@ from textual.widgets import Button
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes, progress_text
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.text import visible
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import Input, Label, Static, list_bindings, list_key_taken
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from ectui.i18n import N_, _
 from ectui.jobs import Job, progress_text
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.nodes import capacity_bar
 from ectui.widgets import ConfirmModal
+from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Label
 from ectui.widgets.tables import cursor_key, table_rows
 

@@ -15,9 +15,9 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import IssuerDomainScreen, opens_screen
-from ectui.screens.editions import features_text, menu_names, storage_text
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.editions_text import features_text, menu_names, storage_text
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
 from ectui.widgets.tables import cursor_key, table_rows
 

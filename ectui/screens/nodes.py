@@ -12,22 +12,12 @@ from textual.binding import Binding
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
+from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Input, Label
 from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import NodeInfo
-
-BAR_WIDTH = 10
-
-
-def capacity_bar(used: int, total: int, *, width: int = BAR_WIDTH) -> str:
-    """'██████░░░░  60%': readable without colour (NO_COLOR) and over any SSH terminal."""
-    if total <= 0:
-        return "─" * width + "   —"
-    ratio = min(max(used / total, 0.0), 1.0)
-    filled = round(ratio * width)
-    return "█" * filled + "░" * (width - filled) + f" {round(ratio * 100):3d}%"
 
 
 class NodesScreen(ConsoleDomainScreen):

@@ -9,15 +9,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, OptionList
+from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
-from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
-from ectui.widgets.literal import DataTable, Input, Label, Option, Static
+from ectui.widgets.capacity import capacity_bar
+from ectui.widgets.forms import mark_field
+from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
@@ -108,38 +108,6 @@ class ProjectFormModal(ShellModal["ProjectDraft | None"]):
     @on(Button.Pressed, "#project-cancel")
     def press_cancel(self) -> None:
         self.action_cancel()
-
-
-class PickProjectModal(ShellModal["str | None"]):
-    """Choose the current project (type to jump, enter to choose)."""
-
-    def __init__(self, projects: Sequence[ProjectInfo], current: str | None) -> None:
-        super().__init__()
-        self.projects = list(projects)
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="pick-project-box"):
-            yield Label(_("Switch project"), classes="modal-title")
-            if not self.projects:
-                yield Static(_("No projects yet: create one on the Projects screen (n)."))
-            options = [
-                Option(("● " if p.name == self.current else "  ") + p.name + (f"  ({p.cluster})" if p.cluster else ""), id=p.name)
-                for p in self.projects
-            ]  # fmt: skip
-            yield OptionList(*options, id="pick-project-list")
-            yield Label(_("Enter: choose · Esc: cancel"), classes="modal-hint")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.focus()
-        names = [p.name for p in self.projects]
-        if self.current in names:
-            options.highlighted = names.index(self.current)
-
-    @on(OptionList.OptionSelected)
-    def chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
 
 
 class ProjectsScreen(ConsoleDomainScreen):

@@ -8,7 +8,7 @@ and notifies when a request changes state (a new request for admins, a decision 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +22,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
+from ectui.widgets.requests import KIND_LABELS
 from ectui.widgets.tables import cursor_key, table_rows
 
 if TYPE_CHECKING:
@@ -40,20 +41,6 @@ STATE_LABELS = {
     "rejected": N_("rejected"),
     "cancelled": N_("cancelled"),
 }
-KIND_LABELS = {"create_vm": N_("create VM"), "resize": N_("resize")}
-
-
-def is_request(value: object) -> bool:
-    """A job result that is a workflow request (the operation waits for an approver) rather than its result."""
-    return type(value).__name__ == "RequestInfo" and hasattr(value, "requested_by")
-
-
-def submitted_text(request: Any) -> str:
-    """'Request 3 (create VM) is waiting for an admin's approval; its quota is reserved.'"""
-    return render(
-        ServiceError("workflow.submitted", id=request.id, kind=_(KIND_LABELS.get(request.kind, request.kind)))
-    )
-
 
 def state_text(state: str) -> str:
     """The translated state."""

@@ -16,9 +16,9 @@ from textual.widgets import Button, Sparkline
 
 from ectui.i18n import _, ngettext, render
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import PathInput, ShellModal
+from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from textual.widgets import Button, OptionList
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Option, Static
 from ectui.widgets.tables import cursor_key, table_rows
 

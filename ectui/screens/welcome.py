@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ectui.i18n import _, render
-from ectui.screens.license import ImportsLicense
 from ectui.services.errors import ServiceError
+from ectui.widgets.license_import import ImportsLicense
 from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
 
     def action_add_cluster(self) -> None:
         """Open the new-cluster form."""
-        from ectui.screens.clusters import ClusterFormModal
+        from ectui.widgets.cluster_form import ClusterFormModal
 
         def submitted(draft: ClusterDraft | None) -> None:
             if draft is not None:

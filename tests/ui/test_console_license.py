@@ -14,10 +14,11 @@ from textual.widgets import Input
 from uikit import settle, started
 
 from ectui.app import ConsoleApp
-from ectui.screens.license import ImportLicenseModal, LicenseScreen
+from ectui.screens.license import LicenseScreen
 from ectui.services import build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import AppHeader, Banner
+from ectui.widgets.license_import import ImportLicenseModal
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle
 from ectui.i18n import set_language
 from ectui.screens.operations import OperationsScreen
-from ectui.screens.resize import start_resize_job
+from ectui.screens.vms.resize import start_resize_job
 from ectui.services import ConsoleServices
 from ectui.services.progress import Progress
 from ectui.services.resize import RESIZE_STEPS

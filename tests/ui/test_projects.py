@@ -13,11 +13,12 @@ from uikit import domain_key, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.clusters import ClustersScreen
-from ectui.screens.projects import PickProjectModal, ProjectFormModal, ProjectsScreen, quota_cell
+from ectui.screens.projects import ProjectFormModal, ProjectsScreen, quota_cell
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.services.projects import Amounts
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.project_picker import PickProjectModal
 
 
 @pytest.fixture

@@ -124,8 +124,8 @@ async def test_requests_screen_is_hidden_without_the_workflow_module(
 async def test_an_operators_create_and_resize_from_the_tui_become_requests(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    from ectui.screens.resize import start_resize_job
     from ectui.screens.vms import VmsScreen
+    from ectui.screens.vms.resize import start_resize_job
 
     env = await make_env(tmp_path, cloud, settings_for, make_license, "platform,users,workflow")
     s = env.s

@@ -21,10 +21,11 @@ from ectui.db.models import Operation, Vm
 from ectui.devcloud import DevCloudHandle
 from ectui.screens.jobs import JobsScreen
 from ectui.screens.operations import OperationsScreen
-from ectui.screens.resize import ResizeVmModal
-from ectui.screens.vms import TypeNameConfirmModal, VmDetailModal, VmsScreen
+from ectui.screens.vms import VmDetailModal, VmsScreen
+from ectui.screens.vms.resize import ResizeVmModal
 from ectui.services import ConsoleServices
 from ectui.widgets import ConfirmModal
+from ectui.widgets.confirm_name import TypeNameConfirmModal
 
 EXTENSIONS = ("EC-LIVE-RESIZE", "EC-CDROM")
 

@@ -15,9 +15,10 @@ from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.i18n import set_language
 from ectui.screens.clusters import ClusterFormModal, ClustersScreen
-from ectui.screens.vms import AUTO, CreateVmModal, TypeNameConfirmModal, VmsScreen
+from ectui.screens.vms import AUTO, CreateVmModal, VmsScreen
 from ectui.services import build_console_services
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.confirm_name import TypeNameConfirmModal
 
 
 @pytest.fixture(scope="module")

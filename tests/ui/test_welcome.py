@@ -9,10 +9,11 @@ from conftest import settings_for
 from uikit import settle, started
 
 from ectui.app import ConsoleApp
-from ectui.screens.license import ImportLicenseModal, LicenseScreen
+from ectui.screens.license import LicenseScreen
 from ectui.screens.welcome import WelcomeScreen
 from ectui.services import ConsoleServices, build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
+from ectui.widgets.license_import import ImportLicenseModal
 
 
 async def _issue(tmp: Path) -> tuple[Path, Path]:

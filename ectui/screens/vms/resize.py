@@ -18,9 +18,9 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import Input, Label, Select, Static
 from ectui.widgets.steps import StepProgress, StepRow, failed_step_marked
 
@@ -139,7 +139,7 @@ def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan)
         return outcome.request if outcome.submitted else outcome.result
 
     def done(job: Job) -> None:
-        from ectui.screens.requests import is_request, submitted_text
+        from ectui.widgets.requests import is_request, submitted_text
 
         if job.state == "done" and is_request(job.result):
             app.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
@@ -361,7 +361,7 @@ class ResizeVmModal(ShellModal["int | None"]):
                 self.start(plan)
 
         if plan.production or self.production:
-            from ectui.screens.vms import TypeNameConfirmModal
+            from ectui.widgets.confirm_name import TypeNameConfirmModal
 
             self.app.push_screen(
                 TypeNameConfirmModal(plan.vm_name, question, confirm_label=_("Resize")), callback=confirmed
@@ -432,7 +432,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             self.query_one(StepProgress).show_steps(op.steps, error=op.error, ended=op.state != "running")
         if job.state == "running":
             return
-        from ectui.screens.requests import is_request, submitted_text
+        from ectui.widgets.requests import is_request, submitted_text
 
         if job.state == "done" and is_request(job.result):  # waits for an admin's approval
             self.query_one("#resize-error", Static).update("")
