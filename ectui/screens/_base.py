@@ -22,6 +22,7 @@ from textual.worker import Worker
 from ectui.i18n import _
 from ectui.messages import forward_worker_error
 from ectui.widgets import AppHeader, Banner, Sidebar
+from ectui.widgets.host import ConsoleHost, IssuerHost, console_app, issuer_app
 
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices, IssuerServices
@@ -257,9 +258,14 @@ class IssuerDomainScreen(DomainScreen):
     """A screen of the issuer app."""
 
     @property
+    def issuer_app(self) -> IssuerHost:
+        """The issuer app, typed."""
+        return issuer_app(self)
+
+    @property
     def services(self) -> IssuerServices:
         """The issuer services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.issuer_app.services
 
 
 class ConsoleDomainScreen(DomainScreen):
@@ -291,10 +297,15 @@ class ConsoleDomainScreen(DomainScreen):
     async def use_project_named(self, name: str) -> None:
         """Make `name` the current project."""
         info = await self.services.projects.use(name)
-        self.app.project = info.name  # type: ignore[attr-defined]
+        self.console.project = info.name
         self.notify(_("Current project: {name}").format(name=info.name))
+
+    @property
+    def console(self) -> ConsoleHost:
+        """The console app, typed."""
+        return console_app(self)
 
     @property
     def services(self) -> ConsoleServices:
         """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.console.services

@@ -66,9 +66,6 @@ class ExportAuditModal(ShellModal["Path | None"]):
         if not self.busy:
             self.export(self.query_one("#audit-export-path", PathInput).value)
 
-    @on(Button.Pressed, "#audit-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="audit-export", exit_on_error=False)
     async def export(self, path: str) -> None:

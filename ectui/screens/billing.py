@@ -95,9 +95,6 @@ class PriceFormModal(ShellModal["PriceDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#price-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ChooseBillModal(ShellModal["tuple[str, str] | None"]):
@@ -150,9 +147,6 @@ class ChooseBillModal(ShellModal["tuple[str, str] | None"]):
             return
         self.dismiss((project, month))
 
-    @on(Button.Pressed, "#bill-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ExportBillModal(ShellModal["Path | None"]):
@@ -188,9 +182,6 @@ class ExportBillModal(ShellModal["Path | None"]):
         if not self.busy:
             self.export(self.query_one("#bill-export-path", PathInput).value)
 
-    @on(Button.Pressed, "#bill-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="bill-export", exit_on_error=False)
     async def export(self, path: str) -> None:

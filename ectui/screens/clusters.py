@@ -33,7 +33,6 @@ FTP_FIELDS = {
 }
 
 
-
 class FtpFormModal(ShellModal["FtpDraft | None"]):
     """FTP server of a cluster (host, port, user, password, ISO directory)."""
 
@@ -93,9 +92,6 @@ class FtpFormModal(ShellModal["FtpDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#ftp-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ClustersScreen(ConsoleDomainScreen):
@@ -210,7 +206,7 @@ class ClustersScreen(ConsoleDomainScreen):
             return
         self.notify(_("Cluster {name} saved").format(name=info.name))
         self.refresh_clusters(select=info.name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_test_cluster(self) -> None:
         """Test the connection of the cluster under the cursor."""
@@ -291,7 +287,7 @@ class ClustersScreen(ConsoleDomainScreen):
             )
         )
         self.refresh_clusters(select=name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_remove_cluster(self) -> None:
         """Forget the cluster under the cursor, after confirmation."""
@@ -323,4 +319,4 @@ class ClustersScreen(ConsoleDomainScreen):
             return
         self.notify(_("Cluster {name} removed").format(name=name))
         self.refresh_clusters()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

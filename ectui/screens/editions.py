@@ -126,9 +126,6 @@ class NewEditionModal(ShellModal["EditionInfo | None"]):
             return
         self.create_edition(draft)
 
-    @on(Button.Pressed, "#edition-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="edition-create", exit_on_error=False)
     async def create_edition(self, draft: object) -> None:
@@ -261,7 +258,7 @@ class EditionsScreen(IssuerDomainScreen):
             return
         self.notify(_("Edition {name} created").format(name=info.name))
         self.refresh_editions(select=info.name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     # ---------------------------------------------------------------- detail
 
@@ -306,4 +303,4 @@ class EditionsScreen(IssuerDomainScreen):
             table.loading = False
         self.notify(_("Edition {name} deleted").format(name=name))
         self.refresh_editions()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()

@@ -483,9 +483,6 @@ class UploadImageModal(ShellModal["ImageUpload | None"]):
             return
         self.dismiss(request)
 
-    @on(Button.Pressed, "#upload-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 # ------------------------------------------------------------------ the screen
@@ -517,7 +514,7 @@ class ImagesScreen(ConsoleDomainScreen):
         self.upload_jobs: set[int] = set()
         """Jobs of the uploads started here (their progress shows under the table)."""
         self.table.focus()
-        self.app.jobs.signal.subscribe(self, self.show_job)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.show_job)
         self.refresh_images()
 
     @property
@@ -645,7 +642,7 @@ class ImagesScreen(ConsoleDomainScreen):
             return await images.upload(request, on_progress=progress, cancel=cancel)
 
         title = _("Upload image {name}").format(name=request.name)
-        job: Job = self.app.jobs.start(title, work, on_done=self.upload_finished)  # type: ignore[attr-defined]
+        job: Job = self.console.jobs.start(title, work, on_done=self.upload_finished)
         self.upload_jobs.add(job.id)
         return job
 

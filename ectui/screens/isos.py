@@ -79,9 +79,6 @@ class UploadIsoModal(ShellModal["IsoUploadRequest | None"]):
             return
         self.dismiss(request)
 
-    @on(Button.Pressed, "#iso-upload-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class EditIsoModal(ShellModal["IsoEdit | None"]):
@@ -131,9 +128,6 @@ class EditIsoModal(ShellModal["IsoEdit | None"]):
             return
         self.dismiss(changes)
 
-    @on(Button.Pressed, "#iso-edit-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ResumeUploadsModal(ShellModal["tuple[str, int] | None"]):
@@ -328,7 +322,7 @@ class IsosScreen(ConsoleDomainScreen):
             return
         current = self.cluster
         index = (names.index(current) + 1) % len(names) if current in names else 0
-        self.app.cluster = names[index]  # type: ignore[attr-defined]
+        self.console.cluster = names[index]
 
     # -- sync
 
@@ -380,7 +374,7 @@ class IsosScreen(ConsoleDomainScreen):
             return await isos.upload(request, on_progress=progress, cancel=cancel)
 
         title = _("Upload ISO {file}").format(file=request.file_name)
-        job = self.app.jobs.start(title, work, on_done=self.upload_done)  # type: ignore[attr-defined]
+        job = self.console.jobs.start(title, work, on_done=self.upload_done)
         self.notify(_("{title} started; follow it on the Jobs screen.").format(title=title))
         return job  # type: ignore[no-any-return]
 
@@ -429,7 +423,7 @@ class IsosScreen(ConsoleDomainScreen):
             return await isos.resume(upload.id, on_progress=progress, cancel=cancel)
 
         title = _("Resume ISO {file}").format(file=upload.file_name)
-        job = self.app.jobs.start(title, work, on_done=self.upload_done)  # type: ignore[attr-defined]
+        job = self.console.jobs.start(title, work, on_done=self.upload_done)
         return job  # type: ignore[no-any-return]
 
     def confirm_discard(self, upload: UploadInfo) -> None:

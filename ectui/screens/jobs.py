@@ -51,7 +51,7 @@ class JobsScreen(ConsoleDomainScreen):
     @property
     def jobs(self) -> Jobs:
         """The app's jobs."""
-        return self.app.jobs  # type: ignore[attr-defined, no-any-return]
+        return self.console.jobs
 
     @property
     def table(self) -> DataTable[str]:

@@ -63,7 +63,6 @@ def status_lines(status: LicenseStatus) -> list[tuple[str, str]]:
     ]
 
 
-
 class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
     """The installed license: edition, validity, limits with usage, features; `i` imports a new one."""
 
@@ -107,4 +106,4 @@ class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
 
     def action_refresh(self) -> None:
         """Reload the license status."""
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

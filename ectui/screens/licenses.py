@@ -144,9 +144,6 @@ class LicenseFormModal(ShellModal[object]):
             return
         self.dismiss(result)
 
-    @on(Button.Pressed, "#license-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class LicenseDetailModal(ShellModal[None]):
@@ -260,9 +257,6 @@ class ExportLicenseModal(ShellModal[Path]):
             return
         self.dismiss(path)
 
-    @on(Button.Pressed, "#export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class LicensesScreen(IssuerDomainScreen):
@@ -381,7 +375,7 @@ class LicensesScreen(IssuerDomainScreen):
             self.table.loading = False
         self.notify(_("License {id} created for {customer}").format(id=info.id, customer=info.customer))
         self.refresh_licenses(select=info.id)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     @work(group="licenses-modify", exit_on_error=False)
     async def modify_license(self, license_id: int, changes: LicenseChanges) -> None:
@@ -441,7 +435,7 @@ class LicensesScreen(IssuerDomainScreen):
             self.table.loading = False
         self.notify(_("License {id} deleted").format(id=license_id))
         self.refresh_licenses()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     # ---------------------------------------------------------------- export
 

@@ -13,6 +13,7 @@ from textual.widgets import Button
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
 from ectui.widgets import ShellModal
+from ectui.widgets.host import ConsoleHost, console_app
 from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
@@ -44,9 +45,14 @@ class LoginScreen(ShellModal["Identity | None"]):
         self.query_one("#login-user", Input).focus()
 
     @property
+    def console(self) -> ConsoleHost:
+        """The console app, typed."""
+        return console_app(self)
+
+    @property
     def services(self) -> ConsoleServices:
         """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.console.services
 
     def action_cancel(self) -> None:
         """Nothing to go back to: the console needs a login (Ctrl+Q quits)."""

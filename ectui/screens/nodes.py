@@ -122,4 +122,4 @@ class NodesScreen(ConsoleDomainScreen):
         finally:
             self.table.loading = False
         self.refresh_nodes()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

@@ -127,7 +127,7 @@ class OperationsScreen(ConsoleDomainScreen):
         for key, label in COLUMNS:
             table.add_column(_(label), key=key)
         table.focus()
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
 
     def on_screen_resume(self) -> None:
         self.polling = True

@@ -105,9 +105,6 @@ class ProjectFormModal(ShellModal["ProjectDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#project-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ProjectsScreen(ConsoleDomainScreen):
@@ -221,7 +218,7 @@ class ProjectsScreen(ConsoleDomainScreen):
             return
         self.notify(_("Project {name} saved").format(name=info.name))
         self.refresh_projects(select=info.name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_use_project(self) -> None:
         """Make the project under the cursor the current one."""
@@ -232,7 +229,7 @@ class ProjectsScreen(ConsoleDomainScreen):
     @work(group="projects-save", exit_on_error=False)
     async def use_project(self, name: str) -> None:
         await self.services.projects.use(name)
-        self.app.project = name  # type: ignore[attr-defined]
+        self.console.project = name
         self.refresh_projects(select=name)
 
     def action_delete_project(self) -> None:
@@ -256,4 +253,4 @@ class ProjectsScreen(ConsoleDomainScreen):
             return
         self.notify(_("Project {name} deleted").format(name=name))
         self.refresh_projects()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

@@ -42,6 +42,7 @@ STATE_LABELS = {
     "cancelled": N_("cancelled"),
 }
 
+
 def state_text(state: str) -> str:
     """The translated state."""
     return _(STATE_LABELS.get(state, state))
@@ -85,9 +86,6 @@ class RejectRequestModal(ShellModal["str | None"]):
             return
         self.dismiss(reason)
 
-    @on(Button.Pressed, "#reject-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class RequestsScreen(ConsoleDomainScreen):
@@ -271,9 +269,7 @@ class RequestsScreen(ConsoleDomainScreen):
             if self.is_attached:
                 self.refresh_requests()
 
-        job: Job = self.app.jobs.start(  # type: ignore[attr-defined]
-            _("Approve request {id}").format(id=request.id), run, on_done=done
-        )
+        job: Job = self.console.jobs.start(_("Approve request {id}").format(id=request.id), run, on_done=done)
         self.refresh_requests()
         return job
 

@@ -204,9 +204,6 @@ class ExportStatsModal(ShellModal["Path | None"]):
         if not self.busy:
             self.export(self.query_one("#stats-export-path", PathInput).value)
 
-    @on(Button.Pressed, "#stats-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="stats-export", exit_on_error=False)
     async def export(self, path: str) -> None:

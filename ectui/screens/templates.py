@@ -132,9 +132,6 @@ class TemplateFormModal(ShellModal["TemplateDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#template-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class TemplatesScreen(ConsoleDomainScreen):

@@ -91,9 +91,6 @@ class NewUserModal(ShellModal["UserDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#user-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class PasswordModal(ShellModal["tuple[str, str] | None"]):
@@ -276,7 +273,7 @@ class UsersScreen(ConsoleDomainScreen):
             return
         self.notify(_("Account {name} ({role}) created.").format(name=info.name, role=info.role))
         self.refresh_users(select=info.name)
-        await self.app.require_login()  # type: ignore[attr-defined]
+        await self.console.require_login()
 
     def action_change_role(self) -> None:
         """Choose another role for the account under the cursor."""
@@ -351,4 +348,4 @@ class UsersScreen(ConsoleDomainScreen):
         if who:
             self.notify(_("Logged out {user}.").format(user=who))
         self.refresh_users()
-        await self.app.require_login()  # type: ignore[attr-defined]
+        await self.console.require_login()

@@ -18,6 +18,7 @@ from textual.widgets import Footer
 
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
+from ectui.widgets.host import ConsoleHost, console_app
 from ectui.widgets.license_import import ImportsLicense
 from ectui.widgets.literal import Label, Static
 
@@ -70,9 +71,14 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
         self.show_steps(getattr(self.app, "license_status", None))
 
     @property
+    def console(self) -> ConsoleHost:
+        """The console app, typed."""
+        return console_app(self)
+
+    @property
     def services(self) -> ConsoleServices:
         """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.console.services
 
     # ---------------------------------------------------------------- the checklist
 
@@ -114,7 +120,7 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
 
     def action_refresh(self) -> None:
         """Reload the license status (and with it the steps)."""
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_add_cluster(self) -> None:
         """Open the new-cluster form."""
@@ -135,4 +141,4 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
             self.notify(render(err), title=_("Cluster not saved"), severity="error", timeout=10)
             return
         self.notify(_("Cluster {name} saved").format(name=info.name))
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

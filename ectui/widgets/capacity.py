@@ -8,7 +8,6 @@ if TYPE_CHECKING:
     pass
 
 
-
 BAR_WIDTH = 10
 
 

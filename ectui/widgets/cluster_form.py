@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from ectui.services.clusters import ClusterDraft, ClusterInfo, ClusterService
 
 
-
 STORAGE_LABELS = {"local": N_("local storage"), "shared": N_("shared storage")}
 
 CLUSTER_FIELDS = {
@@ -161,6 +160,3 @@ class ClusterFormModal(ShellModal["ClusterDraft | None"]):
         else:
             error.update(render(verdict.error) if verdict.error else verdict.verdict)
 
-    @on(Button.Pressed, "#cluster-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()

@@ -67,6 +67,3 @@ class TypeNameConfirmModal(ShellModal[bool]):
         """Answer no."""
         self.dismiss(False)
 
-    @on(Button.Pressed, "#type-name-cancel")
-    def press_cancel(self) -> None:
-        self.dismiss(False)

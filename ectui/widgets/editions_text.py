@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from ectui.services.issuer import MenuNode
 
 
-
 STORAGE_LABELS = {"local": N_("local"), "shared": N_("shared")}
 MODULE_LABELS = {
     "platform": N_("Platform"),

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     pass
 
 
-
 def mark_field(modal: ShellModal[Any], fields: dict[str, str], error_id: str, err: ServiceError) -> None:
     """Show why a form is refused, and mark and focus the field it names."""
     modal.query_one(f"#{error_id}", Static).update(render(err))

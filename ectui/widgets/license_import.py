@@ -72,9 +72,6 @@ class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
             return
         self.import_license(ec_path, self.query_one("#import-properties", PathInput).path)
 
-    @on(Button.Pressed, "#import-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="license-import", exit_on_error=False)
     async def import_license(self, ec_path: Path, properties_path: Path | None) -> None:
@@ -114,4 +111,4 @@ class ImportsLicense:
             return
         self.app.apply_license_status(status)
         edition = status.license.edition if status.license else ""
-        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))  # type: ignore[attr-defined]
+        self.app.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from ectui.services.projects import ProjectInfo
 
 
-
 class PickProjectModal(ShellModal["str | None"]):
     """Choose the current project (type to jump, enter to choose)."""
 

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     )
 
 
-
 TRANSITIONAL = frozenset(
     {"BUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE", "MIGRATING", "REBUILD",
      "RESCUE", "UNRESCUING", "operating", "creating"}

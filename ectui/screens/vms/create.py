@@ -77,9 +77,6 @@ class ImportKeypairModal(ShellModal["tuple[str, str] | None"]):
             return
         self.dismiss((name, str(path)))
 
-    @on(Button.Pressed, "#key-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     def show_error(self, message: str) -> None:
         """Show a refusal (used by the form when the import fails)."""
@@ -365,7 +362,7 @@ class CreateVmModal(ShellModal["Job | None"]):
         self.busy = True
         self.add_class("-busy")
         self.run = self.start_create(draft)
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
         if self.run.job is not None:  # it may have ended before the subscription
             self.job_changed(self.run.job)
 
@@ -374,7 +371,7 @@ class CreateVmModal(ShellModal["Job | None"]):
         run = self.run
         if run is None or run.job is None or job.id != run.job.id or not self.is_attached:
             return
-        job = self.app.jobs.get(job.id) or job  # type: ignore[attr-defined]
+        job = self.console.jobs.get(job.id) or job
         progress = job.progress
         started = progress is not None and progress.step not in ("reserve", "rollback")
         if job.state == "running" and not started:
@@ -391,6 +388,3 @@ class CreateVmModal(ShellModal["Job | None"]):
         self.busy = False
         self.dismiss(job)
 
-    @on(Button.Pressed, "#vm-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------- modals
 
 
-
 class ConsoleUrlModal(ShellModal[None]):
     """The VM's console URL, shown whole so that it can be selected; `y` copies it (OSC 52).
 
@@ -281,9 +280,6 @@ class SnapshotTemplateModal(ShellModal["str | None"]):
             return
         self.dismiss(name)
 
-    @on(Button.Pressed, "#snapshot-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class PickIsoModal(ShellModal["int | None"]):

@@ -21,7 +21,9 @@ from ectui.jobs import Job
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.forms import mark_field
+from ectui.widgets.host import console_app
 from ectui.widgets.literal import Input, Label, Select, Static
+from ectui.widgets.requests import is_request, submitted_text
 from ectui.widgets.steps import StepProgress, StepRow, failed_step_marked
 
 if TYPE_CHECKING:
@@ -130,7 +132,7 @@ def outcome_text(op: OperationInfo | None, job: Job, failed_code: str | None = N
 
 def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan) -> Job:
     """Run the resize as an app job (it outlives the dialog and every screen); tell the operator how it ended."""
-    workflow = services.workflow  # type: ignore[attr-defined]
+    workflow = services.workflow
     target = f"{plan.new_vcpus}C/{plan.new_ram_gb}G"
 
     async def resize(progress: ProgressCallback, cancel: CancelToken) -> Any:
@@ -139,8 +141,6 @@ def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan)
         return outcome.request if outcome.submitted else outcome.result
 
     def done(job: Job) -> None:
-        from ectui.widgets.requests import is_request, submitted_text
-
         if job.state == "done" and is_request(job.result):
             app.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
         elif job.state == "done":
@@ -154,7 +154,7 @@ def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan)
             )
 
     title = _("Resize {name} to {spec} ({mode})").format(name=plan.vm_name, spec=target, mode=_(plan.mode))
-    return app.jobs.start(title, resize, on_done=done)  # type: ignore[attr-defined, no-any-return]
+    return console_app(app).jobs.start(title, resize, on_done=done)
 
 
 class ResizeVmModal(ShellModal["int | None"]):
@@ -404,7 +404,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             _("Esc: close (the resize goes on; follow it on the Operations screen)")
         )
         self.query_one("#resize-cancel", Button).label = _("Close")
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
         self.job_changed(self.job)
         return self.job
 
@@ -432,8 +432,6 @@ class ResizeVmModal(ShellModal["int | None"]):
             self.query_one(StepProgress).show_steps(op.steps, error=op.error, ended=op.state != "running")
         if job.state == "running":
             return
-        from ectui.widgets.requests import is_request, submitted_text
-
         if job.state == "done" and is_request(job.result):  # waits for an admin's approval
             self.query_one("#resize-error", Static).update("")
             self.query_one("#resize-title", Label).update(submitted_text(job.result))
@@ -460,6 +458,3 @@ class ResizeVmModal(ShellModal["int | None"]):
         """Close: before the start nothing happens; after, the resize goes on in the background."""
         self.dismiss(self.job.id if self.job is not None else None)
 
-    @on(Button.Pressed, "#resize-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()

@@ -37,6 +37,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal
 from ectui.widgets.confirm_name import TypeNameConfirmModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
+from ectui.widgets.requests import is_request, submitted_text
 
 if TYPE_CHECKING:
     from ectui.services.console import Tunnel
@@ -132,7 +133,7 @@ class VmsScreen(ConsoleDomainScreen):
         table.add_column(_("Project"), key="project")
         table.add_column("", key="lock")
         table.focus()
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
         self.watch(self.app, "project", self._project_changed, init=False)
         self.show_title()
 
@@ -544,7 +545,7 @@ class VmsScreen(ConsoleDomainScreen):
             if self.is_attached:
                 self.refresh_vms(pull=True)
 
-        job: Job = self.app.jobs.start(  # type: ignore[attr-defined]
+        job: Job = self.console.jobs.start(
             _("Snapshot {name} to template {template}").format(name=vm.name, template=name),
             snapshot,
             on_done=done,
@@ -719,7 +720,7 @@ class VmsScreen(ConsoleDomainScreen):
                 raise
 
         run = CreateRun(name=draft.name)
-        run.job = self.app.jobs.start(  # type: ignore[attr-defined]
+        run.job = self.console.jobs.start(
             _("Create VM {name}").format(name=draft.name), create, on_done=self.create_done
         )
         self.pending[run.job.id] = run
@@ -746,8 +747,6 @@ class VmsScreen(ConsoleDomainScreen):
         if run is None:
             return
         name = run.name
-        from ectui.widgets.requests import is_request, submitted_text
-
         if job.state == "done" and is_request(job.result):  # waits for an admin's approval
             self.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
         elif job.state == "done":
