@@ -453,7 +453,11 @@ class ConsoleApp(ShellApp):
         from ectui.screens.login import LoginScreen
 
         if not isinstance(self.screen, LoginScreen) and await self.services.users.login_required():
-            self.push_screen(LoginScreen(), callback=lambda _who: self.refresh_status())
+
+            def logged_in(_who: object) -> None:
+                self.refresh_status()
+
+            self.push_screen(LoginScreen(), callback=logged_in)
 
     def visible_domains(self) -> tuple[Domain, ...]:
         """Menus of feature modules the license does not enable are hidden (SPEC K3)."""

@@ -58,7 +58,7 @@ def lazy_screen(path: str) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
         import importlib
 
-        return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module_name), class_name)()
 
     make.__qualname__ = make.__name__ = class_name
     return make
@@ -197,9 +197,12 @@ class DomainScreen(Screen[None]):
     """The Domain.id this screen belongs to (highlighted in the sidebar)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
-        for n in range(MAX_DOMAINS)
-    ] + [Binding("colon", "go_to", _("Go to…"), show=False, id="domain.go_to")]
+        *(
+            Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
+            for n in range(MAX_DOMAINS)
+        ),
+        Binding("colon", "go_to", _("Go to…"), show=False, id="domain.go_to"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="app-header")

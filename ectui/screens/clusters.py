@@ -93,7 +93,6 @@ class FtpFormModal(ShellModal["FtpDraft | None"]):
         self.dismiss(draft)
 
 
-
 class ClustersScreen(ConsoleDomainScreen):
     """The OpenStack clusters this console manages."""
 

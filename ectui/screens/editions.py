@@ -126,7 +126,6 @@ class NewEditionModal(ShellModal["EditionInfo | None"]):
             return
         self.create_edition(draft)
 
-
     @work(exclusive=True, group="edition-create", exit_on_error=False)
     async def create_edition(self, draft: object) -> None:
         """Create the edition; stay open with the reason when refused."""

@@ -484,7 +484,6 @@ class UploadImageModal(ShellModal["ImageUpload | None"]):
         self.dismiss(request)
 
 
-
 # ------------------------------------------------------------------ the screen
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -80,7 +80,6 @@ class UploadIsoModal(ShellModal["IsoUploadRequest | None"]):
         self.dismiss(request)
 
 
-
 class EditIsoModal(ShellModal["IsoEdit | None"]):
     """An ISO's display name, OS type and description."""
 
@@ -127,7 +126,6 @@ class EditIsoModal(ShellModal["IsoEdit | None"]):
             mark_field(self, EDIT_FIELDS, "iso-edit-error", err)
             return
         self.dismiss(changes)
-
 
 
 class ResumeUploadsModal(ShellModal["tuple[str, int] | None"]):
@@ -376,7 +374,7 @@ class IsosScreen(ConsoleDomainScreen):
         title = _("Upload ISO {file}").format(file=request.file_name)
         job = self.console.jobs.start(title, work, on_done=self.upload_done)
         self.notify(_("{title} started; follow it on the Jobs screen.").format(title=title))
-        return job  # type: ignore[no-any-return]
+        return job
 
     def upload_done(self, job: Job) -> None:
         """Tell how an upload or resume ended, and reload the list."""
@@ -396,7 +394,7 @@ class IsosScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="isos-form", exit_on_error=False)
     async def open_uploads(self) -> None:
         try:
-            uploads = await self.services.isos.interrupted(self.cluster)
+            uploads = cast("list[UploadInfo]", await self.services.isos.interrupted(self.cluster))
         except ServiceError as err:
             self.notify(render(err), severity="error")
             return
@@ -424,7 +422,7 @@ class IsosScreen(ConsoleDomainScreen):
 
         title = _("Resume ISO {file}").format(file=upload.file_name)
         job = self.console.jobs.start(title, work, on_done=self.upload_done)
-        return job  # type: ignore[no-any-return]
+        return job
 
     def confirm_discard(self, upload: UploadInfo) -> None:
         def confirmed(yes: bool | None) -> None:

@@ -145,7 +145,6 @@ class LicenseFormModal(ShellModal[object]):
         self.dismiss(result)
 
 
-
 class LicenseDetailModal(ShellModal[None]):
     """Every field of a license; the private key only when asked for (k)."""
 
@@ -258,7 +257,6 @@ class ExportLicenseModal(ShellModal[Path]):
         self.dismiss(path)
 
 
-
 class LicensesScreen(IssuerDomainScreen):
     """Licenses issued to customers."""
 
@@ -356,9 +354,9 @@ class LicensesScreen(IssuerDomainScreen):
             if result is None:
                 return
             if current is None:
-                self.create_license(result)  # type: ignore[arg-type]
+                self.create_license(result)
             else:
-                self.modify_license(current.id, result)  # type: ignore[arg-type]
+                self.modify_license(current.id, result)
 
         self.app.push_screen(LicenseFormModal(editions, current), callback=submitted)
 

@@ -186,7 +186,7 @@ class OperationsScreen(ConsoleDomainScreen):
     async def refresh_operations(self) -> None:
         """Read the operations (and the VM names), show them, arm the next read."""
         try:
-            operations = await self.services.resize.operations(limit=self.LIMIT)  # type: ignore[attr-defined]
+            operations = await self.services.resize.operations(limit=self.LIMIT)
             vms = await self.services.vms.list(all_projects=True)
         except ServiceError as err:
             self.failures += 1
@@ -221,7 +221,7 @@ class OperationsScreen(ConsoleDomainScreen):
             op.created_by or "—",
         )
 
-    def visible(self) -> list[OperationInfo]:
+    def shown_operations(self) -> list[OperationInfo]:
         """The operations that pass the filter, newest first."""
         needle = self.filter_text
         out = []
@@ -239,7 +239,7 @@ class OperationsScreen(ConsoleDomainScreen):
         """Fill the table (rows updated in place when the same operations are shown, so the cursor stays)."""
         table = self.table
         keep = cursor_key(table)
-        rows = [(str(op.id), self.row_cells(op)) for op in self.visible()]
+        rows = [(str(op.id), self.row_cells(op)) for op in self.shown_operations()]
         current = [str(row.key.value) for row in table.ordered_rows]
         if current == [key for key, _cells in rows]:
             columns = [str(c.key.value) for c in table.ordered_columns]

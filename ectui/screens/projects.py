@@ -106,7 +106,6 @@ class ProjectFormModal(ShellModal["ProjectDraft | None"]):
         self.dismiss(draft)
 
 
-
 class ProjectsScreen(ConsoleDomainScreen):
     """Projects with their quota use; the current one is marked."""
 

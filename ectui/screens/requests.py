@@ -87,7 +87,6 @@ class RejectRequestModal(ShellModal["str | None"]):
         self.dismiss(reason)
 
 
-
 class RequestsScreen(ConsoleDomainScreen):
     """The request queue: admins decide, requesters follow theirs."""
 

@@ -133,7 +133,6 @@ class TemplateFormModal(ShellModal["TemplateDraft | None"]):
         self.dismiss(draft)
 
 
-
 class TemplatesScreen(ConsoleDomainScreen):
     """Templates of every cluster: system ones made from images, custom ones made from VM snapshots."""
 

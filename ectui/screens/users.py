@@ -92,7 +92,6 @@ class NewUserModal(ShellModal["UserDraft | None"]):
         self.dismiss(draft)
 
 
-
 class PasswordModal(ShellModal["tuple[str, str] | None"]):
     """A new password, twice (checked by the service)."""
 
@@ -236,7 +235,9 @@ class UsersScreen(ConsoleDomainScreen):
                 u.name,
                 _(ROLE_LABELS.get(u.role, u.role)),
                 _("yes") if u.enabled else _("no"),
-                u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked(now) else "—",
+                u.locked_until.strftime("%Y-%m-%d %H:%M")
+                if u.locked_until is not None and u.locked(now)
+                else "—",
                 u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "—",
                 u.created_by,
                 key=u.name,

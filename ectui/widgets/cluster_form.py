@@ -159,4 +159,3 @@ class ClusterFormModal(ShellModal["ClusterDraft | None"]):
             error.update(_("Connection OK: {services}").format(services=", ".join(verdict.services)))
         else:
             error.update(render(verdict.error) if verdict.error else verdict.verdict)
-

@@ -66,4 +66,3 @@ class TypeNameConfirmModal(ShellModal[bool]):
     def action_cancel(self) -> None:
         """Answer no."""
         self.dismiss(False)
-

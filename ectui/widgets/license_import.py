@@ -72,7 +72,6 @@ class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
             return
         self.import_license(ec_path, self.query_one("#import-properties", PathInput).path)
 
-
     @work(exclusive=True, group="license-import", exit_on_error=False)
     async def import_license(self, ec_path: Path, properties_path: Path | None) -> None:
         """Import; the modal cannot be closed meanwhile (so this worker outlives nothing)."""

@@ -77,7 +77,6 @@ class ImportKeypairModal(ShellModal["tuple[str, str] | None"]):
             return
         self.dismiss((name, str(path)))
 
-
     def show_error(self, message: str) -> None:
         """Show a refusal (used by the form when the import fails)."""
         self.query_one("#key-error", Static).update(message)
@@ -387,4 +386,3 @@ class CreateVmModal(ShellModal["Job | None"]):
             return
         self.busy = False
         self.dismiss(job)
-

@@ -21,10 +21,8 @@ from ectui.widgets.literal import Input, Label, Option, Static
 if TYPE_CHECKING:
     from ectui.services import ConsoleServices
     from ectui.services.console import Tunnel
-    from ectui.services.vms import (
-        OperationInfo,
-        VmInfo,
-    )
+    from ectui.services.operations.engine import OperationInfo
+    from ectui.services.vms import VmInfo
 
 
 # ---------------------------------------------------------------------- modals
@@ -279,7 +277,6 @@ class SnapshotTemplateModal(ShellModal["str | None"]):
                                                                                     field=N_("Template name"))))  # fmt: skip
             return
         self.dismiss(name)
-
 
 
 class PickIsoModal(ShellModal["int | None"]):

@@ -272,7 +272,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             return None
         cpu, ram = self.values()
         try:
-            plan = await self.services.resize.plan(self.vm.id, cpu, ram, self.mode_choice)  # type: ignore[attr-defined]
+            plan = await self.services.resize.plan(self.vm.id, cpu, ram, self.mode_choice)
         except ServiceError as err:
             if self.mode_choice == "hot":  # hot asked but no longer possible: say why, offer cold
                 self.mode_choice = None
@@ -284,7 +284,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             mark_field(self, RESIZE_FIELDS, "resize-error", err)
             return None
         self.show_plan(plan)
-        return plan  # type: ignore[no-any-return]
+        return plan
 
     def show_plan(self, plan: ResizePlan) -> None:
         """Show the quota delta and the mode; offer hot only when the plan says it is available."""
@@ -343,7 +343,7 @@ class ResizeVmModal(ShellModal["int | None"]):
     async def check_and_confirm(self) -> None:
         cpu, ram = self.values()
         mode = self.query_one("#resize-mode", Select).value
-        resize = self.services.resize  # type: ignore[attr-defined]
+        resize = self.services.resize
         try:
             plan: ResizePlan = await resize.plan(
                 self.vm.id, cpu, ram, str(mode) if self.mode_choice else None
@@ -445,8 +445,8 @@ class ResizeVmModal(ShellModal["int | None"]):
     async def find_operation(self) -> OperationInfo | None:
         """This resize's operation: the newest resize of the VM started after the dialog's check."""
         if self.operation is not None:
-            return await self.services.resize.operation(self.operation.id)  # type: ignore[attr-defined, no-any-return]
-        ops: Sequence[OperationInfo] = await self.services.resize.operations(vm_id=self.vm.id, limit=5)  # type: ignore[attr-defined]
+            return await self.services.resize.operation(self.operation.id)
+        ops: Sequence[OperationInfo] = await self.services.resize.operations(vm_id=self.vm.id, limit=5)
         return next((op for op in ops if op.kind == "resize" and op.id > self.before_op), None)
 
     @property
@@ -457,4 +457,3 @@ class ResizeVmModal(ShellModal["int | None"]):
     def action_cancel(self) -> None:
         """Close: before the start nothing happens; after, the resize goes on in the background."""
         self.dismiss(self.job.id if self.job is not None else None)
-

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         VmDraft,
         VmInfo,
     )
+    from ectui.services.workflow import RequestInfo
 
 
 # ---------------------------------------------------------------------- the screen
@@ -396,7 +397,7 @@ class VmsScreen(ConsoleDomainScreen):
         """Power on the VM under the cursor."""
         vm = self.target()
         if vm is not None:
-            self.run_action(vm, "start")
+            self.run_vm_action(vm, "start")
 
     def action_stop_vm(self) -> None:
         """Power off the VM under the cursor (confirm; type the name on a production cluster)."""
@@ -414,7 +415,7 @@ class VmsScreen(ConsoleDomainScreen):
 
             def confirmed(yes: bool | None) -> None:
                 if yes:
-                    self.run_action(vm, "reboot")
+                    self.run_vm_action(vm, "reboot")
 
             self.app.push_screen(ConfirmModal(question, confirm_label=_("Reboot")), callback=confirmed)
 
@@ -432,7 +433,7 @@ class VmsScreen(ConsoleDomainScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_action(vm, action)
+                self.run_vm_action(vm, action)
 
         if vm.cluster in self.production:
             self.app.push_screen(
@@ -442,7 +443,7 @@ class VmsScreen(ConsoleDomainScreen):
             self.app.push_screen(ConfirmModal(question, confirm_label=label), callback=confirmed)
 
     @work(group="vms-action", exit_on_error=False)
-    async def run_action(self, vm: VmInfo, action: str) -> None:
+    async def run_vm_action(self, vm: VmInfo, action: str) -> None:
         """Run start, stop, reboot or delete; refusals (locked, read-only, cloud errors) are shown."""
         service = self.services.vms
         titles = {"start": _("Not started"), "stop": _("Not stopped"), "reboot": _("Not rebooted"),
@@ -710,11 +711,11 @@ class VmsScreen(ConsoleDomainScreen):
         """Run the create as an app job (it outlives this screen); the list shows it while it builds."""
         workflow = self.services.workflow
 
-        async def create(progress: ProgressCallback, cancel: CancelToken) -> VmInfo:
+        async def create(progress: ProgressCallback, cancel: CancelToken) -> VmInfo | RequestInfo | None:
             try:
                 # an operator with the workflow module makes a request (RequestInfo) that an admin approves
                 outcome = await workflow.submit_or_run(draft, on_progress=progress, cancel=cancel)
-                return outcome.request if outcome.submitted else outcome.result  # type: ignore[no-any-return]
+                return outcome.request if outcome.submitted else outcome.result
             except ServiceError as err:
                 run.error = err  # the form marks the field a refusal names
                 raise
