@@ -478,3 +478,13 @@ class ConsoleApp(ShellApp):
         else:
             self.readonly_reason = ""
         self.license_status = status
+
+
+if TYPE_CHECKING:  # the apps are what their screens take them for (ectui.widgets.host)
+    from ectui.widgets.host import ConsoleHost, IssuerHost
+
+    def _console_host(app: ConsoleApp) -> ConsoleHost:
+        return app
+
+    def _issuer_host(app: IssuerApp) -> IssuerHost:
+        return app

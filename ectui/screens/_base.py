@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -19,8 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
-from ectui.i18n import _
+from ectui.i18n import _, render
 from ectui.messages import forward_worker_error
+from ectui.services.errors import ServiceError
 from ectui.widgets import AppHeader, Banner, Sidebar
 from ectui.widgets.host import ConsoleHost, IssuerHost, console_app, issuer_app
 
@@ -302,6 +303,21 @@ class ConsoleDomainScreen(DomainScreen):
         info = await self.services.projects.use(name)
         self.console.project = info.name
         self.notify(_("Current project: {name}").format(name=info.name))
+
+    async def sync_each_cluster(self, sync: Callable[[str], Awaitable[Any]], failed_title: str) -> None:
+        """Run `sync` (cluster name → a result with cluster, added, updated, gone) for every cluster and
+        report each; a refused cluster is reported with `failed_title` ('{name}: …') and the others go on."""
+        for cluster in await self.services.clusters.list():
+            try:
+                result = await sync(cluster.name)
+            except ServiceError as err:
+                self.notify(render(err), title=failed_title.format(name=cluster.name), severity="error")
+                continue
+            self.notify(
+                _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
+                    cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
+                )
+            )
 
     @property
     def console(self) -> ConsoleHost:

@@ -18,7 +18,7 @@ from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.cluster_form import STORAGE_LABELS, ClusterFormModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import ClusterDraft, ClusterInfo, FtpDraft
@@ -151,8 +151,7 @@ class ClustersScreen(ConsoleDomainScreen):
                 _("yes") if c.production else "",
                 key=c.name,
             )
-        if keep is not None and any(c.name == keep for c in clusters):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""

@@ -17,7 +17,7 @@ from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, MenuTreePicker, PlainCheckbox, ShellModal
 from ectui.widgets.editions_text import features_text, menu_names, modules_text, storage_text
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import EditionInfo, IssuerService, MenuNode
@@ -225,8 +225,7 @@ class EditionsScreen(IssuerDomainScreen):
                 str(e.license_count),
                 key=e.name,
             )
-        if keep is not None and keep in [e.name for e in editions]:
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
 
     def names(self) -> list[str]:
         """Edition names as listed (for tests)."""

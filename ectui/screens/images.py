@@ -605,21 +605,7 @@ class ImagesScreen(ConsoleDomainScreen):
         """Sync each cluster; a refused cluster is reported and the others go on."""
         self.table.loading = True
         try:
-            for cluster in await self.services.clusters.list():
-                try:
-                    result = await self.services.images.sync(cluster.name)
-                except ServiceError as err:
-                    self.notify(
-                        render(err),
-                        title=_("{name}: images not synced").format(name=cluster.name),
-                        severity="error",
-                    )
-                    continue
-                self.notify(
-                    _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
-                        cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
-                    )
-                )
+            await self.sync_each_cluster(self.services.images.sync, _("{name}: images not synced"))
         finally:
             self.table.loading = False
         self.refresh_images()

@@ -18,7 +18,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.isos import IsoEdit, IsoInfo, IsoUploadRequest, UploadInfo
@@ -280,8 +280,7 @@ class IsosScreen(ConsoleDomainScreen):
                 str(i.mount_count),
                 key=str(i.id),
             )
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)))
+        move_to_key(table, keep)
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
@@ -289,8 +288,7 @@ class IsosScreen(ConsoleDomainScreen):
 
     def selected_id(self) -> int | None:
         """The ISO under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def selected_iso(self) -> IsoInfo | None:
         """The ISO under the cursor, as last loaded."""

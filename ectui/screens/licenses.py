@@ -19,7 +19,7 @@ from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
 from ectui.widgets.editions_text import features_text, menu_names, storage_text
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.issuer import IssuerService, LicenseChanges, LicenseDraft, LicenseInfo
@@ -312,8 +312,7 @@ class LicensesScreen(IssuerDomainScreen):
                 _(STATUS_LABELS.get(lic.status, lic.status)),
                 key=str(lic.id),
             )
-        if keep is not None and any(lic.id == keep for lic in licenses):
-            table.move_cursor(row=table.get_row_index(str(keep)))
+        move_to_key(table, keep)
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
@@ -321,8 +320,7 @@ class LicensesScreen(IssuerDomainScreen):
 
     def selected_id(self) -> int | None:
         """The license under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def action_refresh(self) -> None:
         """Reload the list."""

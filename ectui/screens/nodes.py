@@ -9,9 +9,8 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from ectui.i18n import _, render
+from ectui.i18n import _
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.services.errors import ServiceError
 from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Input, Label
 from ectui.widgets.tables import table_rows
@@ -104,21 +103,7 @@ class NodesScreen(ConsoleDomainScreen):
         """Copy hypervisors from every cluster; a refused cluster is reported and the others go on."""
         self.table.loading = True
         try:
-            for cluster in await self.services.clusters.list():
-                try:
-                    result = await self.services.clusters.sync_nodes(cluster.name)
-                except ServiceError as err:
-                    self.notify(
-                        render(err),
-                        title=_("{name}: nodes not synced").format(name=cluster.name),
-                        severity="error",
-                    )
-                    continue
-                self.notify(
-                    _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
-                        cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
-                    )
-                )
+            await self.sync_each_cluster(self.services.clusters.sync_nodes, _("{name}: nodes not synced"))
         finally:
             self.table.loading = False
         self.refresh_nodes()

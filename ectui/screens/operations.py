@@ -22,7 +22,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.steps import StepProgress, duration_text, local_time, span
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, show_rows, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.operations.engine import OperationInfo
@@ -240,19 +240,7 @@ class OperationsScreen(ConsoleDomainScreen):
         table = self.table
         keep = cursor_key(table)
         rows = [(str(op.id), self.row_cells(op)) for op in self.shown_operations()]
-        current = [str(row.key.value) for row in table.ordered_rows]
-        if current == [key for key, _cells in rows]:
-            columns = [str(c.key.value) for c in table.ordered_columns]
-            for key, cells in rows:
-                for column, cell in zip(columns, cells, strict=True):
-                    if str(table.get_cell(key, column)) != cell:
-                        table.update_cell(key, column, cell)
-        else:
-            table.clear()
-            for key, cells in rows:
-                table.add_row(*cells, key=key)
-            if keep is not None and keep in {key for key, _cells in rows}:
-                table.move_cursor(row=table.get_row_index(keep))
+        show_rows(table, rows, keep)
         title = _("Operations · {shown} of {total}").format(shown=len(rows), total=len(self.operations))
         if self.unfinished_only:
             title += " · " + _("running/failed only")

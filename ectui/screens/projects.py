@@ -18,7 +18,7 @@ from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.projects import ProjectDraft, ProjectInfo
@@ -165,8 +165,7 @@ class ProjectsScreen(ConsoleDomainScreen):
                 quota_cell(p.used.public_ips, p.reserved.public_ips, p.quota.public_ips),
                 key=p.name,
             )
-        if keep is not None and any(p.name == keep for p in projects):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""

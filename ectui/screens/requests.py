@@ -23,7 +23,7 @@ from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.requests import KIND_LABELS
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.jobs import Job
@@ -187,8 +187,7 @@ class RequestsScreen(ConsoleDomainScreen):
                 str(r.id), state_text(r.state), _(KIND_LABELS.get(r.kind, r.kind)), r.summary, r.requested_by,
                 r.project, key=str(r.id),
             )  # fmt: skip
-        if keep is not None and any(str(r.id) == keep for r in items):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
         scope = _("all requests") if role in ("admin", "auditor") else _("your requests")
         self.query_one("#requests-title", Label).update(
             _("Requests ({scope}) · {user}, {role}").format(scope=scope, user=user, role=role)

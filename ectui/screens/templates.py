@@ -18,7 +18,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo
@@ -197,8 +197,7 @@ class TemplatesScreen(ConsoleDomainScreen):
                 t.description,
                 key=str(t.id),
             )
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)))
+        move_to_key(table, keep)
 
     def rows(self) -> list[list[str]]:
         """The rows as shown (for tests)."""
@@ -206,8 +205,7 @@ class TemplatesScreen(ConsoleDomainScreen):
 
     def selected_id(self) -> int | None:
         """The template under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def action_refresh(self) -> None:
         """Reload the list."""

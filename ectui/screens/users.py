@@ -17,7 +17,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Option, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key, table_rows
 
 if TYPE_CHECKING:
     from ectui.services.users import UserDraft, UserInfo
@@ -242,8 +242,7 @@ class UsersScreen(ConsoleDomainScreen):
                 u.created_by,
                 key=u.name,
             )
-        if keep is not None and any(u.name == keep for u in users):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
 
     def action_refresh(self) -> None:
         """Reload."""

@@ -38,6 +38,7 @@ from ectui.widgets import ConfirmModal
 from ectui.widgets.confirm_name import TypeNameConfirmModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.requests import is_request, submitted_text
+from ectui.widgets.tables import show_rows
 
 if TYPE_CHECKING:
     from ectui.services.console import Tunnel
@@ -281,19 +282,7 @@ class VmsScreen(ConsoleDomainScreen):
             and run.name not in known
             and (not self.filter_text or self.filter_text in run.name.lower())
         ]
-        current = [str(row.key.value) for row in table.ordered_rows]
-        if current == [key for key, _cells in rows]:
-            columns = [str(c.key.value) for c in table.ordered_columns]
-            for key, cells in rows:
-                for column, cell in zip(columns, cells, strict=True):
-                    if str(table.get_cell(key, column)) != cell:
-                        table.update_cell(key, column, cell)
-        else:
-            table.clear()
-            for key, cells in rows:
-                table.add_row(*cells, key=key)
-            if keep is not None and keep in {key for key, _cells in rows}:
-                table.move_cursor(row=table.get_row_index(keep))
+        show_rows(table, rows, keep)
         shown = len(rows)
         total = len(self.vms) + sum(1 for key, _cells in rows if key.startswith("job-"))
         status = _("{shown} of {total} VMs").format(shown=shown, total=total)
