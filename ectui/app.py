@@ -449,7 +449,7 @@ class ConsoleApp(ShellApp):
             self.push_screen(WelcomeScreen())
 
     async def require_login(self) -> None:
-        """Show the login screen when the users module has accounts and nobody is logged in (SPEC M3)."""
+        """Show the login screen when the users module has accounts and nobody is logged in."""
         from ectui.screens.login import LoginScreen
 
         if not isinstance(self.screen, LoginScreen) and await self.services.users.login_required():
@@ -460,7 +460,7 @@ class ConsoleApp(ShellApp):
             self.push_screen(LoginScreen(), callback=logged_in)
 
     def visible_domains(self) -> tuple[Domain, ...]:
-        """Menus of feature modules the license does not enable are hidden (SPEC K3)."""
+        """Menus of feature modules the license does not enable are hidden."""
         policy = self.services.license.policy()
         return tuple(d for d in self.DOMAINS if d.feature is None or policy.feature_enabled(d.feature))
 

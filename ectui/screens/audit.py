@@ -17,7 +17,6 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
 from ectui.widgets.csv_export import CsvExportModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.audit import AuditFilter, AuditRecord
@@ -82,10 +81,6 @@ class AuditScreen(ConsoleDomainScreen):
     def table(self) -> DataTable[str]:
         """The entries table."""
         return self.query_one("#audit-table", DataTable)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def action_focus_filter(self) -> None:
         """Move to the filter fields."""

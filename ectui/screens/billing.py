@@ -1,4 +1,4 @@
-"""Billing (console, licensed module M5): the price list with effective dates, a project's monthly bill, CSV."""
+"""Billing (console, licensed module): the price list with effective dates, a project's monthly bill, CSV."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Clusters (console): add/edit/remove from clouds.yaml or credentials, test, FTP settings (SPEC C1, C3)."""
+"""Clusters (console): add/edit/remove from clouds.yaml or credentials, test, FTP settings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.cluster_form import STORAGE_LABELS, ClusterFormModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, move_to_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.clusters import ClusterDraft, ClusterInfo, FtpDraft
@@ -152,10 +152,6 @@ class ClustersScreen(ConsoleDomainScreen):
                 key=c.name,
             )
         move_to_key(table, keep)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_name(self) -> str | None:
         """The cluster under the cursor."""

@@ -1,4 +1,4 @@
-"""Images (console): Glance images of every cluster; sync, upload as a job, enable/disable, delete (SPEC I1-I4)."""
+"""Images (console): Glance images of every cluster; sync, upload as a job, enable/disable, delete."""
 
 from __future__ import annotations
 
@@ -208,10 +208,6 @@ class ImageTable(ScrollView, can_focus=True):
     def names(self) -> list[str]:
         """Names of the rows shown, in order (for tests)."""
         return [row[0].name for row in self._shown]
-
-    def rows(self) -> list[tuple[str, ...]]:
-        """Cells of the rows shown (for tests)."""
-        return [row[1] for row in self._shown]
 
     def select_id(self, image_id: int) -> None:
         """Put the cursor on an image."""

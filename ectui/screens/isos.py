@@ -1,4 +1,4 @@
-"""ISO files (console): sync from the cluster's FTP share, resumable uploads as jobs, enable/disable, edit, delete (SPEC S1-S5)."""
+"""ISO files (console): sync from the cluster's FTP share, resumable uploads as jobs, enable/disable, edit, delete."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_id, move_to_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.isos import IsoEdit, IsoInfo, IsoUploadRequest, UploadInfo
@@ -281,10 +281,6 @@ class IsosScreen(ConsoleDomainScreen):
                 key=str(i.id),
             )
         move_to_key(table, keep)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The ISO under the cursor."""

@@ -13,7 +13,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.widgets import ConfirmModal
 from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Label
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key
 
 if TYPE_CHECKING:
     from ectui.jobs import Jobs
@@ -78,10 +78,6 @@ class JobsScreen(ConsoleDomainScreen):
         else:
             table.add_row(*cells, key=key)
             table.move_cursor(row=table.row_count - 1)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_job(self) -> Job | None:
         """The job under the cursor."""

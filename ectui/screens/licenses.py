@@ -19,7 +19,7 @@ from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
 from ectui.widgets.editions_text import features_text, menu_names, storage_text
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_id, move_to_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import IssuerService, LicenseChanges, LicenseDraft, LicenseInfo
@@ -313,10 +313,6 @@ class LicensesScreen(IssuerDomainScreen):
                 key=str(lic.id),
             )
         move_to_key(table, keep)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The license under the cursor."""

@@ -1,4 +1,4 @@
-"""LoginScreen: asked at start when the users module has accounts and nobody is logged in (SPEC M3)."""
+"""LoginScreen: asked at start when the users module has accounts and nobody is logged in."""
 
 from __future__ import annotations
 

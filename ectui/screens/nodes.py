@@ -1,4 +1,4 @@
-"""Compute nodes (console): hypervisors of every cluster with capacity bars; sync (SPEC C2)."""
+"""Compute nodes (console): hypervisors of every cluster with capacity bars; sync."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from ectui.i18n import _
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Input, Label
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import NodeInfo
@@ -77,10 +76,6 @@ class NodesScreen(ConsoleDomainScreen):
                 str(n.running_vms),
                 key=f"{n.cluster}/{n.name}",
             )
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "nodes-filter":

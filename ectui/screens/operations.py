@@ -22,7 +22,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.steps import StepProgress, duration_text, local_time, span
-from ectui.widgets.tables import cursor_key, show_rows, table_rows
+from ectui.widgets.tables import cursor_key, show_rows
 
 if TYPE_CHECKING:
     from ectui.services.operations.engine import OperationInfo
@@ -248,10 +248,6 @@ class OperationsScreen(ConsoleDomainScreen):
             title += " · " + _("filter: {text}").format(text=self.filter_text)
         self.query_one("#operations-title", Label).update(title)
         self.show_detail()
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected(self) -> OperationInfo | None:
         """The operation under the cursor."""

@@ -1,4 +1,4 @@
-"""Projects (console): quotas with used and reserved amounts; the operator's current project (SPEC P1)."""
+"""Projects (console): quotas with used and reserved amounts; the operator's current project."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, move_to_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.projects import ProjectDraft, ProjectInfo
@@ -166,10 +166,6 @@ class ProjectsScreen(ConsoleDomainScreen):
                 key=p.name,
             )
         move_to_key(table, keep)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_name(self) -> str | None:
         """The project under the cursor."""

@@ -1,4 +1,4 @@
-"""Requests (console, licensed module M4): the approval queue for admins, and each requester's own requests.
+"""Requests (console, licensed module): the approval queue for admins, and each requester's own requests.
 
 Admins approve (the real create or resize runs as an app job, on the quota held since the request) or
 reject with a reason; a requester withdraws a pending request. The list polls while the screen is shown
@@ -23,7 +23,7 @@ from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.requests import KIND_LABELS
-from ectui.widgets.tables import cursor_key, move_to_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.jobs import Job
@@ -217,10 +217,6 @@ class RequestsScreen(ConsoleDomainScreen):
                 )
             )
         detail.update("\n".join(lines))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected(self) -> RequestInfo | None:
         """The request under the cursor."""

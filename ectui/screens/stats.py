@@ -1,4 +1,4 @@
-"""Statistics (console, licensed module M2): allocation bars, VM states, storage and operations per day."""
+"""Statistics (console, licensed module): allocation bars, VM states, storage and operations per day."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Templates (console): system templates made from enabled images; list, create, edit, delete (SPEC I3, I5)."""
+"""Templates (console): system templates made from enabled images; list, create, edit, delete."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_id, move_to_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo
@@ -198,10 +198,6 @@ class TemplatesScreen(ConsoleDomainScreen):
                 key=str(t.id),
             )
         move_to_key(table, keep)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_id(self) -> int | None:
         """The template under the cursor."""

@@ -1,4 +1,4 @@
-"""Users (console): operator accounts and roles, lock-outs, logout (SPEC M3). Admins change; auditors read."""
+"""Users (console): operator accounts and roles, lock-outs, logout. Admins change; auditors read."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Option, Static
-from ectui.widgets.tables import cursor_key, move_to_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.users import UserDraft, UserInfo
@@ -192,10 +192,6 @@ class UsersScreen(ConsoleDomainScreen):
     def table(self) -> DataTable[str]:
         """The accounts table."""
         return self.query_one("#users-table", DataTable)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_name(self) -> str | None:
         """The account under the cursor."""

@@ -98,7 +98,7 @@ CreateStarter = Callable[["VmDraft"], CreateRun]
 
 
 class CreateVmModal(ShellModal["Job | None"]):
-    """The create form (SPEC V1, fields in order); refusals of the flow (V2) are shown on the form."""
+    """The create form (fields in order); refusals of the create flow are shown on the form."""
 
     BINDINGS = [
         Binding("ctrl+s", "submit", _("Create"), id="create_vm.submit"),
@@ -303,7 +303,7 @@ class CreateVmModal(ShellModal["Job | None"]):
     # -- submit
 
     def draft(self) -> VmDraft:
-        """Validate the form (V2 step 1); then the flow's refusals that the form can see (steps 2-4)."""
+        """Validate the form (the first step of the create flow); then the flow's refusals that the form can see (steps 2-4)."""
         from ectui.services.vms import VmDraft
 
         def value(input_id: str) -> str:
@@ -337,7 +337,7 @@ class CreateVmModal(ShellModal["Job | None"]):
         """Validate, then start the create job; the form closes once the job is past the flow's checks."""
         if self.run is not None:
             return
-        if self.refusal is not None:  # V2 order: the fields first, then why the flow cannot go on
+        if self.refusal is not None:  # the fields first, then why the flow cannot go on
             try:
                 self.draft()
             except ServiceError as err:

@@ -1,6 +1,6 @@
-"""Resize (CPU/RAM upgrade, SPEC R): the dialog, and the app job that runs the ten steps with live progress.
+"""Resize (CPU/RAM upgrade): the dialog, and the app job that runs the ten steps with live progress.
 
-The resize runs as an app job (STYLE 1.5): it outlives the dialog and any screen. The dialog shows its
+The resize runs as an app job: it outlives the dialog and any screen. The dialog shows its
 steps live while it stays open; the Operations screen shows them at any time (read from the engine).
 """
 
@@ -63,7 +63,7 @@ FALLBACK_STEPS: tuple[tuple[str, str], ...] = (
     ("start", N_("Start the VM")),
     ("unlock", N_("Unlock the VM")),
 )
-"""The ten steps of SPEC R, shown until the service's own list (RESIZE_STEPS) is read."""
+"""The ten resize steps, shown until the service's own list (RESIZE_STEPS) is read."""
 
 
 def resize_steps() -> tuple[tuple[str, str], ...]:

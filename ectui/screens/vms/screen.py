@@ -290,10 +290,6 @@ class VmsScreen(ConsoleDomainScreen):
             status += " · " + _("filter: {text}").format(text=self.filter_text)
         self.query_one("#vms-status", Static).update(status)
 
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return [[str(cell) for cell in self.table.get_row(row.key)] for row in self.table.ordered_rows]
-
     def selected_key(self) -> str | None:
         """The row key under the cursor."""
         table = self.table
@@ -488,7 +484,7 @@ class VmsScreen(ConsoleDomainScreen):
         if vm is not None:
             self.app.push_screen(ConsoleLogModal(self.services, vm.id, vm.name))
 
-    # -- resize (CPU/RAM, SPEC R)
+    # -- resize (CPU/RAM)
 
     def action_resize_vm(self, vm_id: int | None = None) -> None:
         """Change the CPU and RAM of the VM under the cursor (hot or cold; runs in the background)."""
