@@ -23,10 +23,10 @@ from ectui.i18n import _, render
 from ectui.messages import forward_worker_error
 from ectui.services.errors import ServiceError
 from ectui.widgets import AppHeader, Banner, Sidebar
-from ectui.widgets.host import ConsoleHost, IssuerHost, console_app, issuer_app
+from ectui.widgets.host import ConsoleServicesAccess, IssuerHost, issuer_app
 
 if TYPE_CHECKING:
-    from ectui.services import ConsoleServices, IssuerServices
+    from ectui.services import IssuerServices
 
 MAX_DOMAINS = 10
 """Keys 1..9 then 0 switch domains."""
@@ -272,7 +272,7 @@ class IssuerDomainScreen(DomainScreen):
         return self.issuer_app.services
 
 
-class ConsoleDomainScreen(DomainScreen):
+class ConsoleDomainScreen(ConsoleServicesAccess, DomainScreen):
     """A screen of the console app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -318,13 +318,3 @@ class ConsoleDomainScreen(DomainScreen):
                     cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
                 )
             )
-
-    @property
-    def console(self) -> ConsoleHost:
-        """The console app, typed."""
-        return console_app(self)
-
-    @property
-    def services(self) -> ConsoleServices:
-        """The console services of the app."""
-        return self.console.services

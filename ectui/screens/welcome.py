@@ -18,12 +18,11 @@ from textual.widgets import Footer
 
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
-from ectui.widgets.host import ConsoleHost, console_app
+from ectui.widgets.host import ConsoleServicesAccess
 from ectui.widgets.license_import import ImportsLicense
 from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
-    from ectui.services import ConsoleServices
     from ectui.services.clusters import ClusterDraft
     from ectui.services.license import LicenseStatus
 
@@ -32,7 +31,7 @@ STEPS = ("demo", "license", "cluster")
 DONE, PENDING = "[✓]", "[ ]"
 
 
-class WelcomeScreen(ImportsLicense, Screen[None]):
+class WelcomeScreen(ImportsLicense, ConsoleServicesAccess, Screen[None]):
     """First-run steps; `i` imports the license, `n` adds a cluster, Escape goes to the License screen."""
 
     CSS_PATH = "welcome.tcss"
@@ -69,16 +68,6 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.show_steps(getattr(self.app, "license_status", None))
-
-    @property
-    def console(self) -> ConsoleHost:
-        """The console app, typed."""
-        return console_app(self)
-
-    @property
-    def services(self) -> ConsoleServices:
-        """The console services of the app."""
-        return self.console.services
 
     # ---------------------------------------------------------------- the checklist
 

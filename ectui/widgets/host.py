@@ -58,6 +58,24 @@ class ConsoleHost(Protocol):
         ...
 
 
+class ConsoleAccess:
+    """Mixin of console screens and modals: `console`, the app as its screens use it."""
+
+    @property
+    def console(self) -> ConsoleHost:
+        """The console app, typed."""
+        return console_app(cast("DOMNode", self))
+
+
+class ConsoleServicesAccess(ConsoleAccess):
+    """Mixin of console screens: also `services`, the console services of the app."""
+
+    @property
+    def services(self) -> ConsoleServices:
+        """The console services of the app."""
+        return self.console.services
+
+
 def console_app(node: DOMNode) -> ConsoleHost:
     """The console app of a screen or widget."""
     app: App[Any] = node.app

@@ -15,13 +15,13 @@ from textual.worker import Worker
 
 from ectui.i18n import _
 from ectui.messages import forward_worker_error
-from ectui.widgets.host import ConsoleHost, console_app
+from ectui.widgets.host import ConsoleAccess
 from ectui.widgets.literal import Input, Label, Option, Static
 
 ResultT = TypeVar("ResultT")
 
 
-class ShellModal(ModalScreen[ResultT]):
+class ShellModal(ConsoleAccess, ModalScreen[ResultT]):
     """Base of ectui modals: Escape or a button with an id ending in '-cancel' cancels (dismiss None) unless busy;
     worker errors reach the app."""
 
@@ -49,11 +49,6 @@ class ShellModal(ModalScreen[ResultT]):
 
     busy: bool = False
     """True while the modal runs work it must outlive; escape is refused then."""
-
-    @property
-    def console(self) -> ConsoleHost:
-        """The console app, typed (for modals of the console)."""
-        return console_app(self)
 
     def action_cancel(self) -> None:
         """Close without a result."""
