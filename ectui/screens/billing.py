@@ -22,7 +22,6 @@ from ectui.widgets import ShellModal
 from ectui.widgets.csv_export import CsvExportModal
 from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.billing import Bill, PriceDraft, PriceInfo
@@ -273,14 +272,6 @@ class BillingScreen(ConsoleDomainScreen):
         if not bill.lines:
             totals = _("No usage metered in this month.") + " " + totals
         self.query_one("#billing-totals", Static).update(totals)
-
-    def price_rows(self) -> list[list[str]]:
-        """The price list as shown (for tests)."""
-        return table_rows(self.query_one("#billing-prices", DataTable))
-
-    def line_rows(self) -> list[list[str]]:
-        """The line items as shown (for tests)."""
-        return table_rows(self.query_one("#billing-lines", DataTable))
 
     # -- actions
 

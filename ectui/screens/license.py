@@ -99,11 +99,6 @@ class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
         names = {code: _(name) for code, name in FEATURE_NAMES.items()}
         self.query_one("#license-features", Static).update(features_text(features, names) if features else "")
 
-    @property
-    def summary_text(self) -> str:
-        """The summary as shown (for tests)."""
-        return str(self.query_one("#license-summary", Static).content)
-
     def action_refresh(self) -> None:
         """Reload the license status."""
         self.console.refresh_status()

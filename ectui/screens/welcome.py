@@ -97,10 +97,6 @@ class WelcomeScreen(ImportsLicense, ConsoleServicesAccess, Screen[None]):
         if done["license"] and done["cluster"] and self.is_current:
             self.dismiss()
 
-    def step_done(self, step: str) -> bool:
-        """Whether a step is shown checked (for tests)."""
-        return str(self.query_one(f"#welcome-step-{step}", Static).content).startswith(DONE)
-
     # ---------------------------------------------------------------- actions
 
     def action_skip(self) -> None:

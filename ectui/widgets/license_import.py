@@ -88,11 +88,6 @@ class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
             self.busy = box.loading = False
         self.dismiss(status)
 
-    @property
-    def error_text(self) -> str:
-        """The refusal shown (for tests)."""
-        return str(self.query_one("#import-error", Static).content)
-
 
 class ImportsLicense:
     """Screens that offer the license import (the License screen, the first-run screen)."""
