@@ -13,9 +13,10 @@ from textual.widgets import Button, Checkbox
 
 from ectui.i18n import _, render
 from ectui.screens._base import IssuerDomainScreen
-from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, MenuTreePicker, PlainCheckbox, ShellModal
 from ectui.widgets.editions_text import features_text, menu_names, modules_text, storage_text
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.tables import cursor_key, move_to_key
 
@@ -103,15 +104,7 @@ class NewEditionModal(ShellModal["EditionInfo | None"]):
 
     def show_error(self, err: ServiceError) -> None:
         """Show a refusal under the form and mark and focus the field it names."""
-        self.query_one("#edition-error", Static).update(render(err))
-        for widget in self.query(".-invalid"):
-            widget.remove_class("-invalid")
-        if isinstance(err, ValidationError):
-            target = FIELD_INPUTS.get(err.field.lower())
-            if target:
-                widget = self.query_one(f"#{target}")
-                widget.add_class("-invalid")
-                widget.focus()
+        mark_field(self, FIELD_INPUTS, "edition-error", err)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#edition-create")

@@ -15,9 +15,10 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import IssuerDomainScreen, opens_screen
-from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
 from ectui.widgets.editions_text import features_text, menu_names, storage_text
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
 from ectui.widgets.tables import cursor_id, move_to_key
 
@@ -92,15 +93,7 @@ class LicenseFormModal(ShellModal[object]):
 
     def show_error(self, err: ServiceError) -> None:
         """Show why the form is refused; mark and focus the field."""
-        self.query_one("#license-error", Static).update(render(err))
-        for widget in self.query(".-invalid"):
-            widget.remove_class("-invalid")
-        if isinstance(err, ValidationError):
-            target = LICENSE_FIELDS.get(err.field.lower())
-            if target:
-                widget = self.query_one(f"#{target}")
-                widget.add_class("-invalid")
-                widget.focus()
+        mark_field(self, LICENSE_FIELDS, "license-error", err)
 
     def values(self) -> dict[str, str]:
         """The raw form values."""

@@ -38,7 +38,7 @@ from ectui.widgets import ConfirmModal
 from ectui.widgets.confirm_name import TypeNameConfirmModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.requests import is_request, submitted_text
-from ectui.widgets.tables import show_rows
+from ectui.widgets.tables import cursor_key, show_rows
 
 if TYPE_CHECKING:
     from ectui.services.console import Tunnel
@@ -292,13 +292,7 @@ class VmsScreen(ConsoleDomainScreen):
 
     def selected_key(self) -> str | None:
         """The row key under the cursor."""
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except Exception:  # cursor outside the rows while the table refills
-            return None
+        return cursor_key(self.table)
 
     def selected_vm(self) -> VmInfo | None:
         """The VM under the cursor (None for a VM still being created)."""
