@@ -220,11 +220,6 @@ class EditionsScreen(IssuerDomainScreen):
             )
         move_to_key(table, keep)
 
-    def names(self) -> list[str]:
-        """Edition names as listed (for tests)."""
-        table = self.query_one("#editions-table", DataTable)
-        return [str(row.key.value) for row in table.ordered_rows]
-
     def selected_name(self) -> str | None:
         """The edition under the cursor."""
         return cursor_key(self.query_one("#editions-table", DataTable))

@@ -19,7 +19,7 @@ from ectui.services import build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import AppHeader, Banner
 from ectui.widgets.license_import import ImportLicenseModal
-from ectui.widgets.literal import Static
+from ectui.widgets.literal import Label, Static
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ async def test_import_success_then_refusals_keep_the_license(
 
         await import_file(console_app, pilot, license_files.good.ec, license_files.good.properties)
         await settle(pilot, lambda: console_app.screen is screen)
-        assert header.status.startswith("Enterprise")
-        assert "days left" in header.status
+        assert str(header.query_one("#header-status", Label).content).startswith("Enterprise")
+        assert "days left" in str(header.query_one("#header-status", Label).content)
         assert not screen.query_one(Banner).display
         summary = str(screen.query_one("#license-summary", Static).content)
         assert "ACME good" in summary
@@ -143,7 +143,7 @@ async def test_import_success_then_refusals_keep_the_license(
         await pilot.press("escape")
         await settle(pilot, lambda: console_app.screen is screen)
         # the license imported first is still in force
-        assert header.status.startswith("Enterprise")
+        assert str(header.query_one("#header-status", Label).content).startswith("Enterprise")
         status = await console_app.services.license.status()
         assert status.license is not None and status.license.customer == "ACME good"
         assert "ACME good" in str(screen.query_one("#license-summary", Static).content)
