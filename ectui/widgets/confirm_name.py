@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,9 +11,6 @@ from textual.widgets import Button
 from ectui.i18n import _
 from ectui.widgets import ShellModal
 from ectui.widgets.literal import Input, Label, Static
-
-if TYPE_CHECKING:
-    pass
 
 
 class TypeNameConfirmModal(ShellModal[bool]):

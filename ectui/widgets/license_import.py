@@ -13,17 +13,11 @@ from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
-from ectui.services.issuer import MENU_TREE
 from ectui.widgets import PathInput, ShellModal
 from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
     from ectui.services.license import ConsoleLicenseService, LicenseStatus
-
-FEATURE_NAMES: dict[str, str] = {
-    code: name for module, title, menus in MENU_TREE for code, name in ((module, title), *menus)
-}
-"""Feature code → untranslated menu name (the licensed feature menus, as the issuer seeds them)."""
 
 
 class ImportLicenseModal(ShellModal["LicenseStatus | None"]):

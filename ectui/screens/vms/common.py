@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ectui.i18n import N_, _
 
 if TYPE_CHECKING:
-    from ectui.services.vms import (
-        VmInfo,
-    )
+    from ectui.services.vms import VmInfo
 
 
 TRANSITIONAL = frozenset(
