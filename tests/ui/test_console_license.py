@@ -105,7 +105,7 @@ async def test_no_license_is_read_only_with_a_banner(console_app: ConsoleApp) ->
         await started(pilot)
         screen = console_app.screen
         assert isinstance(screen, LicenseScreen)
-        assert screen.query_one(AppHeader).status == "No license"
+        assert str(screen.query_one(AppHeader).query_one("#header-status", Label).content) == "No license"
         banner = screen.query_one(Banner)
         assert banner.display
         assert "No license is installed" in str(banner.content)
@@ -162,4 +162,6 @@ async def test_import_with_default_properties(console_app: ConsoleApp, license_f
         shutil.copy(license_files.good.properties, settings.properties_path)
         await import_file(console_app, pilot, license_files.good.ec, None)
         await settle(pilot, lambda: console_app.screen is screen)
-        assert screen.query_one(AppHeader).status.startswith("Enterprise")
+        assert str(screen.query_one(AppHeader).query_one("#header-status", Label).content).startswith(
+            "Enterprise"
+        )

@@ -135,7 +135,10 @@ async def open_vms(pilot: Pilot[Any]) -> VmsScreen:
 
 async def open_form(pilot: Pilot[Any]) -> CreateVmModal:
     await pilot.press("n")
-    await until(pilot, lambda: isinstance(pilot.app.screen, CreateVmModal))
+    await until(  # pushed and composed
+        pilot,
+        lambda: isinstance(pilot.app.screen, CreateVmModal) and bool(pilot.app.screen.query("#vm-form-box")),
+    )
     form = pilot.app.screen
     assert isinstance(form, CreateVmModal)
     return form
