@@ -449,14 +449,18 @@ class ConsoleApp(ShellApp):
             self.push_screen(WelcomeScreen())
 
     async def require_login(self) -> None:
-        """Show the login screen when the users module has accounts and nobody is logged in (SPEC M3)."""
+        """Show the login screen when the users module has accounts and nobody is logged in."""
         from ectui.screens.login import LoginScreen
 
         if not isinstance(self.screen, LoginScreen) and await self.services.users.login_required():
-            self.push_screen(LoginScreen(), callback=lambda _who: self.refresh_status())
+
+            def logged_in(_who: object) -> None:
+                self.refresh_status()
+
+            self.push_screen(LoginScreen(), callback=logged_in)
 
     def visible_domains(self) -> tuple[Domain, ...]:
-        """Menus of feature modules the license does not enable are hidden (SPEC K3)."""
+        """Menus of feature modules the license does not enable are hidden."""
         policy = self.services.license.policy()
         return tuple(d for d in self.DOMAINS if d.feature is None or policy.feature_enabled(d.feature))
 
@@ -474,3 +478,13 @@ class ConsoleApp(ShellApp):
         else:
             self.readonly_reason = ""
         self.license_status = status
+
+
+if TYPE_CHECKING:  # the apps are what their screens take them for (ectui.widgets.host)
+    from ectui.widgets.host import ConsoleHost, IssuerHost
+
+    def _console_host(app: ConsoleApp) -> ConsoleHost:
+        return app
+
+    def _issuer_host(app: IssuerApp) -> IssuerHost:
+        return app

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -19,12 +19,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
-from ectui.i18n import _
+from ectui.i18n import _, render
 from ectui.messages import forward_worker_error
+from ectui.services.errors import ServiceError
 from ectui.widgets import AppHeader, Banner, Sidebar
+from ectui.widgets.host import ConsoleServicesAccess, IssuerHost, issuer_app
 
 if TYPE_CHECKING:
-    from ectui.services import ConsoleServices, IssuerServices
+    from ectui.services import IssuerServices
 
 MAX_DOMAINS = 10
 """Keys 1..9 then 0 switch domains."""
@@ -57,7 +59,7 @@ def lazy_screen(path: str) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
         import importlib
 
-        return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module_name), class_name)()
 
     make.__qualname__ = make.__name__ = class_name
     return make
@@ -196,9 +198,12 @@ class DomainScreen(Screen[None]):
     """The Domain.id this screen belongs to (highlighted in the sidebar)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
-        for n in range(MAX_DOMAINS)
-    ] + [Binding("colon", "go_to", _("Go to…"), show=False, id="domain.go_to")]
+        *(
+            Binding(domain_key_for(n), f"goto_domain({n})", show=False, id=f"domain.{n + 1}")
+            for n in range(MAX_DOMAINS)
+        ),
+        Binding("colon", "go_to", _("Go to…"), show=False, id="domain.go_to"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="app-header")
@@ -257,12 +262,17 @@ class IssuerDomainScreen(DomainScreen):
     """A screen of the issuer app."""
 
     @property
+    def issuer_app(self) -> IssuerHost:
+        """The issuer app, typed."""
+        return issuer_app(self)
+
+    @property
     def services(self) -> IssuerServices:
         """The issuer services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.issuer_app.services
 
 
-class ConsoleDomainScreen(DomainScreen):
+class ConsoleDomainScreen(ConsoleServicesAccess, DomainScreen):
     """A screen of the console app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -276,7 +286,7 @@ class ConsoleDomainScreen(DomainScreen):
     @opens_screen
     @work(exclusive=True, group="project-pick", exit_on_error=False)
     async def pick_project(self) -> None:
-        from ectui.screens.projects import PickProjectModal
+        from ectui.widgets.project_picker import PickProjectModal
 
         projects = await self.services.projects.list()
         current = await self.services.projects.current()
@@ -291,10 +301,20 @@ class ConsoleDomainScreen(DomainScreen):
     async def use_project_named(self, name: str) -> None:
         """Make `name` the current project."""
         info = await self.services.projects.use(name)
-        self.app.project = info.name  # type: ignore[attr-defined]
+        self.console.project = info.name
         self.notify(_("Current project: {name}").format(name=info.name))
 
-    @property
-    def services(self) -> ConsoleServices:
-        """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+    async def sync_each_cluster(self, sync: Callable[[str], Awaitable[Any]], failed_title: str) -> None:
+        """Run `sync` (cluster name → a result with cluster, added, updated, gone) for every cluster and
+        report each; a refused cluster is reported with `failed_title` ('{name}: …') and the others go on."""
+        for cluster in await self.services.clusters.list():
+            try:
+                result = await sync(cluster.name)
+            except ServiceError as err:
+                self.notify(render(err), title=failed_title.format(name=cluster.name), severity="error")
+                continue
+            self.notify(
+                _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
+                    cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
+                )
+            )

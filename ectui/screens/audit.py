@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button
+from textual.containers import Horizontal
 
 from ectui.i18n import N_, _, ngettext, render
 from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
-from ectui.widgets import ShellModal
+from ectui.widgets.csv_export import CsvExportModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.path_input import PathInput
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
-    from ectui.services.audit import AuditFilter, AuditRecord, AuditService
+    from ectui.services.audit import AuditFilter, AuditRecord
 
 RESULT_LABELS = {
     "ok": N_("ok"),
@@ -33,57 +30,10 @@ RESULT_LABELS = {
 """Untranslated labels of audit results (translated when shown)."""
 
 
-class ExportAuditModal(ShellModal["Path | None"]):
-    """Ask for the CSV path and write the entries the filter selects; stays open with the reason when refused."""
+class ExportAuditModal(CsvExportModal):
+    """Writes the entries the filter selects as CSV."""
 
     BINDINGS = [Binding("ctrl+s", "submit", _("Export"), id="audit_export.submit")]
-
-    def __init__(self, service: AuditService, audit_filter: AuditFilter, default: Path) -> None:
-        super().__init__()
-        self.service = service
-        self.audit_filter = audit_filter
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="audit-export-box"):
-            yield Label(_("Export the audit log as CSV"), classes="modal-title")
-            with Horizontal(classes="form-row"):
-                yield Label(_("File"))
-                yield PathInput(str(self.default), id="audit-export-path")
-            yield Static(id="audit-export-error", classes="modal-error")
-            yield Label(_("Tab/→: complete · Enter/Ctrl+S: export · Esc: cancel"), classes="modal-hint")
-            with Horizontal(classes="modal-buttons"):
-                yield Button(_("Cancel"), id="audit-export-cancel")
-                yield Button(_("Export"), id="audit-export-save", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#audit-export-path", PathInput).focus()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#audit-export-save")
-    def action_submit(self) -> None:
-        """Write the file."""
-        if not self.busy:
-            self.export(self.query_one("#audit-export-path", PathInput).value)
-
-    @on(Button.Pressed, "#audit-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
-    @work(exclusive=True, group="audit-export", exit_on_error=False)
-    async def export(self, path: str) -> None:
-        """Write the CSV; the modal cannot be closed meanwhile."""
-        error = self.query_one("#audit-export-error", Static)
-        error.update("")
-        self.busy = True
-        try:
-            written = await self.service.export_csv(path, self.audit_filter)
-        except ServiceError as err:
-            error.update(render(err))
-            return
-        finally:
-            self.busy = False
-        self.dismiss(written)
 
 
 class AuditScreen(ConsoleDomainScreen):
@@ -131,10 +81,6 @@ class AuditScreen(ConsoleDomainScreen):
     def table(self) -> DataTable[str]:
         """The entries table."""
         return self.query_one("#audit-table", DataTable)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def action_focus_filter(self) -> None:
         """Move to the filter fields."""
@@ -209,7 +155,12 @@ class AuditScreen(ConsoleDomainScreen):
             if path is not None:
                 self.notify(_("CSV written to {path}").format(path=path))
 
+        audit, audit_filter = self.services.audit, self.audit_filter or AuditFilter()
+
+        def write(path: str) -> Awaitable[Path]:
+            return audit.export_csv(path, audit_filter)
+
         self.app.push_screen(
-            ExportAuditModal(self.services.audit, self.audit_filter or AuditFilter(), default),
+            ExportAuditModal(_("Export the audit log as CSV"), write, default, prefix="audit"),
             callback=written,
         )

@@ -1,8 +1,9 @@
-"""Billing (console, licensed module M5): the price list with effective dates, a project's monthly bill, CSV."""
+"""Billing (console, licensed module): the price list with effective dates, a project's monthly bill, CSV."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -16,14 +17,14 @@ from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
-from ectui.widgets import PathInput, ShellModal
+from ectui.widgets import ShellModal
+from ectui.widgets.csv_export import CsvExportModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
-    from ectui.services.billing import Bill, BillingService, PriceDraft, PriceInfo
+    from ectui.services.billing import Bill, PriceDraft, PriceInfo
 
 PRICE_FIELDS = {
     "price per vcpu-hour": "price-vcpu",
@@ -95,10 +96,6 @@ class PriceFormModal(ShellModal["PriceDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#price-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
 
 class ChooseBillModal(ShellModal["tuple[str, str] | None"]):
     """Which bill to show: a project and a month."""
@@ -150,62 +147,11 @@ class ChooseBillModal(ShellModal["tuple[str, str] | None"]):
             return
         self.dismiss((project, month))
 
-    @on(Button.Pressed, "#bill-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
-
-class ExportBillModal(ShellModal["Path | None"]):
-    """Ask for the CSV path and write the bill shown; stays open with the reason when refused."""
+class ExportBillModal(CsvExportModal):
+    """Writes the bill shown as CSV."""
 
     BINDINGS = [Binding("ctrl+s", "submit", _("Export"), id="bill_export.submit")]
-
-    def __init__(self, service: BillingService, bill: Bill, default: Path) -> None:
-        super().__init__()
-        self.service = service
-        self.bill = bill
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="bill-export-box"):
-            yield Label(_("Export the bill as CSV"), classes="modal-title")
-            with Horizontal(classes="form-row"):
-                yield Label(_("File"))
-                yield PathInput(str(self.default), id="bill-export-path")
-            yield Static(id="bill-export-error", classes="modal-error")
-            yield Label(_("Tab/→: complete · Enter/Ctrl+S: export · Esc: cancel"), classes="modal-hint")
-            with Horizontal(classes="modal-buttons"):
-                yield Button(_("Cancel"), id="bill-export-cancel")
-                yield Button(_("Export"), id="bill-export-save", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#bill-export-path", PathInput).focus()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#bill-export-save")
-    def action_submit(self) -> None:
-        """Write the file."""
-        if not self.busy:
-            self.export(self.query_one("#bill-export-path", PathInput).value)
-
-    @on(Button.Pressed, "#bill-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
-    @work(exclusive=True, group="bill-export", exit_on_error=False)
-    async def export(self, path: str) -> None:
-        """Write the CSV; the modal cannot be closed meanwhile."""
-        error = self.query_one("#bill-export-error", Static)
-        error.update("")
-        self.busy = True
-        try:
-            written = await self.service.write_bill_csv(self.bill, path)
-        except ServiceError as err:
-            error.update(render(err))
-            return
-        finally:
-            self.busy = False
-        self.dismiss(written)
 
 
 class BillingScreen(ConsoleDomainScreen):
@@ -327,14 +273,6 @@ class BillingScreen(ConsoleDomainScreen):
             totals = _("No usage metered in this month.") + " " + totals
         self.query_one("#billing-totals", Static).update(totals)
 
-    def price_rows(self) -> list[list[str]]:
-        """The price list as shown (for tests)."""
-        return table_rows(self.query_one("#billing-prices", DataTable))
-
-    def line_rows(self) -> list[list[str]]:
-        """The line items as shown (for tests)."""
-        return table_rows(self.query_one("#billing-lines", DataTable))
-
     # -- actions
 
     def action_refresh(self) -> None:
@@ -407,4 +345,5 @@ class BillingScreen(ConsoleDomainScreen):
             if path is not None:
                 self.notify(_("CSV written to {path}").format(path=path), title=_("Bill exported"))
 
-        self.push_modal(ExportBillModal(self.services.billing, self.bill, default), written)
+        write = functools.partial(self.services.billing.write_bill_csv, self.bill)
+        self.push_modal(ExportBillModal(_("Export the bill as CSV"), write, default, prefix="bill"), written)

@@ -11,69 +11,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox
 
-from ectui.i18n import N_, _, render
+from ectui.i18n import _, render
 from ectui.screens._base import IssuerDomainScreen
-from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, MenuTreePicker, PlainCheckbox, ShellModal
+from ectui.widgets.editions_text import features_text, menu_names, modules_text, storage_text
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import EditionInfo, IssuerService, MenuNode
-
-STORAGE_LABELS = {"local": N_("local"), "shared": N_("shared")}
-MODULE_LABELS = {
-    "platform": N_("Platform"),
-    "statistics": N_("Statistics"),
-    "users": N_("Users"),
-    "workflow": N_("Workflow"),
-    "billing": N_("Billing"),
-}
-"""Names of the five feature modules (translated when shown)."""
-
-
-def storage_text(modes: Sequence[str]) -> str:
-    """'local, shared' in the UI language."""
-    return ", ".join(_(STORAGE_LABELS.get(m, m)) for m in modes) or "—"
-
-
-def modules_text(modules: Sequence[str]) -> str:
-    """'Platform, Users' in the UI language."""
-    return ", ".join(_(MODULE_LABELS.get(m, m)) for m in modules) or "—"
-
-
-def features_by_module(features: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """Group menu codes ('platform.images') by module, in module order."""
-    groups: dict[str, list[str]] = {}
-    for code in features:
-        module, _sep, menu = code.partition(".")
-        groups.setdefault(module, [])
-        if menu:
-            groups[module].append(menu)
-    order = list(MODULE_LABELS)
-    return sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-
-
-def features_text(features: Sequence[str], names: Mapping[str, str] | None = None) -> str:
-    """Features as lines 'Platform: Images, VMs' (menu names from `names`, codes without it)."""
-    names = names or {}
-    lines = []
-    for module, menus in features_by_module(features):
-        title = names.get(module) or _(MODULE_LABELS.get(module, module))
-        shown = [names.get(f"{module}.{menu}", menu) for menu in menus]
-        lines.append(f"{title}: {', '.join(shown) if shown else _('all menus')}")
-    return "\n".join(lines) or "—"
-
-
-def menu_names(menus: Sequence[MenuNode]) -> dict[str, str]:
-    """Menu code → translated name, for every node of the tree."""
-    found: dict[str, str] = {}
-    stack = list(menus)
-    while stack:
-        node = stack.pop()
-        found[node.code] = _(node.name)
-        stack.extend(node.children)
-    return found
 
 
 FIELD_INPUTS = {
@@ -156,15 +104,7 @@ class NewEditionModal(ShellModal["EditionInfo | None"]):
 
     def show_error(self, err: ServiceError) -> None:
         """Show a refusal under the form and mark and focus the field it names."""
-        self.query_one("#edition-error", Static).update(render(err))
-        for widget in self.query(".-invalid"):
-            widget.remove_class("-invalid")
-        if isinstance(err, ValidationError):
-            target = FIELD_INPUTS.get(err.field.lower())
-            if target:
-                widget = self.query_one(f"#{target}")
-                widget.add_class("-invalid")
-                widget.focus()
+        mark_field(self, FIELD_INPUTS, "edition-error", err)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#edition-create")
@@ -178,10 +118,6 @@ class NewEditionModal(ShellModal["EditionInfo | None"]):
             self.show_error(err)
             return
         self.create_edition(draft)
-
-    @on(Button.Pressed, "#edition-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
     @work(exclusive=True, group="edition-create", exit_on_error=False)
     async def create_edition(self, draft: object) -> None:
@@ -282,13 +218,7 @@ class EditionsScreen(IssuerDomainScreen):
                 str(e.license_count),
                 key=e.name,
             )
-        if keep is not None and keep in [e.name for e in editions]:
-            table.move_cursor(row=table.get_row_index(keep))
-
-    def names(self) -> list[str]:
-        """Edition names as listed (for tests)."""
-        table = self.query_one("#editions-table", DataTable)
-        return [str(row.key.value) for row in table.ordered_rows]
+        move_to_key(table, keep)
 
     def selected_name(self) -> str | None:
         """The edition under the cursor."""
@@ -314,7 +244,7 @@ class EditionsScreen(IssuerDomainScreen):
             return
         self.notify(_("Edition {name} created").format(name=info.name))
         self.refresh_editions(select=info.name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     # ---------------------------------------------------------------- detail
 
@@ -359,4 +289,4 @@ class EditionsScreen(IssuerDomainScreen):
             table.loading = False
         self.notify(_("Edition {name} deleted").format(name=name))
         self.refresh_editions()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()

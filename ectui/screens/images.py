@@ -1,4 +1,4 @@
-"""Images (console): Glance images of every cluster; sync, upload as a job, enable/disable, delete (SPEC I1-I4)."""
+"""Images (console): Glance images of every cluster; sync, upload as a job, enable/disable, delete."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from textual.widgets import Button
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes, progress_text
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.text import visible
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import Input, Label, Static, list_bindings, list_key_taken
 
 if TYPE_CHECKING:
@@ -208,10 +208,6 @@ class ImageTable(ScrollView, can_focus=True):
     def names(self) -> list[str]:
         """Names of the rows shown, in order (for tests)."""
         return [row[0].name for row in self._shown]
-
-    def rows(self) -> list[tuple[str, ...]]:
-        """Cells of the rows shown (for tests)."""
-        return [row[1] for row in self._shown]
 
     def select_id(self, image_id: int) -> None:
         """Put the cursor on an image."""
@@ -483,10 +479,6 @@ class UploadImageModal(ShellModal["ImageUpload | None"]):
             return
         self.dismiss(request)
 
-    @on(Button.Pressed, "#upload-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
 
 # ------------------------------------------------------------------ the screen
 
@@ -517,7 +509,7 @@ class ImagesScreen(ConsoleDomainScreen):
         self.upload_jobs: set[int] = set()
         """Jobs of the uploads started here (their progress shows under the table)."""
         self.table.focus()
-        self.app.jobs.signal.subscribe(self, self.show_job)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.show_job)
         self.refresh_images()
 
     @property
@@ -609,21 +601,7 @@ class ImagesScreen(ConsoleDomainScreen):
         """Sync each cluster; a refused cluster is reported and the others go on."""
         self.table.loading = True
         try:
-            for cluster in await self.services.clusters.list():
-                try:
-                    result = await self.services.images.sync(cluster.name)
-                except ServiceError as err:
-                    self.notify(
-                        render(err),
-                        title=_("{name}: images not synced").format(name=cluster.name),
-                        severity="error",
-                    )
-                    continue
-                self.notify(
-                    _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
-                        cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
-                    )
-                )
+            await self.sync_each_cluster(self.services.images.sync, _("{name}: images not synced"))
         finally:
             self.table.loading = False
         self.refresh_images()
@@ -645,7 +623,7 @@ class ImagesScreen(ConsoleDomainScreen):
             return await images.upload(request, on_progress=progress, cancel=cancel)
 
         title = _("Upload image {name}").format(name=request.name)
-        job: Job = self.app.jobs.start(title, work, on_done=self.upload_finished)  # type: ignore[attr-defined]
+        job: Job = self.console.jobs.start(title, work, on_done=self.upload_finished)
         self.upload_jobs.add(job.id)
         return job
 

@@ -1,9 +1,9 @@
-"""ISO files (console): sync from the cluster's FTP share, resumable uploads as jobs, enable/disable, edit, delete (SPEC S1-S5)."""
+"""ISO files (console): sync from the cluster's FTP share, resumable uploads as jobs, enable/disable, edit, delete."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,11 +14,11 @@ from textual.widgets import Button
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job, human_bytes
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.isos import IsoEdit, IsoInfo, IsoUploadRequest, UploadInfo
@@ -79,10 +79,6 @@ class UploadIsoModal(ShellModal["IsoUploadRequest | None"]):
             return
         self.dismiss(request)
 
-    @on(Button.Pressed, "#iso-upload-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
 
 class EditIsoModal(ShellModal["IsoEdit | None"]):
     """An ISO's display name, OS type and description."""
@@ -130,10 +126,6 @@ class EditIsoModal(ShellModal["IsoEdit | None"]):
             mark_field(self, EDIT_FIELDS, "iso-edit-error", err)
             return
         self.dismiss(changes)
-
-    @on(Button.Pressed, "#iso-edit-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class ResumeUploadsModal(ShellModal["tuple[str, int] | None"]):
@@ -288,17 +280,11 @@ class IsosScreen(ConsoleDomainScreen):
                 str(i.mount_count),
                 key=str(i.id),
             )
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
+        move_to_key(table, keep)
 
     def selected_id(self) -> int | None:
         """The ISO under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def selected_iso(self) -> IsoInfo | None:
         """The ISO under the cursor, as last loaded."""
@@ -328,7 +314,7 @@ class IsosScreen(ConsoleDomainScreen):
             return
         current = self.cluster
         index = (names.index(current) + 1) % len(names) if current in names else 0
-        self.app.cluster = names[index]  # type: ignore[attr-defined]
+        self.console.cluster = names[index]
 
     # -- sync
 
@@ -380,9 +366,9 @@ class IsosScreen(ConsoleDomainScreen):
             return await isos.upload(request, on_progress=progress, cancel=cancel)
 
         title = _("Upload ISO {file}").format(file=request.file_name)
-        job = self.app.jobs.start(title, work, on_done=self.upload_done)  # type: ignore[attr-defined]
+        job = self.console.jobs.start(title, work, on_done=self.upload_done)
         self.notify(_("{title} started; follow it on the Jobs screen.").format(title=title))
-        return job  # type: ignore[no-any-return]
+        return job
 
     def upload_done(self, job: Job) -> None:
         """Tell how an upload or resume ended, and reload the list."""
@@ -402,7 +388,7 @@ class IsosScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="isos-form", exit_on_error=False)
     async def open_uploads(self) -> None:
         try:
-            uploads = await self.services.isos.interrupted(self.cluster)
+            uploads = cast("list[UploadInfo]", await self.services.isos.interrupted(self.cluster))
         except ServiceError as err:
             self.notify(render(err), severity="error")
             return
@@ -429,8 +415,8 @@ class IsosScreen(ConsoleDomainScreen):
             return await isos.resume(upload.id, on_progress=progress, cancel=cancel)
 
         title = _("Resume ISO {file}").format(file=upload.file_name)
-        job = self.app.jobs.start(title, work, on_done=self.upload_done)  # type: ignore[attr-defined]
-        return job  # type: ignore[no-any-return]
+        job = self.console.jobs.start(title, work, on_done=self.upload_done)
+        return job
 
     def confirm_discard(self, upload: UploadInfo) -> None:
         def confirmed(yes: bool | None) -> None:

@@ -10,10 +10,10 @@ from textual.binding import Binding
 from ectui.i18n import N_, _
 from ectui.jobs import Job, progress_text
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.nodes import capacity_bar
 from ectui.widgets import ConfirmModal
+from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Label
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key
 
 if TYPE_CHECKING:
     from ectui.jobs import Jobs
@@ -51,7 +51,7 @@ class JobsScreen(ConsoleDomainScreen):
     @property
     def jobs(self) -> Jobs:
         """The app's jobs."""
-        return self.app.jobs  # type: ignore[attr-defined, no-any-return]
+        return self.console.jobs
 
     @property
     def table(self) -> DataTable[str]:
@@ -78,10 +78,6 @@ class JobsScreen(ConsoleDomainScreen):
         else:
             table.add_row(*cells, key=key)
             table.move_cursor(row=table.row_count - 1)
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected_job(self) -> Job | None:
         """The job under the cursor."""

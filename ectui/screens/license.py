@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button
+from textual.containers import VerticalScroll
 
-from ectui.i18n import N_, _, render
+from ectui.i18n import N_, _
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.editions import features_text, storage_text
-from ectui.services.errors import ServiceError
 from ectui.services.issuer import MENU_TREE
-from ectui.widgets import PathInput, ShellModal
-from ectui.widgets.literal import Input, Label, Static
+from ectui.widgets.editions_text import features_text, storage_text
+from ectui.widgets.license_import import ImportsLicense
+from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
-    from ectui.services.license import ConsoleLicenseService, LicenseStatus
+    from ectui.services.license import LicenseStatus
 
 FEATURE_NAMES: dict[str, str] = {
     code: name for module, title, menus in MENU_TREE for code, name in ((module, title), *menus)
@@ -67,97 +63,6 @@ def status_lines(status: LicenseStatus) -> list[tuple[str, str]]:
     ]
 
 
-class ImportLicenseModal(ShellModal["LicenseStatus | None"]):
-    """Paths of the .ec file and constant.properties; imports and stays open with the reason when refused."""
-
-    BINDINGS = [Binding("ctrl+s", "submit", _("Import"), id="import.submit")]
-
-    def __init__(self, service: ConsoleLicenseService, default_properties: Path) -> None:
-        super().__init__()
-        self.service = service
-        self.default_properties = default_properties
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="import-box"):
-            yield Label(_("Import license"), classes="modal-title")
-            with Horizontal(classes="form-row"):
-                yield Label(_("License file"))
-                yield PathInput(placeholder=_("path/to/customer.ec"), id="import-ec")
-            with Horizontal(classes="form-row"):
-                yield Label(_("Properties"))
-                yield PathInput(placeholder=_("(default)"), id="import-properties")
-            yield Label(
-                _("Empty properties: {path}").format(path=self.default_properties),
-                classes="modal-hint",
-                markup=False,
-            )
-            yield Static(id="import-error", classes="modal-error")
-            yield Label(_("Tab/→: complete · Enter/Ctrl+S: import · Esc: cancel"), classes="modal-hint")
-            with Horizontal(classes="modal-buttons"):
-                yield Button(_("Cancel"), id="import-cancel")
-                yield Button(_("Import"), id="import-save", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#import-ec", PathInput).focus()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#import-save")
-    def action_submit(self) -> None:
-        """Import the chosen file."""
-        if self.busy:
-            return
-        ec_path = self.query_one("#import-ec", PathInput).path
-        if ec_path is None:
-            self.query_one("#import-error", Static).update(_("Enter the path of the .ec license file."))
-            self.query_one("#import-ec", PathInput).focus()
-            return
-        self.import_license(ec_path, self.query_one("#import-properties", PathInput).path)
-
-    @on(Button.Pressed, "#import-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
-    @work(exclusive=True, group="license-import", exit_on_error=False)
-    async def import_license(self, ec_path: Path, properties_path: Path | None) -> None:
-        """Import; the modal cannot be closed meanwhile (so this worker outlives nothing)."""
-        box = self.query_one("#import-box")
-        error = self.query_one("#import-error", Static)
-        error.update("")
-        self.busy = box.loading = True
-        try:
-            status = await self.service.import_license(ec_path, properties_path)
-        except ServiceError as err:
-            error.update(render(err))
-            return
-        finally:
-            self.busy = box.loading = False
-        self.dismiss(status)
-
-    @property
-    def error_text(self) -> str:
-        """The refusal shown (for tests)."""
-        return str(self.query_one("#import-error", Static).content)
-
-
-class ImportsLicense:
-    """Screens that offer the license import (the License screen, the first-run screen)."""
-
-    services: Any
-    app: Any
-
-    def action_import_license(self) -> None:
-        """Open the license import (with path completion)."""
-        modal = ImportLicenseModal(self.services.license, self.services.settings.properties_path)
-        self.app.push_screen(modal, callback=self.license_imported)
-
-    def license_imported(self, status: LicenseStatus | None) -> None:
-        if status is None:
-            return
-        self.app.apply_license_status(status)
-        edition = status.license.edition if status.license else ""
-        self.notify(_("License imported: {edition}").format(edition=edition), title=_("License"))  # type: ignore[attr-defined]
-
-
 class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
     """The installed license: edition, validity, limits with usage, features; `i` imports a new one."""
 
@@ -194,11 +99,6 @@ class LicenseScreen(ImportsLicense, ConsoleDomainScreen):
         names = {code: _(name) for code, name in FEATURE_NAMES.items()}
         self.query_one("#license-features", Static).update(features_text(features, names) if features else "")
 
-    @property
-    def summary_text(self) -> str:
-        """The summary as shown (for tests)."""
-        return str(self.query_one("#license-summary", Static).content)
-
     def action_refresh(self) -> None:
         """Reload the license status."""
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

@@ -15,11 +15,12 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import IssuerDomainScreen, opens_screen
-from ectui.screens.editions import features_text, menu_names, storage_text
-from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, PathInput, ShellModal
+from ectui.widgets.editions_text import features_text, menu_names, storage_text
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.issuer import IssuerService, LicenseChanges, LicenseDraft, LicenseInfo
@@ -92,15 +93,7 @@ class LicenseFormModal(ShellModal[object]):
 
     def show_error(self, err: ServiceError) -> None:
         """Show why the form is refused; mark and focus the field."""
-        self.query_one("#license-error", Static).update(render(err))
-        for widget in self.query(".-invalid"):
-            widget.remove_class("-invalid")
-        if isinstance(err, ValidationError):
-            target = LICENSE_FIELDS.get(err.field.lower())
-            if target:
-                widget = self.query_one(f"#{target}")
-                widget.add_class("-invalid")
-                widget.focus()
+        mark_field(self, LICENSE_FIELDS, "license-error", err)
 
     def values(self) -> dict[str, str]:
         """The raw form values."""
@@ -143,10 +136,6 @@ class LicenseFormModal(ShellModal[object]):
             self.show_error(err)
             return
         self.dismiss(result)
-
-    @on(Button.Pressed, "#license-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class LicenseDetailModal(ShellModal[None]):
@@ -260,10 +249,6 @@ class ExportLicenseModal(ShellModal[Path]):
             return
         self.dismiss(path)
 
-    @on(Button.Pressed, "#export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
 
 class LicensesScreen(IssuerDomainScreen):
     """Licenses issued to customers."""
@@ -320,17 +305,11 @@ class LicensesScreen(IssuerDomainScreen):
                 _(STATUS_LABELS.get(lic.status, lic.status)),
                 key=str(lic.id),
             )
-        if keep is not None and any(lic.id == keep for lic in licenses):
-            table.move_cursor(row=table.get_row_index(str(keep)))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
+        move_to_key(table, keep)
 
     def selected_id(self) -> int | None:
         """The license under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def action_refresh(self) -> None:
         """Reload the list."""
@@ -362,9 +341,9 @@ class LicensesScreen(IssuerDomainScreen):
             if result is None:
                 return
             if current is None:
-                self.create_license(result)  # type: ignore[arg-type]
+                self.create_license(result)
             else:
-                self.modify_license(current.id, result)  # type: ignore[arg-type]
+                self.modify_license(current.id, result)
 
         self.app.push_screen(LicenseFormModal(editions, current), callback=submitted)
 
@@ -381,7 +360,7 @@ class LicensesScreen(IssuerDomainScreen):
             self.table.loading = False
         self.notify(_("License {id} created for {customer}").format(id=info.id, customer=info.customer))
         self.refresh_licenses(select=info.id)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     @work(group="licenses-modify", exit_on_error=False)
     async def modify_license(self, license_id: int, changes: LicenseChanges) -> None:
@@ -441,7 +420,7 @@ class LicensesScreen(IssuerDomainScreen):
             self.table.loading = False
         self.notify(_("License {id} deleted").format(id=license_id))
         self.refresh_licenses()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.issuer_app.refresh_status()
 
     # ---------------------------------------------------------------- export
 

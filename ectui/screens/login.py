@@ -1,4 +1,4 @@
-"""LoginScreen: asked at start when the users module has accounts and nobody is logged in (SPEC M3)."""
+"""LoginScreen: asked at start when the users module has accounts and nobody is logged in."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from textual.widgets import Button
 from ectui.i18n import _, render
 from ectui.services.errors import ServiceError
 from ectui.widgets import ShellModal
+from ectui.widgets.host import ConsoleServicesAccess
 from ectui.widgets.literal import Input, Label, Static
 
 if TYPE_CHECKING:
-    from ectui.services import ConsoleServices
     from ectui.services.audit import Identity  # noqa: F401  (the modal's result type)
 
 
-class LoginScreen(ShellModal["Identity | None"]):
+class LoginScreen(ConsoleServicesAccess, ShellModal["Identity | None"]):
     """User name and password; stays until a login succeeds (Ctrl+Q quits). Lock-outs say for how long."""
 
     CSS_PATH = "login.tcss"
@@ -42,11 +42,6 @@ class LoginScreen(ShellModal["Identity | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#login-user", Input).focus()
-
-    @property
-    def services(self) -> ConsoleServices:
-        """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
 
     def action_cancel(self) -> None:
         """Nothing to go back to: the console needs a login (Ctrl+Q quits)."""

@@ -1,4 +1,4 @@
-"""Compute nodes (console): hypervisors of every cluster with capacity bars; sync (SPEC C2)."""
+"""Compute nodes (console): hypervisors of every cluster with capacity bars; sync."""
 
 from __future__ import annotations
 
@@ -9,25 +9,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from ectui.i18n import _, render
+from ectui.i18n import _
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.services.errors import ServiceError
+from ectui.widgets.capacity import capacity_bar
 from ectui.widgets.literal import DataTable, Input, Label
-from ectui.widgets.tables import table_rows
 
 if TYPE_CHECKING:
     from ectui.services.clusters import NodeInfo
-
-BAR_WIDTH = 10
-
-
-def capacity_bar(used: int, total: int, *, width: int = BAR_WIDTH) -> str:
-    """'██████░░░░  60%': readable without colour (NO_COLOR) and over any SSH terminal."""
-    if total <= 0:
-        return "─" * width + "   —"
-    ratio = min(max(used / total, 0.0), 1.0)
-    filled = round(ratio * width)
-    return "█" * filled + "░" * (width - filled) + f" {round(ratio * 100):3d}%"
 
 
 class NodesScreen(ConsoleDomainScreen):
@@ -89,10 +77,6 @@ class NodesScreen(ConsoleDomainScreen):
                 key=f"{n.cluster}/{n.name}",
             )
 
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
-
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "nodes-filter":
             self.show_nodes(self.nodes)
@@ -114,22 +98,8 @@ class NodesScreen(ConsoleDomainScreen):
         """Copy hypervisors from every cluster; a refused cluster is reported and the others go on."""
         self.table.loading = True
         try:
-            for cluster in await self.services.clusters.list():
-                try:
-                    result = await self.services.clusters.sync_nodes(cluster.name)
-                except ServiceError as err:
-                    self.notify(
-                        render(err),
-                        title=_("{name}: nodes not synced").format(name=cluster.name),
-                        severity="error",
-                    )
-                    continue
-                self.notify(
-                    _("{cluster}: {added} added, {updated} updated, {gone} gone.").format(
-                        cluster=result.cluster, added=result.added, updated=result.updated, gone=result.gone
-                    )
-                )
+            await self.sync_each_cluster(self.services.clusters.sync_nodes, _("{name}: nodes not synced"))
         finally:
             self.table.loading = False
         self.refresh_nodes()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

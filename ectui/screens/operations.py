@@ -22,7 +22,7 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError
 from ectui.widgets.literal import DataTable, Input, Label, Static
 from ectui.widgets.steps import StepProgress, duration_text, local_time, span
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, show_rows
 
 if TYPE_CHECKING:
     from ectui.services.operations.engine import OperationInfo
@@ -127,7 +127,7 @@ class OperationsScreen(ConsoleDomainScreen):
         for key, label in COLUMNS:
             table.add_column(_(label), key=key)
         table.focus()
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
 
     def on_screen_resume(self) -> None:
         self.polling = True
@@ -186,7 +186,7 @@ class OperationsScreen(ConsoleDomainScreen):
     async def refresh_operations(self) -> None:
         """Read the operations (and the VM names), show them, arm the next read."""
         try:
-            operations = await self.services.resize.operations(limit=self.LIMIT)  # type: ignore[attr-defined]
+            operations = await self.services.resize.operations(limit=self.LIMIT)
             vms = await self.services.vms.list(all_projects=True)
         except ServiceError as err:
             self.failures += 1
@@ -221,7 +221,7 @@ class OperationsScreen(ConsoleDomainScreen):
             op.created_by or "—",
         )
 
-    def visible(self) -> list[OperationInfo]:
+    def shown_operations(self) -> list[OperationInfo]:
         """The operations that pass the filter, newest first."""
         needle = self.filter_text
         out = []
@@ -239,20 +239,8 @@ class OperationsScreen(ConsoleDomainScreen):
         """Fill the table (rows updated in place when the same operations are shown, so the cursor stays)."""
         table = self.table
         keep = cursor_key(table)
-        rows = [(str(op.id), self.row_cells(op)) for op in self.visible()]
-        current = [str(row.key.value) for row in table.ordered_rows]
-        if current == [key for key, _cells in rows]:
-            columns = [str(c.key.value) for c in table.ordered_columns]
-            for key, cells in rows:
-                for column, cell in zip(columns, cells, strict=True):
-                    if str(table.get_cell(key, column)) != cell:
-                        table.update_cell(key, column, cell)
-        else:
-            table.clear()
-            for key, cells in rows:
-                table.add_row(*cells, key=key)
-            if keep is not None and keep in {key for key, _cells in rows}:
-                table.move_cursor(row=table.get_row_index(keep))
+        rows = [(str(op.id), self.row_cells(op)) for op in self.shown_operations()]
+        show_rows(table, rows, keep)
         title = _("Operations · {shown} of {total}").format(shown=len(rows), total=len(self.operations))
         if self.unfinished_only:
             title += " · " + _("running/failed only")
@@ -260,10 +248,6 @@ class OperationsScreen(ConsoleDomainScreen):
             title += " · " + _("filter: {text}").format(text=self.filter_text)
         self.query_one("#operations-title", Label).update(title)
         self.show_detail()
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected(self) -> OperationInfo | None:
         """The operation under the cursor."""

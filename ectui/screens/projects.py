@@ -1,4 +1,4 @@
-"""Projects (console): quotas with used and reserved amounts; the operator's current project (SPEC P1)."""
+"""Projects (console): quotas with used and reserved amounts; the operator's current project."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, OptionList
+from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
-from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
-from ectui.widgets.literal import DataTable, Input, Label, Option, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.capacity import capacity_bar
+from ectui.widgets.forms import mark_field
+from ectui.widgets.literal import DataTable, Input, Label, Static
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.projects import ProjectDraft, ProjectInfo
@@ -105,42 +105,6 @@ class ProjectFormModal(ShellModal["ProjectDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#project-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
-
-class PickProjectModal(ShellModal["str | None"]):
-    """Choose the current project (type to jump, enter to choose)."""
-
-    def __init__(self, projects: Sequence[ProjectInfo], current: str | None) -> None:
-        super().__init__()
-        self.projects = list(projects)
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="pick-project-box"):
-            yield Label(_("Switch project"), classes="modal-title")
-            if not self.projects:
-                yield Static(_("No projects yet: create one on the Projects screen (n)."))
-            options = [
-                Option(("● " if p.name == self.current else "  ") + p.name + (f"  ({p.cluster})" if p.cluster else ""), id=p.name)
-                for p in self.projects
-            ]  # fmt: skip
-            yield OptionList(*options, id="pick-project-list")
-            yield Label(_("Enter: choose · Esc: cancel"), classes="modal-hint")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.focus()
-        names = [p.name for p in self.projects]
-        if self.current in names:
-            options.highlighted = names.index(self.current)
-
-    @on(OptionList.OptionSelected)
-    def chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
 
 class ProjectsScreen(ConsoleDomainScreen):
     """Projects with their quota use; the current one is marked."""
@@ -201,12 +165,7 @@ class ProjectsScreen(ConsoleDomainScreen):
                 quota_cell(p.used.public_ips, p.reserved.public_ips, p.quota.public_ips),
                 key=p.name,
             )
-        if keep is not None and any(p.name == keep for p in projects):
-            table.move_cursor(row=table.get_row_index(keep))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
+        move_to_key(table, keep)
 
     def selected_name(self) -> str | None:
         """The project under the cursor."""
@@ -253,7 +212,7 @@ class ProjectsScreen(ConsoleDomainScreen):
             return
         self.notify(_("Project {name} saved").format(name=info.name))
         self.refresh_projects(select=info.name)
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_use_project(self) -> None:
         """Make the project under the cursor the current one."""
@@ -264,7 +223,7 @@ class ProjectsScreen(ConsoleDomainScreen):
     @work(group="projects-save", exit_on_error=False)
     async def use_project(self, name: str) -> None:
         await self.services.projects.use(name)
-        self.app.project = name  # type: ignore[attr-defined]
+        self.console.project = name
         self.refresh_projects(select=name)
 
     def action_delete_project(self) -> None:
@@ -288,4 +247,4 @@ class ProjectsScreen(ConsoleDomainScreen):
             return
         self.notify(_("Project {name} deleted").format(name=name))
         self.refresh_projects()
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

@@ -1,4 +1,4 @@
-"""Requests (console, licensed module M4): the approval queue for admins, and each requester's own requests.
+"""Requests (console, licensed module): the approval queue for admins, and each requester's own requests.
 
 Admins approve (the real create or resize runs as an app job, on the quota held since the request) or
 reject with a reason; a requester withdraws a pending request. The list polls while the screen is shown
@@ -8,7 +8,7 @@ and notifies when a request changes state (a new request for admins, a decision 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,7 +22,8 @@ from ectui.screens._base import ConsoleDomainScreen
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.widgets import ConfirmModal, ShellModal
 from ectui.widgets.literal import DataTable, Input, Label, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.requests import KIND_LABELS
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.jobs import Job
@@ -40,19 +41,6 @@ STATE_LABELS = {
     "rejected": N_("rejected"),
     "cancelled": N_("cancelled"),
 }
-KIND_LABELS = {"create_vm": N_("create VM"), "resize": N_("resize")}
-
-
-def is_request(value: object) -> bool:
-    """A job result that is a workflow request (the operation waits for an approver) rather than its result."""
-    return type(value).__name__ == "RequestInfo" and hasattr(value, "requested_by")
-
-
-def submitted_text(request: Any) -> str:
-    """'Request 3 (create VM) is waiting for an admin's approval; its quota is reserved.'"""
-    return render(
-        ServiceError("workflow.submitted", id=request.id, kind=_(KIND_LABELS.get(request.kind, request.kind)))
-    )
 
 
 def state_text(state: str) -> str:
@@ -97,10 +85,6 @@ class RejectRequestModal(ShellModal["str | None"]):
             )
             return
         self.dismiss(reason)
-
-    @on(Button.Pressed, "#reject-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class RequestsScreen(ConsoleDomainScreen):
@@ -203,8 +187,7 @@ class RequestsScreen(ConsoleDomainScreen):
                 str(r.id), state_text(r.state), _(KIND_LABELS.get(r.kind, r.kind)), r.summary, r.requested_by,
                 r.project, key=str(r.id),
             )  # fmt: skip
-        if keep is not None and any(str(r.id) == keep for r in items):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
         scope = _("all requests") if role in ("admin", "auditor") else _("your requests")
         self.query_one("#requests-title", Label).update(
             _("Requests ({scope}) · {user}, {role}").format(scope=scope, user=user, role=role)
@@ -234,10 +217,6 @@ class RequestsScreen(ConsoleDomainScreen):
                 )
             )
         detail.update("\n".join(lines))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
 
     def selected(self) -> RequestInfo | None:
         """The request under the cursor."""
@@ -284,9 +263,7 @@ class RequestsScreen(ConsoleDomainScreen):
             if self.is_attached:
                 self.refresh_requests()
 
-        job: Job = self.app.jobs.start(  # type: ignore[attr-defined]
-            _("Approve request {id}").format(id=request.id), run, on_done=done
-        )
+        job: Job = self.console.jobs.start(_("Approve request {id}").format(id=request.id), run, on_done=done)
         self.refresh_requests()
         return job
 

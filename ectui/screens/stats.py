@@ -1,28 +1,29 @@
-"""Statistics (console, licensed module M2): allocation bars, VM states, storage and operations per day."""
+"""Statistics (console, licensed module): allocation bars, VM states, storage and operations per day."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on, work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Button, Sparkline
+from textual.widgets import Sparkline
 
 from ectui.i18n import _, ngettext, render
 from ectui.screens._base import ConsoleDomainScreen
-from ectui.screens.nodes import capacity_bar
 from ectui.services.errors import ServiceError
-from ectui.widgets import PathInput, ShellModal
-from ectui.widgets.literal import Input, Label, Static
+from ectui.widgets.capacity import capacity_bar
+from ectui.widgets.csv_export import CsvExportModal
+from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
-    from ectui.services.stats import StatsReport, StatsService
+    from ectui.services.stats import StatsReport
 
 BAR = 10
 """Width of the allocation bars (fits 80 columns beside the sidebar)."""
@@ -171,57 +172,10 @@ def report_sections(r: StatsReport) -> dict[str, str]:
     }
 
 
-class ExportStatsModal(ShellModal["Path | None"]):
-    """Ask for the CSV path and write the report shown; stays open with the reason when refused."""
+class ExportStatsModal(CsvExportModal):
+    """Writes the report shown as CSV."""
 
     BINDINGS = [Binding("ctrl+s", "submit", _("Export"), id="stats_export.submit")]
-
-    def __init__(self, service: StatsService, report: StatsReport, default: Path) -> None:
-        super().__init__()
-        self.service = service
-        self.report = report
-        self.default = default
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="stats-export-box"):
-            yield Label(_("Export statistics as CSV"), classes="modal-title")
-            with Horizontal(classes="form-row"):
-                yield Label(_("File"))
-                yield PathInput(str(self.default), id="stats-export-path")
-            yield Static(id="stats-export-error", classes="modal-error")
-            yield Label(_("Tab/→: complete · Enter/Ctrl+S: export · Esc: cancel"), classes="modal-hint")
-            with Horizontal(classes="modal-buttons"):
-                yield Button(_("Cancel"), id="stats-export-cancel")
-                yield Button(_("Export"), id="stats-export-save", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#stats-export-path", PathInput).focus()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#stats-export-save")
-    def action_submit(self) -> None:
-        """Write the file."""
-        if not self.busy:
-            self.export(self.query_one("#stats-export-path", PathInput).value)
-
-    @on(Button.Pressed, "#stats-export-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
-    @work(exclusive=True, group="stats-export", exit_on_error=False)
-    async def export(self, path: str) -> None:
-        """Write the CSV; the modal cannot be closed meanwhile (so this worker outlives nothing)."""
-        error = self.query_one("#stats-export-error", Static)
-        error.update("")
-        self.busy = True
-        try:
-            written = await self.service.write_report_csv(self.report, path)
-        except ServiceError as err:
-            error.update(render(err))
-            return
-        finally:
-            self.busy = False
-        self.dismiss(written)
 
 
 class StatsScreen(ConsoleDomainScreen):
@@ -424,7 +378,10 @@ class StatsScreen(ConsoleDomainScreen):
             if path is not None:
                 self.notify(_("CSV written to {path}").format(path=path), title=_("Statistics exported"))
 
-        self.app.push_screen(ExportStatsModal(self.services.stats, self.report, default), callback=written)
+        write = functools.partial(self.services.stats.write_report_csv, self.report)
+        self.app.push_screen(
+            ExportStatsModal(_("Export statistics as CSV"), write, default, prefix="stats"), callback=written
+        )
 
 
 def _next(names: list[str], current: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Templates (console): system templates made from enabled images; list, create, edit, delete (SPEC I3, I5)."""
+"""Templates (console): system templates made from enabled images; list, create, edit, delete."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from textual.widgets import Button
 
 from ectui.i18n import _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Select, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_id, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.images import ImageInfo
@@ -132,10 +132,6 @@ class TemplateFormModal(ShellModal["TemplateDraft | None"]):
             return
         self.dismiss(draft)
 
-    @on(Button.Pressed, "#template-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
-
 
 class TemplatesScreen(ConsoleDomainScreen):
     """Templates of every cluster: system ones made from images, custom ones made from VM snapshots."""
@@ -201,17 +197,11 @@ class TemplatesScreen(ConsoleDomainScreen):
                 t.description,
                 key=str(t.id),
             )
-        if keep is not None and str(keep) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(keep)))
-
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
+        move_to_key(table, keep)
 
     def selected_id(self) -> int | None:
         """The template under the cursor."""
-        key = cursor_key(self.table)
-        return int(key) if key is not None else None
+        return cursor_id(self.table)
 
     def action_refresh(self) -> None:
         """Reload the list."""

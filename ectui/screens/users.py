@@ -1,4 +1,4 @@
-"""Users (console): operator accounts and roles, lock-outs, logout (SPEC M3). Admins change; auditors read."""
+"""Users (console): operator accounts and roles, lock-outs, logout. Admins change; auditors read."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from textual.widgets import Button, OptionList
 
 from ectui.i18n import N_, _, render
 from ectui.screens._base import ConsoleDomainScreen, opens_screen
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.forms import mark_field
 from ectui.widgets.literal import DataTable, Input, Label, Option, Static
-from ectui.widgets.tables import cursor_key, table_rows
+from ectui.widgets.tables import cursor_key, move_to_key
 
 if TYPE_CHECKING:
     from ectui.services.users import UserDraft, UserInfo
@@ -90,10 +90,6 @@ class NewUserModal(ShellModal["UserDraft | None"]):
             mark_field(self, USER_FIELDS, "user-error", err)
             return
         self.dismiss(draft)
-
-    @on(Button.Pressed, "#user-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
 
 
 class PasswordModal(ShellModal["tuple[str, str] | None"]):
@@ -197,10 +193,6 @@ class UsersScreen(ConsoleDomainScreen):
         """The accounts table."""
         return self.query_one("#users-table", DataTable)
 
-    def rows(self) -> list[list[str]]:
-        """The rows as shown (for tests)."""
-        return table_rows(self.table)
-
     def selected_name(self) -> str | None:
         """The account under the cursor."""
         return cursor_key(self.table)
@@ -239,13 +231,14 @@ class UsersScreen(ConsoleDomainScreen):
                 u.name,
                 _(ROLE_LABELS.get(u.role, u.role)),
                 _("yes") if u.enabled else _("no"),
-                u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked(now) else "—",
+                u.locked_until.strftime("%Y-%m-%d %H:%M")
+                if u.locked_until is not None and u.locked(now)
+                else "—",
                 u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "—",
                 u.created_by,
                 key=u.name,
             )
-        if keep is not None and any(u.name == keep for u in users):
-            table.move_cursor(row=table.get_row_index(keep))
+        move_to_key(table, keep)
 
     def action_refresh(self) -> None:
         """Reload."""
@@ -276,7 +269,7 @@ class UsersScreen(ConsoleDomainScreen):
             return
         self.notify(_("Account {name} ({role}) created.").format(name=info.name, role=info.role))
         self.refresh_users(select=info.name)
-        await self.app.require_login()  # type: ignore[attr-defined]
+        await self.console.require_login()
 
     def action_change_role(self) -> None:
         """Choose another role for the account under the cursor."""
@@ -351,4 +344,4 @@ class UsersScreen(ConsoleDomainScreen):
         if who:
             self.notify(_("Logged out {user}.").format(user=who))
         self.refresh_users()
-        await self.app.require_login()  # type: ignore[attr-defined]
+        await self.console.require_login()

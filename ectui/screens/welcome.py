@@ -17,12 +17,12 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ectui.i18n import _, render
-from ectui.screens.license import ImportsLicense
 from ectui.services.errors import ServiceError
+from ectui.widgets.host import ConsoleServicesAccess
+from ectui.widgets.license_import import ImportsLicense
 from ectui.widgets.literal import Label, Static
 
 if TYPE_CHECKING:
-    from ectui.services import ConsoleServices
     from ectui.services.clusters import ClusterDraft
     from ectui.services.license import LicenseStatus
 
@@ -31,7 +31,7 @@ STEPS = ("demo", "license", "cluster")
 DONE, PENDING = "[✓]", "[ ]"
 
 
-class WelcomeScreen(ImportsLicense, Screen[None]):
+class WelcomeScreen(ImportsLicense, ConsoleServicesAccess, Screen[None]):
     """First-run steps; `i` imports the license, `n` adds a cluster, Escape goes to the License screen."""
 
     CSS_PATH = "welcome.tcss"
@@ -69,11 +69,6 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
     def on_screen_resume(self) -> None:
         self.show_steps(getattr(self.app, "license_status", None))
 
-    @property
-    def services(self) -> ConsoleServices:
-        """The console services of the app."""
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
-
     # ---------------------------------------------------------------- the checklist
 
     def done(self, status: LicenseStatus | None) -> dict[str, bool]:
@@ -102,10 +97,6 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
         if done["license"] and done["cluster"] and self.is_current:
             self.dismiss()
 
-    def step_done(self, step: str) -> bool:
-        """Whether a step is shown checked (for tests)."""
-        return str(self.query_one(f"#welcome-step-{step}", Static).content).startswith(DONE)
-
     # ---------------------------------------------------------------- actions
 
     def action_skip(self) -> None:
@@ -114,11 +105,11 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
 
     def action_refresh(self) -> None:
         """Reload the license status (and with it the steps)."""
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()
 
     def action_add_cluster(self) -> None:
         """Open the new-cluster form."""
-        from ectui.screens.clusters import ClusterFormModal
+        from ectui.widgets.cluster_form import ClusterFormModal
 
         def submitted(draft: ClusterDraft | None) -> None:
             if draft is not None:
@@ -135,4 +126,4 @@ class WelcomeScreen(ImportsLicense, Screen[None]):
             self.notify(render(err), title=_("Cluster not saved"), severity="error", timeout=10)
             return
         self.notify(_("Cluster {name} saved").format(name=info.name))
-        self.app.refresh_status()  # type: ignore[attr-defined]
+        self.console.refresh_status()

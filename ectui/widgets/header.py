@@ -85,8 +85,3 @@ class AppHeader(Horizontal):
         self.query_one("#header-context", Label).update(context)
         self.query_one("#header-status", Label).update(getattr(app, "status_text", ""))
         self.query_one("#header-jobs", Label).update(getattr(app, "jobs_text", ""))
-
-    @property
-    def status(self) -> str:
-        """The status text as shown (for tests)."""
-        return str(self.query_one("#header-status", Label).content)

@@ -15,13 +15,15 @@ from textual.worker import Worker
 
 from ectui.i18n import _
 from ectui.messages import forward_worker_error
+from ectui.widgets.host import ConsoleAccess
 from ectui.widgets.literal import Input, Label, Option, Static
 
 ResultT = TypeVar("ResultT")
 
 
-class ShellModal(ModalScreen[ResultT]):
-    """Base of ectui modals: escape cancels (dismiss None) unless busy; worker errors reach the app."""
+class ShellModal(ConsoleAccess, ModalScreen[ResultT]):
+    """Base of ectui modals: Escape or a button with an id ending in '-cancel' cancels (dismiss None) unless busy;
+    worker errors reach the app."""
 
     DEFAULT_CSS = """
     ShellModal {
@@ -52,6 +54,13 @@ class ShellModal(ModalScreen[ResultT]):
         """Close without a result."""
         if not self.busy:
             self.dismiss(None)
+
+    @on(Button.Pressed)
+    def cancel_pressed(self, event: Button.Pressed) -> None:
+        """A button whose id ends in '-cancel' acts as Escape."""
+        if event.button.id is not None and event.button.id.endswith("-cancel"):
+            event.stop()
+            self.action_cancel()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         forward_worker_error(self, event)

@@ -22,6 +22,8 @@ from ectui.services import ConsoleServices, build_console_services, build_issuer
 from ectui.services.billing import PriceDraft
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import PathInput
+from ectui.widgets.literal import DataTable
+from ectui.widgets.tables import table_rows
 
 NOW = dt.datetime(2030, 6, 20)
 
@@ -93,9 +95,12 @@ async def test_price_edit_and_bill_view(services: ConsoleServices) -> None:
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_billing(pilot, app)
-        assert screen.price_rows()[0][0] == "no prices yet: n adds one"
+        assert table_rows(screen.query_one("#billing-prices", DataTable))[0][0] == "no prices yet: n adds one"
         # without a price the hours are listed but not charged
-        assert [row[2] for row in screen.line_rows()] == ["no price", "no price"]
+        assert [row[2] for row in table_rows(screen.query_one("#billing-lines", DataTable))] == [
+            "no price",
+            "no price",
+        ]
         await pilot.press("n")
         await settle(pilot, lambda: isinstance(app.screen, PriceFormModal))
         modal = app.screen
@@ -112,11 +117,13 @@ async def test_price_edit_and_bill_view(services: ConsoleServices) -> None:
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: app.screen is screen and bool(screen.prices))
         assert any("Price from 2030-06-01 saved" in n for n in notifications(app))
-        assert screen.price_rows() == [["2030-06-01", "—", "0.0100", "0.0050", "0.0200"]]
+        assert table_rows(screen.query_one("#billing-prices", DataTable)) == [
+            ["2030-06-01", "—", "0.0100", "0.0050", "0.0200"]
+        ]
         await settle(pilot, lambda: screen.bill is not None and screen.bill.total > 0)
         # app: Jun 1 → 11, 240 h: 2·240·0.01 = 4.80 + 4·240·0.005 = 4.80 → 9.60 (stopped after: no line)
         # lb: Jun 10 → now (Jun 20), 240 h: 2.40 + 1.20 + 1·240·0.02 = 4.80 → 8.40
-        assert screen.line_rows() == [
+        assert table_rows(screen.query_one("#billing-lines", DataTable)) == [
             ["app", "06-01 00:00–06-11 00:00", "9.60", "240.00", "running", "2C/4G/0IP"],
             ["lb", "06-10 00:00–06-20 00:00 …", "8.40", "240.00", "running", "1C/1G/1IP"],
         ]
@@ -133,7 +140,9 @@ async def test_price_edit_and_bill_view(services: ConsoleServices) -> None:
         form.query_one("#bill-month", Input).value = "2030-05"
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: screen.bill is not None and screen.bill.month_text == "2030-05")
-        assert screen.line_rows() == [] and "No usage metered in this month." in totals(screen)
+        assert table_rows(
+            screen.query_one("#billing-lines", DataTable)
+        ) == [] and "No usage metered in this month." in totals(screen)
         await pilot.press("right_square_bracket")
         await settle(pilot, lambda: screen.bill is not None and screen.bill.month_text == "2030-06")
         assert "total 18.00" in totals(screen)

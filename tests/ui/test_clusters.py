@@ -17,6 +17,7 @@ from ectui.screens.nodes import NodesScreen, capacity_bar
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,8 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
         await pilot.press("ctrl+t")
         await settle(pilot, lambda: "Connection OK" in str(app.screen.query_one("#cluster-error").content))
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows() != [])
-        assert screen.rows()[0][0] == "dc1"
+        await settle(pilot, lambda: table_rows(screen.table) != [])
+        assert table_rows(screen.table)[0][0] == "dc1"
         assert app.screen.query_one(AppHeader) is not None
         await pilot.press("t")
         await settle(pilot, lambda: "Cloud: OK" in str(screen.query_one("#clusters-verdict").content))
@@ -113,21 +114,23 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
             },
         )
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows()[0][5] != "—")
+        await settle(pilot, lambda: table_rows(screen.table)[0][5] != "—")
         await pilot.press("t")
         await settle(pilot, lambda: "FTP: OK" in str(screen.query_one("#clusters-verdict").content))
         await pilot.press("s")
-        await settle(pilot, lambda: screen.rows()[0][4] == "3")
+        await settle(pilot, lambda: table_rows(screen.table)[0][4] == "3")
         assert app.cluster == "dc1"
         await pilot.press(domain_key(app, "nodes"))
-        await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and len(app.screen.rows()) == 3)
+        await settle(
+            pilot, lambda: isinstance(app.screen, NodesScreen) and len(table_rows(app.screen.table)) == 3
+        )
         nodes = app.screen
         assert isinstance(nodes, NodesScreen)
-        assert [row[1] for row in nodes.rows()] == ["node-1", "node-2", "node-3"]
+        assert [row[1] for row in table_rows(nodes.table)] == ["node-1", "node-2", "node-3"]
         await pilot.press("slash")
         await pilot.press("2")  # typed into the filter, not a domain switch
-        await settle(pilot, lambda: len(nodes.rows()) == 1)
-        assert nodes.rows()[0][1] == "node-2"
+        await settle(pilot, lambda: len(table_rows(nodes.table)) == 1)
+        assert table_rows(nodes.table)[0][1] == "node-2"
         await pilot.press("escape")
         nodes.table.focus()
         await pilot.press(domain_key(app, "clusters"))
@@ -135,7 +138,7 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await settle(pilot, lambda: screen.rows() == [])
+        await settle(pilot, lambda: table_rows(screen.table) == [])
         assert await services.clusters.list() == []
 
 
@@ -188,7 +191,7 @@ async def test_license_limit_is_shown_when_adding_one_cluster_too_many(
                 ),
             )
             await settle(pilot, lambda: any("allows 1 cluster" in n for n in notifications(app)))
-            assert [row[0] for row in screen.rows()] == ["one"]
+            assert [row[0] for row in table_rows(screen.table)] == ["one"]
     finally:
         services.close()
 

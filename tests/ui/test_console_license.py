@@ -14,10 +14,12 @@ from textual.widgets import Input
 from uikit import settle, started
 
 from ectui.app import ConsoleApp
-from ectui.screens.license import ImportLicenseModal, LicenseScreen
+from ectui.screens.license import LicenseScreen
 from ectui.services import build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import AppHeader, Banner
+from ectui.widgets.license_import import ImportLicenseModal
+from ectui.widgets.literal import Label, Static
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,11 @@ async def test_no_license_is_read_only_with_a_banner(console_app: ConsoleApp) ->
         await started(pilot)
         screen = console_app.screen
         assert isinstance(screen, LicenseScreen)
-        assert screen.query_one(AppHeader).status == "No license"
+        assert str(screen.query_one(AppHeader).query_one("#header-status", Label).content) == "No license"
         banner = screen.query_one(Banner)
         assert banner.display
         assert "No license is installed" in str(banner.content)
-        assert "no license" in screen.summary_text
+        assert "no license" in str(screen.query_one("#license-summary", Static).content)
 
 
 async def test_import_success_then_refusals_keep_the_license(
@@ -121,10 +123,10 @@ async def test_import_success_then_refusals_keep_the_license(
 
         await import_file(console_app, pilot, license_files.good.ec, license_files.good.properties)
         await settle(pilot, lambda: console_app.screen is screen)
-        assert header.status.startswith("Enterprise")
-        assert "days left" in header.status
+        assert str(header.query_one("#header-status", Label).content).startswith("Enterprise")
+        assert "days left" in str(header.query_one("#header-status", Label).content)
         assert not screen.query_one(Banner).display
-        summary = screen.summary_text
+        summary = str(screen.query_one("#license-summary", Static).content)
         assert "ACME good" in summary
         assert "0 / 3" in summary and "0 / 50" in summary
 
@@ -136,15 +138,15 @@ async def test_import_success_then_refusals_keep_the_license(
         for ec, properties, reason in refusals:
             modal = await import_file(console_app, pilot, ec, properties)
             assert console_app.screen is modal, reason
-            assert reason in modal.error_text
+            assert reason in str(modal.query_one("#import-error", Static).content)
             assert not modal.busy
         await pilot.press("escape")
         await settle(pilot, lambda: console_app.screen is screen)
         # the license imported first is still in force
-        assert header.status.startswith("Enterprise")
+        assert str(header.query_one("#header-status", Label).content).startswith("Enterprise")
         status = await console_app.services.license.status()
         assert status.license is not None and status.license.customer == "ACME good"
-        assert "ACME good" in screen.summary_text
+        assert "ACME good" in str(screen.query_one("#license-summary", Static).content)
 
 
 async def test_import_with_default_properties(console_app: ConsoleApp, license_files: LicenseFiles) -> None:
@@ -153,9 +155,13 @@ async def test_import_with_default_properties(console_app: ConsoleApp, license_f
         await started(pilot)
         screen = console_app.screen
         modal = await import_file(console_app, pilot, license_files.good.ec, None)
-        assert "constant.properties" in modal.error_text  # none yet in the config dir
+        assert "constant.properties" in str(
+            modal.query_one("#import-error", Static).content
+        )  # none yet in the config dir
         settings.config_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(license_files.good.properties, settings.properties_path)
         await import_file(console_app, pilot, license_files.good.ec, None)
         await settle(pilot, lambda: console_app.screen is screen)
-        assert screen.query_one(AppHeader).status.startswith("Enterprise")
+        assert str(screen.query_one(AppHeader).query_one("#header-status", Label).content).startswith(
+            "Enterprise"
+        )

@@ -26,6 +26,7 @@ from ectui.services.clusters import ClusterDraft
 from ectui.services.images import ImageUpload
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import ConfirmModal
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture
@@ -192,8 +193,8 @@ async def test_upload_runs_as_a_job_across_screens(
         await settle(pilot, lambda: isinstance(app.screen, JobsScreen))
         jobs = app.screen
         assert isinstance(jobs, JobsScreen)
-        await settle(pilot, lambda: any(r[1] == "done" for r in jobs.rows()))
-        assert jobs.rows()[0][0] == "Upload image alpine"
+        await settle(pilot, lambda: any(r[1] == "done" for r in table_rows(jobs.table)))
+        assert table_rows(jobs.table)[0][0] == "Upload image alpine"
         await pilot.press(domain_key(app, "images"))
         await settle(pilot, lambda: app.screen is screen and "alpine" in screen.table.names())
         image = screen.table.current()

@@ -17,6 +17,7 @@ from ectui.screens.isos import EditIsoModal, IsosScreen, ResumeUploadsModal, Upl
 from ectui.services import ConsoleServices
 from ectui.services.clusters import ClusterDraft
 from ectui.widgets import ConfirmModal
+from ectui.widgets.tables import table_rows
 from tests.services.test_ftp import PyFtpd
 from tests.services.test_isos import interrupt_after, iso_file
 
@@ -83,13 +84,13 @@ async def test_sync_filter_edit_toggle_and_delete_rules(services: ConsoleService
         screen = await open_isos(pilot)
         assert "dc1" in str(screen.query_one("#isos-title").content)
         await pilot.press("s")
-        await settle(pilot, lambda: len(screen.rows()) == 2)
-        assert {r[1] for r in screen.rows()} == {"debian.iso", "windows.ISO"}
-        row = next(r for r in screen.rows() if r[1] == "debian.iso")
+        await settle(pilot, lambda: len(table_rows(screen.table)) == 2)
+        assert {r[1] for r in table_rows(screen.table)} == {"debian.iso", "windows.ISO"}
+        row = next(r for r in table_rows(screen.table) if r[1] == "debian.iso")
         assert row[2] == "4.0 KiB" and row[5] == "synced" and row[6] == "yes" and row[7] == "0"
 
         await pilot.press("slash", *"deb")
-        await settle(pilot, lambda: len(screen.rows()) == 1)
+        await settle(pilot, lambda: len(table_rows(screen.table)) == 1)
         screen.table.focus()
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, EditIsoModal))
@@ -100,11 +101,11 @@ async def test_sync_filter_edit_toggle_and_delete_rules(services: ConsoleService
         assert app.screen.query_one("#iso-edit-os-type").has_class("-invalid")
         fill(app.screen, {"iso-edit-name": "Debian 12", "iso-edit-os-type": "linux"})
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows()[0][0] == "Debian 12")
-        assert screen.rows()[0][4] == "linux"
+        await settle(pilot, lambda: table_rows(screen.table)[0][0] == "Debian 12")
+        assert table_rows(screen.table)[0][4] == "linux"
 
         await pilot.press("t")
-        await settle(pilot, lambda: screen.rows()[0][6] == "no")
+        await settle(pilot, lambda: table_rows(screen.table)[0][6] == "no")
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
@@ -131,16 +132,16 @@ async def test_upload_job_then_delete(services: ConsoleServices, pyftpd: PyFtpd,
         assert app.screen.query_one("#iso-path", Input).value == str(src)
         fill(app.screen, {"iso-name": "Alpine", "iso-os-type": "linux"})
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: [r[0] for r in screen.rows()] == ["Alpine"])
+        await settle(pilot, lambda: [r[0] for r in table_rows(screen.table)] == ["Alpine"])
         [job] = app.jobs.all()
         assert job.state == "done" and job.progress is not None and job.progress.done == 3 * MIB
         assert (pyftpd.root / "alpine.iso").read_bytes() == src.read_bytes()
-        assert screen.rows()[0][5] == "uploaded"
+        assert table_rows(screen.table)[0][5] == "uploaded"
 
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await settle(pilot, lambda: screen.rows() == [])
+        await settle(pilot, lambda: table_rows(screen.table) == [])
         assert not (pyftpd.root / "alpine.iso").exists()
 
 
@@ -158,7 +159,7 @@ async def test_cancelled_upload_leaves_nothing(
         await settle(pilot, lambda: app.jobs.get(job.id).state == "cancelled")  # type: ignore[union-attr]
         assert "removed" in app.jobs.get(job.id).message  # type: ignore[union-attr]
         assert list(pyftpd.root.iterdir()) == []
-        assert screen.rows() == [] and await services.isos.interrupted() == []
+        assert table_rows(screen.table) == [] and await services.isos.interrupted() == []
 
 
 async def test_failed_upload_is_resumed_or_discarded(
@@ -186,7 +187,7 @@ async def test_failed_upload_is_resumed_or_discarded(
         await settle(pilot, lambda: isinstance(app.screen, ResumeUploadsModal))
         assert app.screen.query_one("#iso-uploads-table").row_count == 2
         await pilot.press("enter")  # the first: big.iso
-        await settle(pilot, lambda: [r[1] for r in screen.rows()] == ["big.iso"])
+        await settle(pilot, lambda: [r[1] for r in table_rows(screen.table)] == ["big.iso"])
         assert (pyftpd.root / "big.iso").read_bytes() == src.read_bytes()
         assert 0 < pyftpd.received <= src.stat().st_size - 3 * MIB  # only the rest was sent
 

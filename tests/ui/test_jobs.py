@@ -13,6 +13,7 @@ from ectui.screens.jobs import JobsScreen
 from ectui.services.errors import ServiceError
 from ectui.services.progress import CancelToken, Progress, ProgressCallback
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.tables import table_rows
 
 
 async def test_jobs_report_progress_finish_fail_and_cancel(console_app: ConsoleApp) -> None:
@@ -48,19 +49,24 @@ async def test_jobs_report_progress_finish_fail_and_cancel(console_app: ConsoleA
         await settle_no_wait(pilot, lambda: isinstance(app.screen, JobsScreen))
         screen = app.screen
         assert isinstance(screen, JobsScreen)
-        assert screen.rows()[0][0] == "Upload a.qcow2" and "512 B / 1.0 KiB" in screen.rows()[0][3]
+        assert (
+            table_rows(screen.table)[0][0] == "Upload a.qcow2"
+            and "512 B / 1.0 KiB" in table_rows(screen.table)[0][3]
+        )
         release.set()
         await settle_no_wait(pilot, lambda: done == ["done"])
         assert app.jobs.get(first.id).result == "image-1"
-        assert screen.rows()[0][1] == "done" and app.jobs_text == ""
+        assert table_rows(screen.table)[0][1] == "done" and app.jobs_text == ""
 
         app.jobs.start("Broken", broken)
-        await settle_no_wait(pilot, lambda: any(r[1] == "failed" for r in screen.rows()))
-        assert "modified after it was issued" in [r for r in screen.rows() if r[0] == "Broken"][0][3]
+        await settle_no_wait(pilot, lambda: any(r[1] == "failed" for r in table_rows(screen.table)))
+        assert (
+            "modified after it was issued" in [r for r in table_rows(screen.table) if r[0] == "Broken"][0][3]
+        )
 
         job = app.jobs.start("Endless", endless)
-        await settle_no_wait(pilot, lambda: len(screen.rows()) == 3)
-        screen.table.move_cursor(row=[r[0] for r in screen.rows()].index("Endless"))
+        await settle_no_wait(pilot, lambda: len(table_rows(screen.table)) == 3)
+        screen.table.move_cursor(row=[r[0] for r in table_rows(screen.table)].index("Endless"))
         await pilot.press("ctrl+x")
         await settle_no_wait(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")

@@ -13,6 +13,7 @@ from ectui.app import IssuerApp
 from ectui.screens.licenses import ExportLicenseModal, LicenseDetailModal, LicenseFormModal, LicensesScreen
 from ectui.services.issuer import EditionDraft
 from ectui.widgets import ConfirmModal, PathInput
+from ectui.widgets.tables import table_rows
 
 
 async def test_create_modify_export_delete_license(issuer_app: IssuerApp, tmp_path: Path) -> None:
@@ -29,7 +30,7 @@ async def test_create_modify_export_delete_license(issuer_app: IssuerApp, tmp_pa
         await settle(pilot, lambda: isinstance(issuer_app.screen, LicensesScreen))
         screen = issuer_app.screen
         assert isinstance(screen, LicensesScreen)
-        assert screen.rows() == []
+        assert table_rows(screen.table) == []
 
         # create: defaults are today and one year later; the first edition is chosen
         await pilot.press("n")
@@ -41,8 +42,8 @@ async def test_create_modify_export_delete_license(issuer_app: IssuerApp, tmp_pa
         assert form.query_one("#license-edition", Select).value == "Enterprise"  # editions are listed by name
         await pilot.press(*"ACME Corp")
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: len(screen.rows()) == 1)
-        row = screen.rows()[0]
+        await settle(pilot, lambda: len(table_rows(screen.table)) == 1)
+        row = table_rows(screen.table)[0]
         assert row[1:3] == ["ACME Corp", "Enterprise"]
         assert row[5] == "valid"
         license_id = int(row[0])
@@ -58,7 +59,7 @@ async def test_create_modify_export_delete_license(issuer_app: IssuerApp, tmp_pa
         customer.value = "ACME Ltd"
         form.query_one("#license-edition", Select).value = "Standard"
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows()[0][1] == "ACME Ltd")
+        await settle(pilot, lambda: table_rows(screen.table)[0][1] == "ACME Ltd")
         info = await issuer.get_license(license_id)
         assert (info.customer, info.edition) == ("ACME Ltd", "Standard")
 
@@ -108,6 +109,6 @@ async def test_create_modify_export_delete_license(issuer_app: IssuerApp, tmp_pa
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(issuer_app.screen, ConfirmModal))
         await pilot.press("y")
-        await settle(pilot, lambda: screen.rows() == [])
+        await settle(pilot, lambda: table_rows(screen.table) == [])
         assert await issuer.list_licenses() == []
         assert "0 licenses" in issuer_app.status_text

@@ -20,11 +20,12 @@ from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle
 from ectui.i18n import set_language
 from ectui.screens.operations import OperationsScreen
-from ectui.screens.resize import start_resize_job
+from ectui.screens.vms.resize import start_resize_job
 from ectui.services import ConsoleServices
 from ectui.services.progress import Progress
 from ectui.services.resize import RESIZE_STEPS
 from ectui.widgets.steps import StepProgress, StepRow
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ async def test_history_lists_create_and_resize_with_their_steps(services: Consol
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_operations(pilot)
-        rows = screen.rows()
+        rows = table_rows(screen.table)
         assert [(r[1], r[2], r[3]) for r in rows] == [
             ("resize", "alpha", "✓ done"),
             ("create VM", "alpha", "✓ done"),
@@ -74,13 +75,13 @@ async def test_history_lists_create_and_resize_with_their_steps(services: Consol
         # filter
         await pilot.press("slash")
         screen.query_one("#operations-filter", Input).value = "resize"
-        await until(pilot, lambda: [r[1] for r in screen.rows()] == ["resize"])
+        await until(pilot, lambda: [r[1] for r in table_rows(screen.table)] == ["resize"])
         screen.query_one("#operations-filter", Input).value = ""
-        await until(pilot, lambda: len(screen.rows()) == 2)
+        await until(pilot, lambda: len(table_rows(screen.table)) == 2)
         await pilot.press("enter", "f")  # running/failed only: none
-        await until(pilot, lambda: screen.rows() == [])
+        await until(pilot, lambda: table_rows(screen.table) == [])
         await pilot.press("f")
-        await until(pilot, lambda: len(screen.rows()) == 2)
+        await until(pilot, lambda: len(table_rows(screen.table)) == 2)
 
 
 async def test_a_running_resize_shows_live_and_a_failure_names_its_step(
@@ -94,12 +95,16 @@ async def test_a_running_resize_shows_live_and_a_failure_names_its_step(
         screen = await open_operations(pilot)
         plan = await services.resize.plan(vm.id, 2, 2)
         job = start_resize_job(app, services, plan)
-        await until(pilot, lambda: any(r[1] == "resize" and r[3] == "▶ running" for r in screen.rows()))
+        await until(
+            pilot, lambda: any(r[1] == "resize" and r[3] == "▶ running" for r in table_rows(screen.table))
+        )
         await pilot.press("up")  # the cursor stays on the row it was on; the resize is the newest, on top
         await until(pilot, lambda: screen.selected() is not None and screen.selected().kind == "resize")  # type: ignore[union-attr]
         await until(pilot, lambda: screen.steps.states().get("resize") == "running")
         await until(pilot, lambda: not app.jobs.get(job.id).running, timeout=30)  # type: ignore[union-attr]
-        await until(pilot, lambda: any(r[1] == "resize" and r[3] == "↺ compensated" for r in screen.rows()))
+        await until(
+            pilot, lambda: any(r[1] == "resize" and r[3] == "↺ compensated" for r in table_rows(screen.table))
+        )
         await until(pilot, lambda: screen.steps.states().get("resize") == "failed")
         states = screen.steps.states()
         assert states["reserve"] == states["lock"] == states["flavor"] == "compensated"

@@ -13,11 +13,13 @@ from uikit import domain_key, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.clusters import ClustersScreen
-from ectui.screens.projects import PickProjectModal, ProjectFormModal, ProjectsScreen, quota_cell
+from ectui.screens.projects import ProjectFormModal, ProjectsScreen, quota_cell
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.services.projects import Amounts
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.project_picker import PickProjectModal
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture
@@ -61,9 +63,9 @@ async def test_create_use_switch_quota_and_delete(services: ConsoleServices) -> 
                                     ("project-vms", "4")):  # fmt: skip
                 modal.query_one(f"#{input_id}", Input).value = value
             await pilot.press("ctrl+s")
-            await settle(pilot, lambda n=name: any(r[1] == n for r in screen.rows()))
+            await settle(pilot, lambda n=name: any(r[1] == n for r in table_rows(screen.table)))
         # the first project became the current one
-        assert [r[0] for r in screen.rows() if r[1] == "web"] == ["●"]
+        assert [r[0] for r in table_rows(screen.table) if r[1] == "web"] == ["●"]
         await settle(pilot, lambda: "Project: web" in header_context(app))
         # switch from another screen with `p`
         await pilot.press(domain_key(app, "clusters"))
@@ -83,7 +85,7 @@ async def test_create_use_switch_quota_and_delete(services: ConsoleServices) -> 
         await pilot.press(domain_key(app, "projects"))
         await settle(pilot, lambda: isinstance(app.screen, ProjectsScreen))
         screen.refresh_projects(select="db")
-        await settle(pilot, lambda: "0+3/4" in " ".join(screen.rows()[0]))
+        await settle(pilot, lambda: "0+3/4" in " ".join(table_rows(screen.table)[0]))
         await pilot.press("q")
         await settle(pilot, lambda: isinstance(app.screen, ProjectFormModal))
         app.screen.query_one("#project-vcpus", Input).value = "2"
@@ -91,11 +93,11 @@ async def test_create_use_switch_quota_and_delete(services: ConsoleServices) -> 
         await settle(pilot, lambda: isinstance(app.screen, ProjectsScreen))
         assert (await services.projects.get("db")).quota.vcpus == 4
         # delete refuses while reserved; web deletes after confirm
-        screen.table.move_cursor(row=[r[1] for r in screen.rows()].index("web"))
+        screen.table.move_cursor(row=[r[1] for r in table_rows(screen.table)].index("web"))
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await settle(pilot, lambda: [r[1] for r in screen.rows()] == ["db"])
+        await settle(pilot, lambda: [r[1] for r in table_rows(screen.table)] == ["db"])
 
 
 def test_quota_cell() -> None:

@@ -16,6 +16,7 @@ from ectui.services import ConsoleServices
 from ectui.services.openstack.connection import CloudError
 from ectui.services.operations.engine import CleanupPending, RunContext, Step
 from ectui.services.vms import STEP_LABELS
+from ectui.widgets.tables import table_rows
 
 
 def refused(ctx: RunContext) -> None:
@@ -44,7 +45,7 @@ async def test_operations_screen_shows_cleanup_pending_with_the_reason(tmp_path:
             await started(pilot)  # the start-up recovery has run: it must not race the operation made here
             op_id = await pending_create(services)
             screen = await open_operations(pilot)
-            await until(pilot, lambda: [r[3] for r in screen.rows()] == ["⟳ cleanup pending"])
+            await until(pilot, lambda: [r[3] for r in table_rows(screen.table)] == ["⟳ cleanup pending"])
             screen.select_id(op_id)
             summary = str(screen.query_one("#operations-summary").render())
             assert "cleanup pending" in summary
@@ -56,6 +57,6 @@ async def test_operations_screen_shows_cleanup_pending_with_the_reason(tmp_path:
             assert states["boot"] == states["flavor"] == "failed"
             assert states["reserve"] == "done"  # its release waits for the cloud
             await pilot.press("f")  # running/failed only: a pending cleanup is not finished, it stays
-            await until(pilot, lambda: len(screen.rows()) == 1)
+            await until(pilot, lambda: len(table_rows(screen.table)) == 1)
     finally:
         services.close()

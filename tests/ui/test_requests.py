@@ -17,6 +17,7 @@ from ectui.screens.requests import RejectRequestModal, RequestsScreen
 from ectui.services.projects import Amounts
 from ectui.services.workflow import Actor
 from ectui.widgets import ConfirmModal
+from ectui.widgets.tables import table_rows
 from tests.services.test_resize import clean_cloud
 from tests.services.test_vms import draft
 from tests.services.test_workflow import make_env
@@ -30,7 +31,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
 
 
 def state_of(screen: RequestsScreen, request_id: int) -> str:
-    return next(row[1] for row in screen.rows() if row[0] == str(request_id))
+    return next(row[1] for row in table_rows(screen.table) if row[0] == str(request_id))
 
 
 async def test_admin_rejects_and_approves_and_the_requester_follows(
@@ -51,11 +52,12 @@ async def test_admin_rejects_and_approves_and_the_requester_follows(
             assert "requests" in [d.id for d in app.visible_domains()]
             await app.switch_mode("requests")
             await settle(
-                pilot, lambda: isinstance(app.screen, RequestsScreen) and len(app.screen.rows()) == 2
+                pilot,
+                lambda: isinstance(app.screen, RequestsScreen) and len(table_rows(app.screen.table)) == 2,
             )
             screen = app.screen
             assert isinstance(screen, RequestsScreen)
-            assert [r[0] for r in screen.rows()] == [str(second.id), str(first.id)]
+            assert [r[0] for r in table_rows(screen.table)] == [str(second.id), str(first.id)]
             assert {state_of(screen, first.id), state_of(screen, second.id)} == {"pending"}
 
             # reject the second (cursor on the first row) with a reason; an empty reason is refused
@@ -83,7 +85,7 @@ async def test_admin_rejects_and_approves_and_the_requester_follows(
             who[0] = bob
             third = await s.workflow.submit(draft(env, name="ui3", cpu="1", ram_gb="1"))
             screen.refresh_requests()
-            await settle(pilot, lambda: len(screen.rows()) == 3)
+            await settle(pilot, lambda: len(table_rows(screen.table)) == 3)
             assert state_of(screen, third.id) == "pending"
             assert "bob, operator" in str(screen.query_one("#requests-title").render())
             who[0] = Actor("carol", "admin")
@@ -95,7 +97,7 @@ async def test_admin_rejects_and_approves_and_the_requester_follows(
             # an operator may not approve: the refusal is shown, nothing runs
             await s.workflow.submit(draft(env, name="ui4", cpu="1", ram_gb="1"))
             screen.refresh_requests()
-            await settle(pilot, lambda: len(screen.rows()) == 4)
+            await settle(pilot, lambda: len(table_rows(screen.table)) == 4)
             screen.table.move_cursor(row=0)
             await pilot.press("a")
             await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -124,8 +126,8 @@ async def test_requests_screen_is_hidden_without_the_workflow_module(
 async def test_an_operators_create_and_resize_from_the_tui_become_requests(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    from ectui.screens.resize import start_resize_job
     from ectui.screens.vms import VmsScreen
+    from ectui.screens.vms.resize import start_resize_job
 
     env = await make_env(tmp_path, cloud, settings_for, make_license, "platform,users,workflow")
     s = env.s

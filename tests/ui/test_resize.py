@@ -21,10 +21,12 @@ from ectui.db.models import Operation, Vm
 from ectui.devcloud import DevCloudHandle
 from ectui.screens.jobs import JobsScreen
 from ectui.screens.operations import OperationsScreen
-from ectui.screens.resize import ResizeVmModal
-from ectui.screens.vms import TypeNameConfirmModal, VmDetailModal, VmsScreen
+from ectui.screens.vms import VmDetailModal, VmsScreen
+from ectui.screens.vms.resize import ResizeVmModal
 from ectui.services import ConsoleServices
 from ectui.widgets import ConfirmModal
+from ectui.widgets.confirm_name import TypeNameConfirmModal
+from ectui.widgets.tables import table_rows
 
 EXTENSIONS = ("EC-LIVE-RESIZE", "EC-CDROM")
 
@@ -218,7 +220,9 @@ async def test_cold_resize_end_to_end_with_live_steps(
         # the operator moves on: the job keeps running; the list shows the VM as operating
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
-        await until(pilot, lambda: [r[1] for r in screen.rows() if r[0] == "alpha"] == ["operating"])
+        await until(
+            pilot, lambda: [r[1] for r in table_rows(screen.table) if r[0] == "alpha"] == ["operating"]
+        )
         job = modal.job
         assert job is not None and app.jobs.get(job.id).running  # type: ignore[union-attr]
         assert "1 job" in app.jobs_text
@@ -227,7 +231,7 @@ async def test_cold_resize_end_to_end_with_live_steps(
         await until(pilot, lambda: isinstance(app.screen, OperationsScreen))
         ops = app.screen
         assert isinstance(ops, OperationsScreen)
-        await until(pilot, lambda: any(r[1] == "resize" and "running" in r[3] for r in ops.rows()))
+        await until(pilot, lambda: any(r[1] == "resize" and "running" in r[3] for r in table_rows(ops.table)))
         await until(pilot, lambda: ops.selected() is not None and ops.selected().kind == "resize")  # type: ignore[union-attr]
         await until(pilot, lambda: "running" in ops.steps.states().values())
         # …until it ends, without a key pressed
@@ -235,18 +239,19 @@ async def test_cold_resize_end_to_end_with_live_steps(
         assert app.jobs.get(job.id).state == "done", app.jobs.get(job.id).message  # type: ignore[union-attr]
         # read the notification while it is shown (it times out; a loaded machine is slow below)
         await until(pilot, lambda: any("alpha resized to 2C/2G" in n for n in notifications(app)))
-        await until(pilot, lambda: any(r[1] == "resize" and "done" in r[3] for r in ops.rows()))
+        await until(pilot, lambda: any(r[1] == "resize" and "done" in r[3] for r in table_rows(ops.table)))
         await until(pilot, lambda: ops.steps.finished)
         assert set(ops.steps.states().values()) <= {"done", "skipped"}
         assert ops.steps.states()["rollback"] in ("skipped", "done")
         # the Jobs screen lists the job; the VM list shows the new spec
         await pilot.press(domain_key(app, "jobs"))
         await until(pilot, lambda: isinstance(app.screen, JobsScreen))
-        assert [r[1] for r in app.screen.rows() if r[0].startswith("Resize alpha")] == ["done"]  # type: ignore[attr-defined]
+        assert [r[1] for r in table_rows(app.screen.table) if r[0].startswith("Resize alpha")] == ["done"]  # type: ignore[attr-defined]
         await pilot.press(domain_key(app, "vms"))
         await until(pilot, lambda: app.screen is screen)
         await until(
-            pilot, lambda: [r[1:3] for r in screen.rows() if r[0] == "alpha"] == [["running", "2C/2G"]]
+            pilot,
+            lambda: [r[1:3] for r in table_rows(screen.table) if r[0] == "alpha"] == [["running", "2C/2G"]],
         )
     after = await services.vms.get(vm.id)
     assert (after.vcpus, after.ram_gb, after.status, after.locked) == (2, 2, "ACTIVE", False)
@@ -285,7 +290,8 @@ async def test_failed_resize_shows_the_failed_step_and_the_compensation(
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         await until(
-            pilot, lambda: [r[1:3] for r in screen.rows() if r[0] == "alpha"] == [["running", "1C/1G"]]
+            pilot,
+            lambda: [r[1:3] for r in table_rows(screen.table) if r[0] == "alpha"] == [["running", "1C/1G"]],
         )
     after = await services.vms.get(vm.id)
     assert (after.vcpus, after.ram_gb, after.locked) == (1, 1, False)

@@ -15,9 +15,11 @@ from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.i18n import set_language
 from ectui.screens.clusters import ClusterFormModal, ClustersScreen
-from ectui.screens.vms import AUTO, CreateVmModal, TypeNameConfirmModal, VmsScreen
+from ectui.screens.vms import AUTO, CreateVmModal, VmsScreen
 from ectui.services import build_console_services
 from ectui.widgets import AppHeader, ConfirmModal
+from ectui.widgets.confirm_name import TypeNameConfirmModal
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,9 @@ async def test_locked_vm_refuses_every_action_with_the_reason(tmp_path: Path, cl
         app = ConsoleApp(services)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_vms(pilot)
-            await until(pilot, lambda: screen.rows() != [] and screen.rows()[0][6] == "locked")
+            await until(
+                pilot, lambda: table_rows(screen.table) != [] and table_rows(screen.table)[0][6] == "locked"
+            )
             for key in ("s", "ctrl+s", "ctrl+r", "ctrl+d"):
                 app.clear_notifications()
                 await pilot.press(key)
@@ -129,7 +133,7 @@ async def test_read_only_console_refuses_changes_with_the_banner_reason(
         app = ConsoleApp(readonly)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_vms(pilot)
-            await until(pilot, lambda: bool(app.readonly_reason) and screen.rows() != [])
+            await until(pilot, lambda: bool(app.readonly_reason) and table_rows(screen.table) != [])
             banner = str(screen.query_one("#readonly-banner").render())
             assert "--readonly" in banner
             for key in ("n", "s", "ctrl+s", "ctrl+r", "ctrl+d"):
@@ -164,7 +168,7 @@ async def test_production_cluster_asks_to_type_the_name(tmp_path: Path, cloud: D
             assert "does not match" in str(modal.query_one("#type-name-error").render())
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
-            assert screen.rows()[0][1] == "running"
+            assert table_rows(screen.table)[0][1] == "running"
             # delete: type the exact name
             await pilot.press("ctrl+d")
             await until(pilot, lambda: isinstance(app.screen, TypeNameConfirmModal))
@@ -172,24 +176,26 @@ async def test_production_cluster_asks_to_type_the_name(tmp_path: Path, cloud: D
                 await pilot.press(char)
             assert not app.screen.query_one("#type-name-yes", Button).disabled
             await pilot.press("enter")
-            await until(pilot, lambda: screen.rows() == [])
+            await until(pilot, lambda: table_rows(screen.table) == [])
             # the cluster form has the flag; clearing it uncolours the header
             await pilot.press(domain_key(app, "clusters"))
             await until(pilot, lambda: isinstance(app.screen, ClustersScreen))
             clusters = app.screen
-            assert clusters.rows()[0][-1] == "yes"  # type: ignore[attr-defined]
+            assert table_rows(clusters.table)[0][-1] == "yes"  # type: ignore[attr-defined]
             await pilot.press("e")
             await until(pilot, lambda: isinstance(app.screen, ClusterFormModal))
             form = app.screen
             form.query_one("#cluster-production").value = False  # type: ignore[attr-defined]
             form.query_one("#cluster-password", Input).value = ""
             await pilot.press("ctrl+s")
-            await until(pilot, lambda: clusters.rows() != [] and clusters.rows()[0][-1] == "")  # type: ignore[attr-defined]
+            await until(
+                pilot, lambda: table_rows(clusters.table) != [] and table_rows(clusters.table)[0][-1] == ""
+            )  # type: ignore[attr-defined]
             await pilot.press(domain_key(app, "vms"))
             await until(pilot, lambda: app.screen is screen and not header.production)
             await made_vm(services, "beta")
             await pilot.press("r")
-            await until(pilot, lambda: screen.rows() != [])
+            await until(pilot, lambda: table_rows(screen.table) != [])
             await pilot.press("ctrl+d")
             await until(pilot, lambda: isinstance(app.screen, ConfirmModal))  # a plain yes/no again
         assert PASSWORD

@@ -16,6 +16,7 @@ from ectui.devcloud import DevCloudHandle
 from ectui.screens.templates import TemplateFormModal, TemplatesScreen
 from ectui.services import ConsoleServices
 from ectui.widgets import ConfirmModal
+from ectui.widgets.tables import table_rows
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ async def test_template_flows(services: ConsoleServices) -> None:
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: app.screen is screen)
         assert any("is disabled; enable it before making templates" in n for n in notifications(app))
-        assert screen.rows() == []
+        assert table_rows(screen.table) == []
 
         # an enabled one makes a template; the OS type follows the image
         await pilot.press("n")
@@ -68,8 +69,8 @@ async def test_template_flows(services: ConsoleServices) -> None:
         await pilot.pause()
         assert form.query_one("#template-os-type", Input).value == "windows"
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: len(screen.rows()) == 1)
-        assert screen.rows()[0][:8] == [
+        await settle(pilot, lambda: len(table_rows(screen.table)) == 1)
+        assert table_rows(screen.table)[0][:8] == [
             "win-std",
             "System",
             "dc1",
@@ -83,19 +84,19 @@ async def test_template_flows(services: ConsoleServices) -> None:
         # disabling the image keeps the template
         await services.images.set_enabled(images["windows-2019-mini"].id, False)
         await pilot.press("r")
-        await settle(pilot, lambda: "(disabled)" in screen.rows()[0][4])
+        await settle(pilot, lambda: "(disabled)" in table_rows(screen.table)[0][4])
 
         # edit
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, TemplateFormModal))
         fill(app.screen, {"template-description": "Windows, standard"})
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.rows()[0][8] == "Windows, standard")
+        await settle(pilot, lambda: table_rows(screen.table)[0][8] == "Windows, standard")
 
         # delete, confirmed
         await pilot.press("ctrl+d")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await settle(pilot, lambda: screen.rows() == [])
+        await settle(pilot, lambda: table_rows(screen.table) == [])
         assert "Template win-std deleted" in notifications(app)
         assert await services.templates.list() == []

@@ -18,6 +18,7 @@ from ectui.screens._base import DomainScreen
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.projects import ProjectDraft
 from ectui.services.users import UserDraft
+from ectui.widgets.tables import table_rows
 from tests.conftest import issue_license
 from tests.services.test_users import ADMIN_PW, FAST_HASHER, OPS_PW
 
@@ -152,9 +153,14 @@ async def test_an_admin_adds_accounts_on_the_users_screen(
         await type_into(pilot, app, "#user-password", OPS_PW)
         await type_into(pilot, app, "#user-confirm", OPS_PW)
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: is_screen(app, "UsersScreen")() and len(app.screen.rows()) == 2)  # type: ignore[attr-defined]
+        await settle(
+            pilot, lambda: is_screen(app, "UsersScreen")() and len(table_rows(app.screen.table)) == 2
+        )  # type: ignore[attr-defined]
         screen = app.screen
-        assert [r[:3] for r in screen.rows()] == [["admin", "admin", "yes"], ["ops", "operator", "yes"]]  # type: ignore[attr-defined]
+        assert [r[:3] for r in table_rows(screen.table)] == [
+            ["admin", "admin", "yes"],
+            ["ops", "operator", "yes"],
+        ]  # type: ignore[attr-defined]
         assert "Logged in as admin (admin)" in error_text(app, "#users-status")
         # log out: the login screen comes back
         await pilot.press("L")
@@ -176,14 +182,16 @@ async def test_audit_screen_filters_and_exports(
         await app.switch_mode("audit")
         await settle(pilot, is_screen(app, "AuditScreen"))
         screen = app.screen
-        await settle(pilot, lambda: len(screen.rows()) >= 5)  # type: ignore[attr-defined]
-        actions = [r[3] for r in screen.rows()]  # type: ignore[attr-defined]
+        await settle(pilot, lambda: len(table_rows(screen.table)) >= 5)  # type: ignore[attr-defined]
+        actions = [r[3] for r in table_rows(screen.table)]  # type: ignore[attr-defined]
         assert actions[:2] == ["user.login", "user.add"] and "project.delete" in actions
         await pilot.press("f")
         await type_into(pilot, app, "#audit-action", "project")
         await pilot.press("enter")
-        await settle(pilot, lambda: [r[3] for r in screen.rows()] == ["project.delete", "project.add"])  # type: ignore[attr-defined]
-        assert [r[4] for r in screen.rows()] == ["web", "web"]  # type: ignore[attr-defined]
+        await settle(
+            pilot, lambda: [r[3] for r in table_rows(screen.table)] == ["project.delete", "project.add"]
+        )  # type: ignore[attr-defined]
+        assert [r[4] for r in table_rows(screen.table)] == ["web", "web"]  # type: ignore[attr-defined]
         assert "2 entries" in error_text(app, "#audit-status")
         await type_into(pilot, app, "#audit-since", "not-a-date")
         await pilot.press("enter")

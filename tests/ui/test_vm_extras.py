@@ -76,7 +76,10 @@ async def test_mount_shows_the_guest_hint_and_unmount_confirms(services: Console
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, PickIsoModal))
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, IsoMountedModal))
+        await until(  # pushed and composed
+            pilot,
+            lambda: isinstance(app.screen, IsoMountedModal) and bool(app.screen.query("#iso-mount-hint")),
+        )
         assert str(app.screen.query_one("#iso-mount-hint").render()) == HINT
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)

@@ -32,6 +32,7 @@ from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmDraft, VmInfo
 from ectui.widgets import ConfirmModal
 from ectui.widgets.password_rules import PasswordRules
+from ectui.widgets.tables import table_rows
 
 PASSWORD = "Secret#123"
 
@@ -134,7 +135,10 @@ async def open_vms(pilot: Pilot[Any]) -> VmsScreen:
 
 async def open_form(pilot: Pilot[Any]) -> CreateVmModal:
     await pilot.press("n")
-    await until(pilot, lambda: isinstance(pilot.app.screen, CreateVmModal))
+    await until(  # pushed and composed
+        pilot,
+        lambda: isinstance(pilot.app.screen, CreateVmModal) and bool(pilot.app.screen.query("#vm-form-box")),
+    )
     form = pilot.app.screen
     assert isinstance(form, CreateVmModal)
     return form
@@ -303,13 +307,15 @@ async def test_create_shows_progress_and_the_vm_becomes_active(
             await pilot.press("ctrl+s")
             # the form closes once the quota is reserved; the list shows the VM as it is made
             await until(pilot, lambda: app.screen is screen)
-            await until(pilot, lambda: any(r[0] == "web1" and "/" in r[1] for r in screen.rows()))
+            await until(pilot, lambda: any(r[0] == "web1" and "/" in r[1] for r in table_rows(screen.table)))
             job = app.jobs.all()[0]
             assert job.title == "Create VM web1" and job.running
             assert "%" in app.jobs_text
             await until(pilot, lambda: app.jobs.get(job.id).state == "done")  # type: ignore[union-attr]
-            await until(pilot, lambda: any(r[0] == "web1" and r[1] == "running" for r in screen.rows()))
-            row = next(r for r in screen.rows() if r[0] == "web1")
+            await until(
+                pilot, lambda: any(r[0] == "web1" and r[1] == "running" for r in table_rows(screen.table))
+            )
+            row = next(r for r in table_rows(screen.table) if r[0] == "web1")
             assert row[2] == "1C/1G" and row[3] == "node-1" and row[4].startswith("10.0.0.")
             assert any("VM web1 created" in n for n in notifications(app))
             # the job shows on the Jobs screen as done
@@ -317,7 +323,7 @@ async def test_create_shows_progress_and_the_vm_becomes_active(
             await until(pilot, lambda: isinstance(app.screen, JobsScreen))
             jobs = app.screen
             assert isinstance(jobs, JobsScreen)
-            assert [r[1] for r in jobs.rows() if r[0] == "Create VM web1"] == ["done"]
+            assert [r[1] for r in table_rows(jobs.table) if r[0] == "Create VM web1"] == ["done"]
     finally:
         admin_call(cloud, "DELETE", "/_admin/faults")
     vm = (await services.vms.list())[0]
@@ -343,7 +349,7 @@ async def test_failure_at_a_cloud_step_is_shown_and_rolled_back(
             assert "Boot on the node" in message and "no valid host" in message
             job = app.jobs.all()[0]
             assert job.state == "failed" and "no valid host" in job.message
-            await until(pilot, lambda: screen.rows() == [])
+            await until(pilot, lambda: table_rows(screen.table) == [])
     finally:
         admin_call(cloud, "DELETE", "/_admin/faults")
     project = await services.projects.get("web")
@@ -375,26 +381,28 @@ async def test_list_refreshes_by_itself_filters_sorts_and_shows_all_projects(
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_vms(pilot)
-        assert [r[0] for r in screen.rows()] == ["alpha", "beta"]
+        assert [r[0] for r in table_rows(screen.table)] == ["alpha", "beta"]
         assert screen.polling and screen._poll_timer is not None
         # a change made in the cloud (not by this console) shows without a key press
         conn = services.clusters.connections.get_sync(alpha.id and (await services.clusters.get("dc1")).id)
         conn.compute.stop_server(alpha.cloud_id)
-        await until(pilot, lambda: next(r for r in screen.rows() if r[0] == "alpha")[1] == "stopped")
+        await until(
+            pilot, lambda: next(r for r in table_rows(screen.table) if r[0] == "alpha")[1] == "stopped"
+        )
         # filter as you type, then back to the list
         await pilot.press("slash")
         await pilot.press("b", "e")
-        await until(pilot, lambda: [r[0] for r in screen.rows()] == ["beta"])
+        await until(pilot, lambda: [r[0] for r in table_rows(screen.table)] == ["beta"])
         assert "1 of 2 VMs" in str(screen.query_one("#vms-status").render())
         await pilot.press("enter")
         screen.query_one("#vms-filter", Input).value = "stopped"
-        await until(pilot, lambda: [r[0] for r in screen.rows()] == ["alpha"])
+        await until(pilot, lambda: [r[0] for r in table_rows(screen.table)] == ["alpha"])
         screen.query_one("#vms-filter", Input).value = ""
-        await until(pilot, lambda: len(screen.rows()) == 2)
+        await until(pilot, lambda: len(table_rows(screen.table)) == 2)
         # sort: name, status (running < stopped would put beta first: ACTIVE < SHUTOFF)
         screen.table.focus()
         await pilot.press("o")
-        await until(pilot, lambda: [r[0] for r in screen.rows()] == ["beta", "alpha"])
+        await until(pilot, lambda: [r[0] for r in table_rows(screen.table)] == ["beta", "alpha"])
         assert "sorted by status" in str(screen.query_one("#vms-title").render())
         # all projects: a VM of another project appears with its project and cluster
         await services.projects.add(
@@ -404,10 +412,10 @@ async def test_list_refreshes_by_itself_filters_sorts_and_shows_all_projects(
         await made_vm(services, "gamma")
         await services.projects.use("web")
         await pilot.press("a")
-        await until(pilot, lambda: len(screen.rows()) == 3)
-        assert next(r for r in screen.rows() if r[0] == "gamma")[5] == "db@dc1"
+        await until(pilot, lambda: len(table_rows(screen.table)) == 3)
+        assert next(r for r in table_rows(screen.table) if r[0] == "gamma")[5] == "db@dc1"
         await pilot.press("a")
-        await until(pilot, lambda: len(screen.rows()) == 2)
+        await until(pilot, lambda: len(table_rows(screen.table)) == 2)
         # polling stops while another screen is shown, and starts again on return
         await pilot.press(domain_key(app, "jobs"))
         await until(pilot, lambda: isinstance(app.screen, JobsScreen))
@@ -448,10 +456,10 @@ async def test_every_action(services: ConsoleServices) -> None:
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_vms(pilot)
-        assert screen.rows()[0][:2] == ["alpha", "running"]
+        assert table_rows(screen.table)[0][:2] == ["alpha", "running"]
 
         def status() -> str:
-            return screen.rows()[0][1] if screen.rows() else ""
+            return table_rows(screen.table)[0][1] if table_rows(screen.table) else ""
 
         # stop: confirm, then it powers off
         await pilot.press("ctrl+s")
@@ -492,7 +500,7 @@ async def test_every_action(services: ConsoleServices) -> None:
         await pilot.press("ctrl+d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
-        await until(pilot, lambda: screen.rows() == [])
+        await until(pilot, lambda: table_rows(screen.table) == [])
         assert any("alpha deleted" in n for n in notifications(app))
     project = await services.projects.get("web")
     assert project.used.vms == 0 and project.used.public_ips == 0

@@ -1,6 +1,6 @@
-"""Resize (CPU/RAM upgrade, SPEC R): the dialog, and the app job that runs the ten steps with live progress.
+"""Resize (CPU/RAM upgrade): the dialog, and the app job that runs the ten steps with live progress.
 
-The resize runs as an app job (STYLE 1.5): it outlives the dialog and any screen. The dialog shows its
+The resize runs as an app job: it outlives the dialog and any screen. The dialog shows its
 steps live while it stays open; the Operations screen shows them at any time (read from the engine).
 """
 
@@ -18,10 +18,12 @@ from textual.widgets import Button
 
 from ectui.i18n import N_, _, render
 from ectui.jobs import Job
-from ectui.screens.clusters import mark_field
 from ectui.services.errors import ServiceError
 from ectui.widgets import ConfirmModal, ShellModal
+from ectui.widgets.forms import mark_field
+from ectui.widgets.host import console_app
 from ectui.widgets.literal import Input, Label, Select, Static
+from ectui.widgets.requests import is_request, submitted_text
 from ectui.widgets.steps import StepProgress, StepRow, failed_step_marked
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ FALLBACK_STEPS: tuple[tuple[str, str], ...] = (
     ("start", N_("Start the VM")),
     ("unlock", N_("Unlock the VM")),
 )
-"""The ten steps of SPEC R, shown until the service's own list (RESIZE_STEPS) is read."""
+"""The ten resize steps, shown until the service's own list (RESIZE_STEPS) is read."""
 
 
 def resize_steps() -> tuple[tuple[str, str], ...]:
@@ -130,7 +132,7 @@ def outcome_text(op: OperationInfo | None, job: Job, failed_code: str | None = N
 
 def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan) -> Job:
     """Run the resize as an app job (it outlives the dialog and every screen); tell the operator how it ended."""
-    workflow = services.workflow  # type: ignore[attr-defined]
+    workflow = services.workflow
     target = f"{plan.new_vcpus}C/{plan.new_ram_gb}G"
 
     async def resize(progress: ProgressCallback, cancel: CancelToken) -> Any:
@@ -139,8 +141,6 @@ def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan)
         return outcome.request if outcome.submitted else outcome.result
 
     def done(job: Job) -> None:
-        from ectui.screens.requests import is_request, submitted_text
-
         if job.state == "done" and is_request(job.result):
             app.notify(submitted_text(job.result), title=_("Request submitted"), timeout=10)
         elif job.state == "done":
@@ -154,7 +154,7 @@ def start_resize_job(app: App[Any], services: ConsoleServices, plan: ResizePlan)
             )
 
     title = _("Resize {name} to {spec} ({mode})").format(name=plan.vm_name, spec=target, mode=_(plan.mode))
-    return app.jobs.start(title, resize, on_done=done)  # type: ignore[attr-defined, no-any-return]
+    return console_app(app).jobs.start(title, resize, on_done=done)
 
 
 class ResizeVmModal(ShellModal["int | None"]):
@@ -272,7 +272,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             return None
         cpu, ram = self.values()
         try:
-            plan = await self.services.resize.plan(self.vm.id, cpu, ram, self.mode_choice)  # type: ignore[attr-defined]
+            plan = await self.services.resize.plan(self.vm.id, cpu, ram, self.mode_choice)
         except ServiceError as err:
             if self.mode_choice == "hot":  # hot asked but no longer possible: say why, offer cold
                 self.mode_choice = None
@@ -284,7 +284,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             mark_field(self, RESIZE_FIELDS, "resize-error", err)
             return None
         self.show_plan(plan)
-        return plan  # type: ignore[no-any-return]
+        return plan
 
     def show_plan(self, plan: ResizePlan) -> None:
         """Show the quota delta and the mode; offer hot only when the plan says it is available."""
@@ -343,7 +343,7 @@ class ResizeVmModal(ShellModal["int | None"]):
     async def check_and_confirm(self) -> None:
         cpu, ram = self.values()
         mode = self.query_one("#resize-mode", Select).value
-        resize = self.services.resize  # type: ignore[attr-defined]
+        resize = self.services.resize
         try:
             plan: ResizePlan = await resize.plan(
                 self.vm.id, cpu, ram, str(mode) if self.mode_choice else None
@@ -361,7 +361,7 @@ class ResizeVmModal(ShellModal["int | None"]):
                 self.start(plan)
 
         if plan.production or self.production:
-            from ectui.screens.vms import TypeNameConfirmModal
+            from ectui.widgets.confirm_name import TypeNameConfirmModal
 
             self.app.push_screen(
                 TypeNameConfirmModal(plan.vm_name, question, confirm_label=_("Resize")), callback=confirmed
@@ -404,7 +404,7 @@ class ResizeVmModal(ShellModal["int | None"]):
             _("Esc: close (the resize goes on; follow it on the Operations screen)")
         )
         self.query_one("#resize-cancel", Button).label = _("Close")
-        self.app.jobs.signal.subscribe(self, self.job_changed)  # type: ignore[attr-defined]
+        self.console.jobs.signal.subscribe(self, self.job_changed)
         self.job_changed(self.job)
         return self.job
 
@@ -432,8 +432,6 @@ class ResizeVmModal(ShellModal["int | None"]):
             self.query_one(StepProgress).show_steps(op.steps, error=op.error, ended=op.state != "running")
         if job.state == "running":
             return
-        from ectui.screens.requests import is_request, submitted_text
-
         if job.state == "done" and is_request(job.result):  # waits for an admin's approval
             self.query_one("#resize-error", Static).update("")
             self.query_one("#resize-title", Label).update(submitted_text(job.result))
@@ -447,8 +445,8 @@ class ResizeVmModal(ShellModal["int | None"]):
     async def find_operation(self) -> OperationInfo | None:
         """This resize's operation: the newest resize of the VM started after the dialog's check."""
         if self.operation is not None:
-            return await self.services.resize.operation(self.operation.id)  # type: ignore[attr-defined, no-any-return]
-        ops: Sequence[OperationInfo] = await self.services.resize.operations(vm_id=self.vm.id, limit=5)  # type: ignore[attr-defined]
+            return await self.services.resize.operation(self.operation.id)
+        ops: Sequence[OperationInfo] = await self.services.resize.operations(vm_id=self.vm.id, limit=5)
         return next((op for op in ops if op.kind == "resize" and op.id > self.before_op), None)
 
     @property
@@ -459,7 +457,3 @@ class ResizeVmModal(ShellModal["int | None"]):
     def action_cancel(self) -> None:
         """Close: before the start nothing happens; after, the resize goes on in the background."""
         self.dismiss(self.job.id if self.job is not None else None)
-
-    @on(Button.Pressed, "#resize-cancel")
-    def press_cancel(self) -> None:
-        self.action_cancel()
