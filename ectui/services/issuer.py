@@ -517,9 +517,8 @@ class IssuerService:
 
     @staticmethod
     def _license_counts(session: Session) -> dict[int, int]:
-        return dict(
-            session.execute(select(License.version_id, func.count()).group_by(License.version_id)).all()
-        )  # type: ignore[arg-type]
+        rows = session.execute(select(License.version_id, func.count()).group_by(License.version_id))
+        return {version: count for version, count in rows}
 
     @staticmethod
     def _edition_info(session: Session, row: LicenseVersion, count: int) -> EditionInfo:
