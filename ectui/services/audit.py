@@ -226,7 +226,9 @@ class AuditFilter:
             try:
                 when = dt.datetime.fromisoformat(since_text)
             except ValueError:
-                raise ValidationError("validation.date", field=N_("Since"), value=since_text) from None
+                raise ValidationError(
+                    "validation.date", field=N_("Since"), field_id="since", value=since_text
+                ) from None
             if when.tzinfo is not None:
                 when = when.astimezone(dt.UTC).replace(tzinfo=None)
         return cls(since=when, who=(who or "").strip() or None, action=(action or "").strip() or None)
@@ -395,7 +397,7 @@ class AuditService:
         """Write the matching entries (oldest first) as CSV with a header row; returns the path written."""
         text = str(path or "").strip()
         if not text:
-            raise ValidationError("audit.no_path", field=N_("CSV file"))
+            raise ValidationError("audit.no_path", field=N_("CSV file"), field_id="path")
         records = await self.list(audit_filter)
         return await asyncio.to_thread(_write_text, Path(text), csv_text(list(reversed(records))))
 

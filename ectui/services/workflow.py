@@ -32,6 +32,7 @@ from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, register_messages
 from ectui.services.progress import CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import Amounts
+from ectui.services.validation import required_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -402,9 +403,7 @@ class WorkflowService:
     @audited("request.reject", "request_id")
     async def reject(self, request_id: int, reason: str) -> RequestInfo:
         """An admin refuses a pending request, with a reason; its reservation is released."""
-        from ectui.services.validation import required_text
-
-        text = required_text(reason, N_("Reason"), max_len=MAX_REASON)
+        text = required_text(reason, N_("Reason"), field_id="reason", max_len=MAX_REASON)
         await self._license.require(FEATURE, write=True)
         who = await self._admin(N_("reject"))
         return await asyncio.to_thread(self._end_pending, request_id, "rejected", who.user, text, None)
