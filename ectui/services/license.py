@@ -452,7 +452,7 @@ class ConsoleLicenseService:
             raise LicenseError("license.expired", valid_to=lic.valid_to.isoformat())
         if today < lic.valid_from:
             raise LicenseError("license.not_yet_valid", valid_from=lic.valid_from.isoformat())
-        box = self._secret_box()
+        box = self._box
         with self._db.session() as session:
             if session.get(ConsoleState, _PINNED_ISSUER) is None:
                 session.add(
@@ -503,16 +503,12 @@ class ConsoleLicenseService:
                 return None
             data, sealed_key, issuer_raw = row.ec_data, row.private_key, row.issuer_public_key
         try:
-            der = self._secret_box().open(sealed_key, purpose=_KEY_PURPOSE)
+            der = self._box.open(sealed_key, purpose=_KEY_PURPOSE)
             private = licfile.load_private_key_der(der, trusted=True)  # authenticated by our own sealed box
             issuer = Ed25519PublicKey.from_public_bytes(issuer_raw)
             return InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
         except (LicenseError, SecretBoxError, ValueError):
             return None
-
-    def _secret_box(self) -> SecretBox | LazyKeyFileBox:
-        return self._box
-
 
 def read_properties(path: Path) -> _Properties:
     """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""

@@ -23,7 +23,6 @@ import builtins
 import contextlib
 import datetime as dt
 import math
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from ectui.i18n import N_
 from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.identity import ACCOUNTS_FEATURE, ROLES, AccessError, Identity, WhoActs, token_hash
+from ectui.services.secrets import write_private
 from ectui.services.validation import required_text
 
 if TYPE_CHECKING:
@@ -536,10 +536,6 @@ def _refused() -> UserError:
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner may read (0600 from creation, never readable by others in between)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        path.chmod(0o600)
+        write_private(path, text.encode("utf-8"))
     except OSError as err:
         raise UserError("users.session_write", path=str(path), reason=err.strerror or str(err)) from None

@@ -30,6 +30,7 @@ from ectui.db.models import Operation, Project, QuotaReservation, Vm, WorkflowRe
 from ectui.i18n import N_, _
 from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, register_messages
+from ectui.services.identity import ROLES
 from ectui.services.progress import CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import Amounts
 from ectui.services.validation import required_text
@@ -63,7 +64,6 @@ STATE_LABELS = {
 }
 """Translatable names of the states (the codes stay English in JSON)."""
 KIND_LABELS = {"create_vm": N_("create VM"), "resize": N_("resize")}
-ROLES = ("admin", "operator", "auditor")
 MAX_REASON = 1000
 _PASSWORD_PURPOSE = b"workflow-request-password:"
 
