@@ -99,6 +99,7 @@ _CHAIN_VERSION = "ectui-audit-v1"
 _PG_LOCK = int.from_bytes(b"ectuiaud", "big")
 """The PostgreSQL advisory lock key that serialises appends."""
 _VERIFY_BATCH = 2000
+_NOBODY = Identity("", "none", "anonymous")
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """The canonical serialisation: compact JSON, non-ASCII kept as is (then UTF-8)."""
 
@@ -313,8 +314,8 @@ class AuditService:
         await self.record(self.acting(), action, target, result, detail)
 
     def acting(self) -> Identity:
-        """Who acts now (the OS operator of no settings when the log was built without an identity)."""
-        return self._who.current() if self._who is not None else os_identity("")
+        """Who acts now; nobody (role 'none') for a log built without an identity."""
+        return self._who.current() if self._who is not None else _NOBODY
 
     # -- reading
 
