@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import gettext
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ectui.services.errors import ServiceError
+from typing import Any, Protocol, runtime_checkable
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAINS = ("ectui",)
@@ -62,12 +59,22 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _current.ngettext(singular, plural, n)
 
 
-def render(err: ServiceError | BaseException) -> str:
-    """Turn a domain error (key + params) into one line of text in the UI language."""
-    from ectui.services.errors import ServiceError, message_template
+@runtime_checkable
+class Message(Protocol):
+    """A domain error as rendering sees it (ectui.services.errors.ServiceError): an English template
+    marked for translation, and the values of its fields ('field' holds a label, translated too)."""
 
-    if isinstance(err, ServiceError):
-        template = message_template(err.key)
+    @property
+    def template(self) -> str: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+
+def render(err: BaseException) -> str:
+    """Turn a domain error (key + params) into one line of text in the UI language."""
+    if isinstance(err, Message):
+        template = err.template
         params = {k: (_(v) if k == "field" and isinstance(v, str) else v) for k, v in err.params.items()}
         try:
             return _(template).format(**params)

@@ -37,6 +37,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("ectui.services")
 
 
+@dataclass(frozen=True)
+class _Core:
+    """The core group of the console's services, built together (ConsoleServices._core)."""
+
+    license: ConsoleLicenseService
+    audit: AuditService
+    operator_settings: OperatorSettingsService
+    users: UserService
+
+
 @dataclass
 class IssuerServices:
     """Everything the issuer app and `ectui issuer` use."""
@@ -59,8 +69,24 @@ class ConsoleServices:
 
     Each service is built on first use (and its module imported then): a command that reads VMs from the
     database does not import the image, ISO, resize or workflow services, nor anything that talks to a
-    cloud. Services that refer to each other are wired together as before: license, audit, operator
-    settings and users as one group; the VM service with billing (it reports lifecycle events there).
+    cloud. Every service gets what it needs in its constructor; nothing is attached to a service after
+    it is built.
+
+    The core group is built together, in this order:
+    1. `WhoActs` (ectui.services.identity): who acts now. It needs only the settings and the database.
+    2. An audit log (`AuditService`) that records the identity `WhoActs` holds. The license service
+       records its own changes (import, clock reset) there.
+    3. `ConsoleLicenseService(audit=, identity=)`: at each status it has `WhoActs` resolve who acts.
+       It reads the operator's read-only setting through a plain function of the database.
+    4. `audit`: the same log, with reading (list, verify, CSV export) gated by the license. It is a second
+       `AuditService` on the same database and identity: reading needs the license, and the license needs
+       a log to write to, so the log the license writes to is built first, without the reader check.
+       Both append to the one hash chain.
+    5. `OperatorSettingsService(license=, audit=)` and `UserService(license, identity=, audit=)`, which
+       tells `WhoActs` who logged in.
+
+    Every audited service gets `audit=self.audit`. VMs report lifecycle events to their listeners: billing
+    is built before the VM service and passed as one (`listeners=(billing,)`).
     """
 
     def __init__(
@@ -86,15 +112,17 @@ class ConsoleServices:
         self.recovered: list[Recovered] = []
         """What recovery of interrupted operations did (`recover`), the latest outcome of each, oldest first."""
 
-    # -- the core group: license, audit, operator settings and users refer to each other
+    # -- the core group: who acts, audit, license, operator settings and users (see the class docstring)
 
-    def _core(self) -> None:
+    @cached_property
+    def _core(self) -> _Core:
         from ectui.services.audit import AuditService
+        from ectui.services.identity import WhoActs
         from ectui.services.license import ConsoleLicenseService, Usage
-        from ectui.services.operator_settings import OperatorSettingsService
+        from ectui.services.operator_settings import OperatorSettingsService, readonly_setting
         from ectui.services.users import UserService
 
-        db, clock = self.db, self.clock
+        settings, db, clock = self.settings, self.db, self.clock
 
         def usage() -> Usage:
             from ectui.services.clusters import cluster_usage
@@ -102,80 +130,79 @@ class ConsoleServices:
             clusters, nodes = cluster_usage(db)
             return Usage(clusters=clusters, nodes=nodes)
 
-        operator_settings = OperatorSettingsService(db, self.settings)
+        def readonly_chosen() -> bool:
+            return readonly_setting(db, settings.operator)
+
+        who = WhoActs(settings, db, clock=clock)
         license_service = ConsoleLicenseService(
-            self.settings,
+            settings,
             db,
             clock=clock,
             readonly=self.readonly_flag,
-            readonly_setting=operator_settings.readonly_sync,
+            readonly_setting=readonly_chosen,
             usage=usage,
             box=self.box,
+            audit=AuditService(db, who, clock=clock),
+            identity=who,
         )
-        license_service.audit = audit = AuditService(db, license_service, clock=clock)
-        operator_settings.bind(
-            license_service
-        )  # who acts: auditors may not switch read-only; changes audited
-        users = UserService(self.settings, db, license_service, audit, clock=clock)
-        license_service.identity = users.resolve_identity  # who acts: ensure_writable refuses auditors
-        self.__dict__.update(
-            license=license_service, audit=audit, operator_settings=operator_settings, users=users
+        audit = AuditService(db, who, clock=clock, license=license_service)
+        return _Core(
+            license=license_service,
+            audit=audit,
+            operator_settings=OperatorSettingsService(db, settings, license=license_service, audit=audit),
+            users=UserService(settings, db, license_service, identity=who, audit=audit, clock=clock),
         )
 
-    @cached_property
+    @property
     def license(self) -> ConsoleLicenseService:
         """The console license: status, policy (features, read-only, who acts), import."""
-        self._core()
-        return self.__dict__["license"]
+        return self._core.license
 
-    @cached_property
+    @property
     def audit(self) -> AuditService:
         """The audit log and its hash chain."""
-        self._core()
-        return self.__dict__["audit"]
+        return self._core.audit
 
-    @cached_property
+    @property
     def operator_settings(self) -> OperatorSettingsService:
         """Settings the operator changes in the console (read-only mode, ...)."""
-        self._core()
-        return self.__dict__["operator_settings"]
+        return self._core.operator_settings
 
-    @cached_property
+    @property
     def users(self) -> UserService:
         """Console accounts and who acts."""
-        self._core()
-        return self.__dict__["users"]
+        return self._core.users
 
-    # -- VMs and billing: the VM service reports lifecycle events to billing
+    # -- the others, each on its own
 
-    def _vms_and_billing(self) -> None:
+    @cached_property
+    def billing(self) -> BillingService:
+        """Price list, metering and bills (a listener of the VM service's lifecycle events)."""
         from ectui.services.billing import BillingService
-        from ectui.services.vms import VmService
 
-        vms = VmService(self.db, self.clusters, self.projects, self.license, self.settings)
-        billing = BillingService(self.db, self.license, self.settings, clock=self.clock, vms=vms)
-        self.__dict__.update(vms=vms, billing=billing)
+        return BillingService(self.db, self.license, self.settings, clock=self.clock, audit=self.audit)
 
     @cached_property
     def vms(self) -> VmService:
         """VMs of the projects: list, refresh from the clouds, lifecycle, recovery."""
-        self._vms_and_billing()
-        return self.__dict__["vms"]
+        from ectui.services.vms import VmService
 
-    @cached_property
-    def billing(self) -> BillingService:
-        """Price list, metering and bills."""
-        self._vms_and_billing()
-        return self.__dict__["billing"]
-
-    # -- the others, each on its own
+        return VmService(
+            self.db,
+            self.clusters,
+            self.projects,
+            self.license,
+            self.settings,
+            audit=self.audit,
+            listeners=(self.billing,),
+        )
 
     @cached_property
     def clusters(self) -> ClusterService:
         """Clusters (clouds) and their cloud connections."""
         from ectui.services.clusters import ClusterService
 
-        return ClusterService(self.db, self.box, self.license)
+        return ClusterService(self.db, self.box, self.license, audit=self.audit)
 
     @cached_property
     def console(self) -> ConsoleService:
@@ -189,35 +216,37 @@ class ConsoleServices:
         """Glance images: sync, upload, enable."""
         from ectui.services.images import ImageService
 
-        return ImageService(self.db, self.clusters, self.license, self.settings)
+        return ImageService(self.db, self.clusters, self.license, self.settings, audit=self.audit)
 
     @cached_property
     def templates(self) -> TemplateService:
         """System templates made from enabled images."""
         from ectui.services.templates import TemplateService
 
-        return TemplateService(self.db, self.license, self.settings)
+        return TemplateService(self.db, self.license, self.settings, audit=self.audit)
 
     @cached_property
     def projects(self) -> ProjectService:
         """Projects, their quotas and the current one."""
         from ectui.services.projects import ProjectService
 
-        return ProjectService(self.settings, self.db, self.license)
+        return ProjectService(self.settings, self.db, self.license, audit=self.audit)
 
     @cached_property
     def isos(self) -> IsoService:
         """ISO files on the clusters' FTP servers."""
         from ectui.services.isos import IsoService
 
-        return IsoService(self.db, self.clusters, self.license, self.settings)
+        return IsoService(self.db, self.clusters, self.license, self.settings, audit=self.audit)
 
     @cached_property
     def keypairs(self) -> KeypairService:
         """SSH key pairs for VM logins."""
         from ectui.services.keypairs import KeypairService
 
-        return KeypairService(self.db, self.clusters, self.projects, self.license, self.settings)
+        return KeypairService(
+            self.db, self.clusters, self.projects, self.license, self.settings, audit=self.audit
+        )
 
     @cached_property
     def stats(self) -> StatsService:
@@ -228,10 +257,19 @@ class ConsoleServices:
 
     @cached_property
     def resize(self) -> ResizeService:
-        """VM resizes (hot and cold) and their recovery."""
+        """VM resizes (hot and cold) and their recovery; it reports resizes to billing like the VM service."""
         from ectui.services.resize import ResizeService
 
-        return ResizeService(self.db, self.clusters, self.projects, self.license, self.vms, self.settings)
+        return ResizeService(
+            self.db,
+            self.clusters,
+            self.projects,
+            self.license,
+            self.vms,
+            self.settings,
+            audit=self.audit,
+            listeners=(self.billing,),
+        )
 
     @cached_property
     def workflow(self) -> WorkflowService:
@@ -239,7 +277,14 @@ class ConsoleServices:
         from ectui.services.workflow import WorkflowService
 
         return WorkflowService(
-            self.db, self.box, self.projects, self.vms, self.resize, self.license, self.settings
+            self.db,
+            self.box,
+            self.projects,
+            self.vms,
+            self.resize,
+            self.license,
+            self.settings,
+            audit=self.audit,
         )
 
     async def start(self, *, recover: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""Audit log (SPEC M3): who changed what, when, on which target, with which result; append-only, CSV export.
+"""Audit log: who changed what, when, on which target, with which result; append-only, CSV export.
 
 Every public changing method of the console's services carries `@audited(action, target)`: the entry is
 written after the method returns or raises, so it holds the real result (ok, or the refusal or error
@@ -20,6 +20,7 @@ after the edit.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextvars
 import csv
 import datetime as dt
@@ -32,7 +33,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select, text
 
@@ -46,33 +47,44 @@ from ectui.services.errors import (
     ValidationError,
     register_messages,
 )
+from ectui.services.identity import ROLES, AccessError, Identity, WhoActs, os_identity
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ectui.db.session import Database
-    from ectui.services.license import ConsoleLicenseService
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FEATURE",
+    "READERS",
+    "ROLES",
+    "AccessError",
+    "AuditChainError",
+    "AuditFilter",
+    "AuditRecord",
+    "AuditService",
+    "ChainVerdict",
+    "Identity",
+    "LicenseGate",
+    "audited",
+    "csv_text",
+    "entry_hash",
+    "note",
+    "os_identity",
+]
 
 log = logging.getLogger("ectui.audit")
 
 register_messages(
     {
-        "access.auditor": N_(
-            "{user} is logged in as an auditor: auditors can read everything and change nothing."
-        ),
-        "access.login_required": N_(
-            "Log in first: the users module is on and nobody is logged in (ectui login, or restart the console)."
-        ),
-        "access.role_denied": N_("{user} ({role}) may not {field}; ask an admin."),
         "audit.write_failed": N_("Cannot write the CSV file {path}: {reason}"),
         "audit.no_path": N_("Give the path of the CSV file to write."),
     }
 )
 
 FEATURE = "users.audit"
-"""The licensed menu of the audit log (module 'users', SPEC M3)."""
-ROLES = ("admin", "operator", "auditor")
-"""The roles of operator accounts, from most to least rights."""
+"""The licensed menu of the audit log (module 'users')."""
 READERS = ("admin", "auditor")
 """Roles that may read the audit log and the account list."""
 RESULTS = ("ok", "refused", "failed", "cancelled")
@@ -87,6 +99,7 @@ _CHAIN_VERSION = "ectui-audit-v1"
 _PG_LOCK = int.from_bytes(b"ectuiaud", "big")
 """The PostgreSQL advisory lock key that serialises appends."""
 _VERIFY_BATCH = 2000
+_NOBODY = Identity("", "none", "anonymous")
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """The canonical serialisation: compact JSON, non-ASCII kept as is (then UTF-8)."""
 
@@ -158,37 +171,10 @@ class ChainVerdict:
         }
 
 
-class AccessError(ReadOnlyError):
-    """The acting identity's role does not allow the change (auditor, nobody logged in, not an admin)."""
+class LicenseGate(Protocol):
+    """The license check reading the log asks for (ConsoleLicenseService.require)."""
 
-
-@dataclass(frozen=True)
-class Identity:
-    """Who acts: an account and its role, or the OS operator with full rights when accounts are not in use."""
-
-    user: str
-    role: str
-    """admin | operator | auditor; 'none' when the users module asks for a login and nobody is logged in"""
-    source: str = "os"
-    """os (users module off, or no accounts yet) | login (the TUI) | session (the CLI token file) | anonymous"""
-
-    @property
-    def may_change(self) -> bool:
-        """Admins and operators may change things; auditors and nobody may not."""
-        return self.role in ("admin", "operator")
-
-    def refusal(self) -> AccessError | None:
-        """Why this identity may change nothing (None when it may)."""
-        if self.role == "auditor":
-            return AccessError("access.auditor", user=self.user)
-        if not self.may_change:
-            return AccessError("access.login_required")
-        return None
-
-
-def os_identity(operator: str) -> Identity:
-    """The OS operator with full rights: the identity when the users module is off or has no accounts."""
-    return Identity(operator, "admin", "os")
+    async def require(self, feature: str | None = None, *, write: bool = False) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -241,7 +227,9 @@ class AuditFilter:
             try:
                 when = dt.datetime.fromisoformat(since_text)
             except ValueError:
-                raise ValidationError("validation.date", field=N_("Since"), value=since_text) from None
+                raise ValidationError(
+                    "validation.date", field=N_("Since"), field_id="since", value=since_text
+                ) from None
             if when.tzinfo is not None:
                 when = when.astimezone(dt.UTC).replace(tzinfo=None)
         return cls(since=when, who=(who or "").strip() or None, action=(action or "").strip() or None)
@@ -258,17 +246,24 @@ class AuditFilter:
 
 
 class AuditService:
-    """The audit log: `record` is the only write; `list` and `export_csv` read it (admins and auditors)."""
+    """The audit log: `record` is the only write; `list`, `verify` and `export_csv` read it (admins and auditors).
+
+    `identity` is who acts: `record_acting` (what `@audited` calls) records the identity it holds now.
+    `license` gates reading (the licensed users.audit menu); a log built without one writes and checks its
+    chain at start, and refuses to be read.
+    """
 
     def __init__(
         self,
         db: Database,
-        license_service: ConsoleLicenseService,
+        identity: WhoActs | None = None,
         *,
         clock: Callable[[], dt.datetime] | None = None,
+        license: LicenseGate | None = None,
     ) -> None:
         self._db = db
-        self._license = license_service
+        self._who = identity
+        self._license = license
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
     # -- writing (append only)
@@ -285,21 +280,18 @@ class AuditService:
         at = self._clock()
         if at.tzinfo is not None:
             at = at.astimezone(dt.UTC).replace(tzinfo=None)
-        fields = {
-            "at": at,
-            "who": identity.user[:200],
-            "role": identity.role[:16],
-            "action": action[:64],
-            "target": target[:255],
-            "result": result[:16],
-            "detail": detail[:2000],
-        }
+        who, role, action, target = identity.user[:200], identity.role[:16], action[:64], target[:255]
+        result, detail = result[:16], detail[:2000]
+        fields: dict[str, object] = dict(
+            at=at, who=who, role=role, action=action, target=target, result=result, detail=detail
+        )
         with self._db.locked_session() as session:
             _lock_chain(session)
             head = session.get(ConsoleState, CHAIN_HEAD)
             # a first entry, or a head record that was deleted (then the chain shows a gap here): GENESIS
             prev = _parse_head(head.value)[1] if head is not None else GENESIS
-            entry = AuditEntry(**fields, prev_hash=prev, hash=entry_hash(prev, **fields))
+            digest = entry_hash(prev, at, who, role, action, target, result, detail)
+            entry = AuditEntry(**fields, prev_hash=prev, hash=digest)
             session.add(entry)
             session.flush()
             value = f"{entry.id}:{entry.hash}"
@@ -317,6 +309,14 @@ class AuditService:
         except Exception as err:  # the change happened; losing its entry must not hide that
             log.error("audit entry for %s on %s not written: %s", action, target, type(err).__name__)
 
+    async def record_acting(self, action: str, target: str, result: str, detail: str = "") -> None:
+        """Append one entry for the identity acting now; never raises (see `record`)."""
+        await self.record(self.acting(), action, target, result, detail)
+
+    def acting(self) -> Identity:
+        """Who acts now; nobody (role 'none') for a log built without an identity."""
+        return self._who.current() if self._who is not None else _NOBODY
+
     # -- reading
 
     async def list(
@@ -326,7 +326,7 @@ class AuditService:
         await self._require_reader()
         return await asyncio.to_thread(self._list, audit_filter or AuditFilter(), limit)
 
-    def _list(self, f: AuditFilter, limit: int) -> list[AuditRecord]:
+    def _list(self, f: AuditFilter, limit: int) -> builtins.list[AuditRecord]:
         query = select(AuditEntry)
         if f.since is not None:
             query = query.where(AuditEntry.at >= f.since)
@@ -398,15 +398,15 @@ class AuditService:
         """Write the matching entries (oldest first) as CSV with a header row; returns the path written."""
         text = str(path or "").strip()
         if not text:
-            raise ValidationError("audit.no_path", field=N_("CSV file"))
+            raise ValidationError("audit.no_path", field=N_("CSV file"), field_id="path")
         records = await self.list(audit_filter)
         return await asyncio.to_thread(_write_text, Path(text), csv_text(list(reversed(records))))
 
     async def _require_reader(self) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        policy.require_feature(FEATURE)
-        who = self._license.current_identity()
+        if self._license is None:
+            raise LicenseError("license.none")
+        await self._license.require(FEATURE)
+        who = self.acting()
         if who.role not in READERS:
             if who.role not in ROLES:
                 raise AccessError("access.login_required")
@@ -483,8 +483,8 @@ REFUSALS = (ReadOnlyError, LicenseError, ValidationError)
 def audited(action: str, target: Target = "") -> Callable[[F], F]:
     """Record each call of an async service method in the audit log, with its result.
 
-    The service reaches the log through its license service (`self._license.audit`, or `self.audit` on
-    the license service itself); without one (a service built alone) nothing is recorded.
+    The service holds its log in `self._audit` (the `audit=` argument of its constructor); the log records
+    who acts itself. Without one (a service built alone) nothing is recorded.
     """
 
     def decorate(fn: F) -> F:
@@ -492,8 +492,7 @@ def audited(action: str, target: Target = "") -> Callable[[F], F]:
 
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            lic = getattr(self, "_license", None) or self
-            sink: AuditService | None = getattr(lic, "audit", None)
+            sink: AuditService | None = self._audit
             if sink is None or _INSIDE.get():
                 return await fn(self, *args, **kwargs)
             token = _INSIDE.set(True)
@@ -503,21 +502,21 @@ def audited(action: str, target: Target = "") -> Callable[[F], F]:
             try:
                 value = await fn(self, *args, **kwargs)
             except REFUSALS as err:
-                await sink.record(lic.current_identity(), action, what, "refused", str(err))
+                await sink.record_acting(action, what, "refused", str(err))
                 raise
             except ServiceError as err:
-                await sink.record(lic.current_identity(), action, what, "failed", str(err))
+                await sink.record_acting(action, what, "failed", str(err))
                 raise
             except asyncio.CancelledError:
-                await asyncio.shield(sink.record(lic.current_identity(), action, what, "cancelled"))
+                await asyncio.shield(sink.record_acting(action, what, "cancelled"))
                 raise
             except Exception as err:  # unexpected: the kind only (its text may carry anything)
-                await sink.record(lic.current_identity(), action, what, "failed", type(err).__name__)
+                await sink.record_acting(action, what, "failed", type(err).__name__)
                 raise
             finally:
                 _NOTES.reset(notes_token)
                 _INSIDE.reset(token)
-            await sink.record(lic.current_identity(), action, what, "ok", "; ".join(notes))
+            await sink.record_acting(action, what, "ok", "; ".join(notes))
             return value
 
         return wrapper  # type: ignore[return-value]

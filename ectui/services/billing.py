@@ -1,4 +1,4 @@
-"""Billing (SPEC M5): a dated price list, metering from the VM lifecycle, monthly bills per project, CSV.
+"""Billing: a dated price list, metering from the VM lifecycle, monthly bills per project, CSV.
 
 Metering is recorded as it happens: every VM the console creates has exactly one open span in the `meter`
 table (its project, spec, public IPs and power state, from a time on). Each lifecycle event closes the open
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from ectui.db.models import BillingPrice, Cluster, MeterSpan, Project, Vm, utcnow
 from ectui.i18n import N_
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.csvsafe import safe_writer
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.validation import date_value, required_text
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
     from ectui.services.license import ConsoleLicenseService
-    from ectui.services.vms import VmService
 
 log = logging.getLogger("ectui.billing")
 
@@ -66,7 +65,7 @@ register_messages(
 )
 
 FEATURE = "billing"
-"""The licensed module (SPEC M5)."""
+"""The licensed module."""
 EVENTS = ("create", "start", "stop", "resize", "ip_attach", "ip_detach", "delete")
 """Lifecycle events that move a VM's metering."""
 PRICE_FIELDS = (
@@ -92,22 +91,24 @@ class BillingError(ServiceError):
 # ------------------------------------------------------------------ parsing
 
 
-def parse_price(value: str | Decimal | int | None, field: str) -> Decimal:
+def parse_price(value: str | Decimal | int | None, field: str, *, field_id: str = "") -> Decimal:
     """A unit price: 0 or more, at most 4 decimals, below 10^10; raises ValidationError naming the field."""
     if isinstance(value, Decimal | int) and not isinstance(value, bool):
         text = str(value)
     else:
         text = (value or "").strip() if isinstance(value, str) else ""
     if not text:
-        raise ValidationError("validation.required", field=field)
+        raise ValidationError("validation.required", field=field, field_id=field_id)
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ValidationError("billing.bad_price", field=field, value=text) from None
+        raise ValidationError("billing.bad_price", field=field, field_id=field_id, value=text) from None
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(HOURS_PLACES):
-        raise ValidationError("billing.bad_price", field=field, value=text)
+        raise ValidationError("billing.bad_price", field=field, field_id=field_id, value=text)
     if amount >= PRICE_MAX:
-        raise ValidationError("billing.price_too_large", field=field, value=text, max=PRICE_MAX)
+        raise ValidationError(
+            "billing.price_too_large", field=field, field_id=field_id, value=text, max=PRICE_MAX
+        )
     return amount.quantize(HOURS_PLACES)
 
 
@@ -115,10 +116,10 @@ def parse_month(value: str | None) -> dt.date:
     """'2030-06' → 2030-06-01; raises ValidationError naming the Month field."""
     text = (value or "").strip()
     if not text:
-        raise ValidationError("validation.required", field=MONTH)
+        raise ValidationError("validation.required", field=MONTH, field_id="month")
     match = _MONTH.match(text)
     if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
-        raise ValidationError("billing.bad_month", field=MONTH, value=text)
+        raise ValidationError("billing.bad_month", field=MONTH, field_id="month", value=text)
     return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -146,11 +147,12 @@ class PriceDraft:
         effective_from: str | dt.date | None,
     ) -> PriceDraft:
         """Validate raw values (each error names its field)."""
+        (vcpu_id, vcpu), (ram_id, ram), (ip_id, ip) = PRICE_FIELDS
         return cls(
-            vcpu_hour=parse_price(vcpu_hour, PRICE_FIELDS[0][1]),
-            ram_gb_hour=parse_price(ram_gb_hour, PRICE_FIELDS[1][1]),
-            ip_hour=parse_price(ip_hour, PRICE_FIELDS[2][1]),
-            effective_from=date_value(effective_from, EFFECTIVE_FROM),
+            vcpu_hour=parse_price(vcpu_hour, vcpu, field_id=vcpu_id),
+            ram_gb_hour=parse_price(ram_gb_hour, ram, field_id=ram_id),
+            ip_hour=parse_price(ip_hour, ip, field_id=ip_id),
+            effective_from=date_value(effective_from, EFFECTIVE_FROM, field_id="effective_from"),
         )
 
 
@@ -368,22 +370,14 @@ class BillingService:
         settings: Settings,
         *,
         clock: Callable[[], dt.datetime] | None = None,
-        vms: VmService | None = None,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._license = license_service
         self._settings = settings
+        self._audit = audit
         self.clock: Callable[[], dt.datetime] = clock or utcnow
         """Naive UTC now: the time of metering events and the end of the current month's bill (tests script it)."""
-        if vms is not None:  # the VM service (and the resize service through it) report lifecycle events here
-            vms.billing = self
-
-    async def _check(self, *, write: bool = False) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        if write:
-            policy.ensure_writable()
-        policy.require_feature(FEATURE)
 
     def current_month(self) -> str:
         """'YYYY-MM' of the clock's now."""
@@ -393,7 +387,7 @@ class BillingService:
 
     async def prices(self) -> list[PriceInfo]:
         """The price list, oldest first, each with the date the next one takes over."""
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._prices)
 
     def _prices(self) -> list[PriceInfo]:
@@ -416,7 +410,7 @@ class BillingService:
     @audited("price.set", "draft")
     async def set_price(self, draft: PriceDraft) -> PriceInfo:
         """Add a price from its date on (earlier prices are kept); a price of the same date is replaced."""
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
 
         def save() -> int:
             with self._db.locked_session() as session:
@@ -448,11 +442,11 @@ class BillingService:
         """
         if event not in EVENTS:
             raise BillingError("billing.unknown_event", event=event, choices=", ".join(EVENTS))
-        await self._check(write=True)
+        await self._license.require(FEATURE, write=True)
         return await asyncio.to_thread(self._record, vm_id, event, at or self.clock())
 
-    async def observe(self, vm_id: int, event: str) -> None:
-        """The hook the VM and resize services call after an operation: meter it now, never fail it.
+    async def vm_event(self, vm_id: int, event: str) -> None:
+        """A VM lifecycle event (the VM and resize services report each to their listeners): meter it now.
 
         Does nothing when the license lacks the billing module; any error is logged and swallowed (a
         metering problem must never fail or undo a VM operation).
@@ -524,7 +518,7 @@ class BillingService:
 
     async def spans(self, *, project: str | None = None, vm_id: int | None = None) -> list[SpanInfo]:
         """The metering recorded (of a project, or of a VM), oldest first."""
-        await self._check()
+        await self._license.require(FEATURE)
 
         def load() -> list[SpanInfo]:
             query = select(MeterSpan).order_by(MeterSpan.started_at, MeterSpan.id)
@@ -541,7 +535,7 @@ class BillingService:
 
     async def projects(self) -> list[str]:
         """Names a bill can be asked for: the projects, and projects gone that still have metering."""
-        await self._check()
+        await self._license.require(FEATURE)
 
         def load() -> list[str]:
             with self._db.session() as session:
@@ -553,9 +547,9 @@ class BillingService:
 
     async def bill(self, project: str, month: str | dt.date) -> Bill:
         """The bill of `project` for `month` ('YYYY-MM'); the current month is billed up to now."""
-        name = required_text(project, PROJECT, max_len=64)
+        name = required_text(project, PROJECT, field_id="project", max_len=64)
         first = month.replace(day=1) if isinstance(month, dt.date) else parse_month(month)
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(self._bill, name, first)
 
     def _bill(self, project: str, first: dt.date) -> Bill:
@@ -604,7 +598,7 @@ class BillingService:
 
     async def write_bill_csv(self, bill: Bill, path: Path | str) -> Path:
         """Write a bill as CSV (what is shown is what is written); returns the absolute path."""
-        await self._check()
+        await self._license.require(FEATURE)
         return await asyncio.to_thread(write_csv, bill, path)
 
 
@@ -657,15 +651,18 @@ def _span_info(s: MeterSpan) -> SpanInfo:
 
 
 async def meter(billing: BillingService | None, vm_id: int, event: str | None) -> None:
-    """Report a VM lifecycle event to billing, if billing is wired in and the event is metered; never raises."""
+    """Report a VM lifecycle event to billing, if billing is wired in and the event is metered; never raises.
+
+    What the VM and resize services called before they reported events to their listeners.
+    """
     if billing is not None and event is not None:
-        await billing.observe(vm_id, event)
+        await billing.vm_event(vm_id, event)
 
 
 def write_csv(bill: Bill, path: Path | str) -> Path:
     """Write the bill's rows with a header; refuses an empty path, a missing directory or an unwritable file."""
     if not str(path).strip():
-        raise ValidationError("billing.no_path", field=N_("File"))
+        raise ValidationError("billing.no_path", field=N_("File"), field_id="path")
     target = Path(path).expanduser().resolve()
     try:
         with target.open("w", newline="", encoding="utf-8") as fh:

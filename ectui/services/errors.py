@@ -255,8 +255,13 @@ class ServiceError(Exception):
         self.key = key
         self.params = params
 
+    @property
+    def template(self) -> str:
+        """The English template of the message (rendered in the UI language by ectui.i18n.render)."""
+        return message_template(self.key)
+
     def __str__(self) -> str:
-        template = message_template(self.key)
+        template = self.template
         try:
             return template.format(**self.params)
         except (KeyError, IndexError, ValueError):

@@ -1,4 +1,4 @@
-"""The license authority: feature menus, editions, licenses with their keys, .ec export (SPEC L1-L6)."""
+"""The license authority: feature menus, editions, licenses with their keys, .ec export ."""
 
 from __future__ import annotations
 
@@ -153,27 +153,37 @@ class EditionDraft:
         description: str = "",
     ) -> EditionDraft:
         """Validate raw form or CLI values; raises ValidationError naming the field."""
-        storage_modes = choices(storage, N_("Storage"), STORAGE_MODES)
+        storage_modes = choices(storage, N_("Storage"), STORAGE_MODES, field_id="storage")
         if not storage_modes:
-            raise ValidationError("issuer.storage_required", field=N_("Storage"))
+            raise ValidationError("issuer.storage_required", field=N_("Storage"), field_id="storage")
         items = [f.strip() for f in (features.split(",") if isinstance(features, str) else features)]
         items = [f for f in items if f]
         for code in items:
             if code not in ALL_MENU_CODES:
                 raise ValidationError(
-                    "issuer.unknown_feature", field=N_("Features"), code=code, choices=", ".join(MODULES)
+                    "issuer.unknown_feature",
+                    field=N_("Features"),
+                    field_id="features",
+                    code=code,
+                    choices=", ".join(MODULES),
                 )
         if not items:
-            raise ValidationError("issuer.no_features", field=N_("Features"))
+            raise ValidationError("issuer.no_features", field=N_("Features"), field_id="features")
         return cls(
-            name=required_text(name, N_("Name"), max_len=128),
-            max_clusters=whole_number(max_clusters, N_("Max clusters"), minimum=1, maximum=10_000),
-            max_nodes=whole_number(max_nodes, N_("Max nodes"), minimum=1, maximum=1_000_000),
+            name=required_text(name, N_("Name"), field_id="name", max_len=128),
+            max_clusters=whole_number(
+                max_clusters, N_("Max clusters"), field_id="max_clusters", minimum=1, maximum=10_000
+            ),
+            max_nodes=whole_number(
+                max_nodes, N_("Max nodes"), field_id="max_nodes", minimum=1, maximum=1_000_000
+            ),
             storage=storage_modes,
             features=expand_features(items),
-            grace_days=whole_number(grace_days, N_("Grace days"), minimum=0, maximum=365),
-            price=money(price, N_("Price")),
-            description=optional_text(description, N_("Description")),
+            grace_days=whole_number(
+                grace_days, N_("Grace days"), field_id="grace_days", minimum=0, maximum=365
+            ),
+            price=money(price, N_("Price"), field_id="price"),
+            description=optional_text(description, N_("Description"), field_id="description"),
         )
 
 
@@ -226,9 +236,9 @@ class LicenseDraft:
         """Validate raw values; raises ValidationError naming the field."""
         draft = cls(
             customer=_customer(customer),
-            edition=required_text(edition, N_("Edition"), max_len=128),
-            valid_from=date_value(valid_from, N_("Valid from")),
-            valid_to=date_value(valid_to, N_("Valid to")),
+            edition=_edition(edition),
+            valid_from=date_value(valid_from, N_("Valid from"), field_id="valid_from"),
+            valid_to=date_value(valid_to, N_("Valid to"), field_id="valid_to"),
         )
         _check_order(draft.valid_from, draft.valid_to)
         return draft
@@ -255,17 +265,23 @@ class LicenseChanges:
         """Validate the given values; raises ValidationError naming the field."""
         return cls(
             customer=None if customer is None else _customer(customer),
-            edition=None if edition is None else required_text(edition, N_("Edition"), max_len=128),
-            valid_from=None if valid_from is None else date_value(valid_from, N_("Valid from")),
-            valid_to=None if valid_to is None else date_value(valid_to, N_("Valid to")),
+            edition=None if edition is None else _edition(edition),
+            valid_from=None
+            if valid_from is None
+            else date_value(valid_from, N_("Valid from"), field_id="valid_from"),
+            valid_to=None if valid_to is None else date_value(valid_to, N_("Valid to"), field_id="valid_to"),
         )
 
 
 def _customer(value: str) -> str:
-    name = required_text(value, N_("Customer"), max_len=200)
+    name = required_text(value, N_("Customer"), field_id="customer", max_len=200)
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise ValidationError("validation.control_chars", field=N_("Customer"))
+        raise ValidationError("validation.control_chars", field=N_("Customer"), field_id="customer")
     return name
+
+
+def _edition(value: str) -> str:
+    return required_text(value, N_("Edition"), field_id="edition", max_len=128)
 
 
 def _check_order(valid_from: dt.date, valid_to: dt.date) -> None:
@@ -273,6 +289,7 @@ def _check_order(valid_from: dt.date, valid_to: dt.date) -> None:
         raise ValidationError(
             "validation.date_order",
             field=N_("Valid to"),
+            field_id="valid_to",
             valid_from=valid_from.isoformat(),
             valid_to=valid_to.isoformat(),
         )
@@ -517,9 +534,8 @@ class IssuerService:
 
     @staticmethod
     def _license_counts(session: Session) -> dict[int, int]:
-        return dict(
-            session.execute(select(License.version_id, func.count()).group_by(License.version_id)).all()
-        )  # type: ignore[arg-type]
+        rows = session.execute(select(License.version_id, func.count()).group_by(License.version_id))
+        return {version: count for version, count in rows}
 
     @staticmethod
     def _edition_info(session: Session, row: LicenseVersion, count: int) -> EditionInfo:

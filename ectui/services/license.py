@@ -1,4 +1,4 @@
-"""The license inside the console: import, status, clock rollback, and the policy other domains ask (SPEC K1-K3).
+"""The license inside the console: import, status, clock rollback, and the policy other domains ask.
 
 Clock rollback: the console keeps the latest time it has seen (a high-water mark in console_state) and
 goes read-only while the clock is more than CLOCK_TOLERANCE behind it. A clock that was once ahead by
@@ -28,9 +28,10 @@ from ectui.db.models import InstalledLicense as InstalledRow
 from ectui.db.session import Database
 from ectui.i18n import N_, _, ngettext
 from ectui.services import licfile
-from ectui.services.audit import AccessError, AuditService, Identity, audited, note, os_identity
+from ectui.services.audit import AuditService, audited, note
 from ectui.services.boundedio import read_file_bounded
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError
+from ectui.services.identity import AccessError, Identity, WhoActs, os_identity
 from ectui.services.secrets import LazyKeyFileBox, SecretBox, SecretBoxError
 
 MAX_PROPERTIES_BYTES = 64 * 1024
@@ -175,7 +176,7 @@ class LicensePolicy:
     def __init__(self, status: LicenseStatus, identity: Identity | None = None) -> None:
         self.status = status
         self.identity = identity
-        """Who acts (users module, M3); None: the OS operator with full rights."""
+        """Who acts (users module); None: the OS operator with full rights."""
 
     def ensure_writable(self) -> None:
         """Raise ReadOnlyError when nothing may be changed; running workloads are never touched by this."""
@@ -266,6 +267,8 @@ class ConsoleLicenseService:
         readonly_setting: Callable[[], bool] | None = None,
         usage: Callable[[], Usage] | None = None,
         box: SecretBox | LazyKeyFileBox | None = None,
+        audit: AuditService | None = None,
+        identity: WhoActs | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
@@ -278,11 +281,11 @@ class ConsoleLicenseService:
         self._installed: InstalledLicense | None = None
         self._loaded = False
         self._last = LicenseStatus("none", None, None, None, False, LicenseError("license.none"), Usage())
-        self.identity: Callable[[LicenseStatus], Identity] | None = None
-        """Resolves who acts for a status (UserService.resolve_identity); None: the OS operator."""
-        self.audit: AuditService | None = None
-        """Where @audited changes are recorded (ectui.services.audit)."""
-        self._identity = os_identity(settings.operator)
+        self._audit = audit
+        """Where the license's own changes (import, clock reset) are recorded."""
+        self._who = identity
+        """Who acts, resolved again at each status; None: the OS operator with full rights."""
+        self._os_identity = os_identity(settings.operator)
 
     # -- status
 
@@ -292,7 +295,7 @@ class ConsoleLicenseService:
 
     def policy(self) -> LicensePolicy:
         """The policy of the last computed status, for the identity acting now."""
-        return LicensePolicy(self._last, self._identity)
+        return LicensePolicy(self._last, self.current_identity())
 
     async def require(self, feature: str | None = None, *, write: bool = False) -> LicensePolicy:
         """The one license check of every service call: a fresh status, the module licensed, and, for a
@@ -307,7 +310,7 @@ class ConsoleLicenseService:
 
     def current_identity(self) -> Identity:
         """Who acts, as resolved at the last status: an account, or the OS operator with full rights."""
-        return self._identity
+        return self._who.current() if self._who is not None else self._os_identity
 
     def _status(self) -> LicenseStatus:
         if not self._loaded:
@@ -316,14 +319,15 @@ class ConsoleLicenseService:
         now = self._clock()
         rollback = self._observe_clock(now)
         self._last = self._compute(self._installed, now, rollback)
-        if self.identity is not None:
-            self._identity = self.identity(self._last)
+        if self._who is not None:
+            self._who.resolve(LicensePolicy(self._last))
         return self._last
 
     def _compute(
         self, lic: InstalledLicense | None, now: dt.datetime, rollback: dt.datetime | None
     ) -> LicenseStatus:
         usage = self._usage()
+        reason: ServiceError | None
         if rollback is not None:
             reason = LicenseError(
                 "license.clock_rollback",
@@ -448,7 +452,7 @@ class ConsoleLicenseService:
             raise LicenseError("license.expired", valid_to=lic.valid_to.isoformat())
         if today < lic.valid_from:
             raise LicenseError("license.not_yet_valid", valid_from=lic.valid_from.isoformat())
-        box = self._secret_box()
+        box = self._box
         with self._db.session() as session:
             if session.get(ConsoleState, _PINNED_ISSUER) is None:
                 session.add(
@@ -499,16 +503,12 @@ class ConsoleLicenseService:
                 return None
             data, sealed_key, issuer_raw = row.ec_data, row.private_key, row.issuer_public_key
         try:
-            der = self._secret_box().open(sealed_key, purpose=_KEY_PURPOSE)
+            der = self._box.open(sealed_key, purpose=_KEY_PURPOSE)
             private = licfile.load_private_key_der(der, trusted=True)  # authenticated by our own sealed box
             issuer = Ed25519PublicKey.from_public_bytes(issuer_raw)
             return InstalledLicense.from_document(licfile.decode_ec(data, private, issuer))
         except (LicenseError, SecretBoxError, ValueError):
             return None
-
-    def _secret_box(self) -> SecretBox | LazyKeyFileBox:
-        return self._box
-
 
 def read_properties(path: Path) -> _Properties:
     """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""

@@ -128,14 +128,13 @@ class LicenseDocument:
         ET.SubElement(validity, "from").text = self.valid_from.isoformat()
         ET.SubElement(validity, "to").text = self.valid_to.isoformat()
         ET.SubElement(root, "issued-at").text = self.issued_at.replace(microsecond=0).isoformat()
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
-            root, encoding="utf-8", xml_declaration=False
-        )
+        body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
     @classmethod
     def from_xml(cls, data: bytes) -> LicenseDocument:
         """Parse license XML with DTDs, entities and external references refused, size-limited."""
-        import defusedxml.ElementTree as SafeET
+        import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
         from defusedxml import DefusedXmlException
 
         if len(data) > MAX_XML_BYTES:

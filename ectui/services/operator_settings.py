@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.audit import AuditService
     from ectui.services.license import ConsoleLicenseService
 
 register_messages(
@@ -85,18 +86,31 @@ class OperatorSettings:
         return {"operator": self.operator, "readonly": self.readonly}
 
 
-class OperatorSettingsService:
-    """Reads and changes the current operator's settings."""
+def readonly_setting(db: Database, operator: str) -> bool:
+    """Whether the operator chose read-only mode (blocking; what the license service asks in its thread)."""
+    with db.session() as session:
+        return bool(load_operator_settings(session, operator).get("readonly"))
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+
+class OperatorSettingsService:
+    """Reads and changes the current operator's settings.
+
+    `license` says who acts (auditors and nobody may not switch read-only); None (a service built alone):
+    no role check. `audit` records the switches.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        license: ConsoleLicenseService | None = None,
+        audit: AuditService | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
-        self._license: ConsoleLicenseService | None = None
-        """Who acts and where changes are audited; None (a service built alone): no role check, no audit."""
-
-    def bind(self, license_service: ConsoleLicenseService) -> None:
-        """Check roles against, and audit through, the console's license service (build_console_services)."""
-        self._license = license_service
+        self._license = license
+        self._audit = audit
 
     @property
     def operator(self) -> str:
@@ -105,8 +119,7 @@ class OperatorSettingsService:
 
     def readonly_sync(self) -> bool:
         """Whether the operator chose read-only mode (blocking; the license service calls it in its thread)."""
-        with self._db.session() as session:
-            return bool(load_operator_settings(session, self.operator).get("readonly"))
+        return readonly_setting(self._db, self.operator)
 
     def theme_sync(self) -> str | None:
         """The theme the operator last chose (None when none or not a valid name); blocking."""
@@ -125,7 +138,7 @@ class OperatorSettingsService:
     async def set_theme(self, name: str) -> OperatorSettings:
         """Keep the operator's colour theme (a name; the UI checks it exists). Allowed while read-only."""
         if not isinstance(name, str) or not THEME_NAME.fullmatch(name):
-            raise ValidationError("settings.theme", field="theme", value=str(name)[:80])
+            raise ValidationError("settings.theme", field="theme", field_id="name", value=str(name)[:80])
 
         def save() -> None:
             with self._db.locked_session() as session:
@@ -160,12 +173,7 @@ class OperatorSettingsService:
                 old = bool(values.get("readonly"))
                 note(f"{self.operator}: {_on_off(old)} → {_on_off(bool(on))}")
                 values["readonly"] = bool(on)
-                text = json.dumps(values, sort_keys=True)
-                row = session.get(ConsoleState, settings_key(self.operator))
-                if row is None:
-                    session.add(ConsoleState(key=settings_key(self.operator), value=text))
-                else:
-                    row.value = text
+                self._store(session, values)
 
         await asyncio.to_thread(save)
         return await self.show()

@@ -1,4 +1,4 @@
-"""Operator accounts (SPEC M3): roles, Argon2 passwords, login with lock-out, CLI sessions, who acts now.
+"""Operator accounts: roles, Argon2 passwords, login with lock-out, CLI sessions, who acts now.
 
 Accounts are in use when the license has the users module (menu `users.accounts`) and at least one account
 exists. Until then the identity is the OS operator with full rights, as without the module, and that
@@ -19,11 +19,10 @@ either. The audit log keeps the real reason for admins and auditors.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import datetime as dt
-import hashlib
 import math
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -37,14 +36,16 @@ from sqlalchemy import delete, func, select
 
 from ectui.db.models import ConsoleUser, UserSession
 from ectui.i18n import N_
-from ectui.services.audit import ROLES, AccessError, AuditService, Identity, audited, os_identity
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
+from ectui.services.identity import ACCOUNTS_FEATURE, ROLES, AccessError, Identity, WhoActs, token_hash
+from ectui.services.secrets import write_private
 from ectui.services.validation import required_text
 
 if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
-    from ectui.services.license import ConsoleLicenseService, LicenseStatus
+    from ectui.services.license import ConsoleLicenseService
 
 register_messages(
     {
@@ -74,8 +75,8 @@ register_messages(
     }
 )
 
-FEATURE = "users.accounts"
-"""The licensed menu of operator accounts (module 'users', SPEC M3)."""
+FEATURE = ACCOUNTS_FEATURE
+"""The licensed menu of operator accounts (module 'users')."""
 LOCK_FAILURES = 5
 LOCK_WINDOW = dt.timedelta(minutes=15)
 SESSION_TTL = dt.timedelta(hours=12)
@@ -147,17 +148,19 @@ class UserDraft:
 
 def parse_name(value: str | None) -> str:
     """An account name: a letter, then letters, digits, '.', '_' or '-'."""
-    name = required_text(value, N_("User name"), max_len=64)
+    name = required_text(value, N_("User name"), field_id="name", max_len=64)
     if not _NAME.match(name):
-        raise ValidationError("users.bad_name", field=N_("User name"), value=name)
+        raise ValidationError("users.bad_name", field=N_("User name"), field_id="name", value=name)
     return name
 
 
 def parse_role(value: str | None) -> str:
     """One of ROLES."""
-    role = required_text(value, N_("Role"), max_len=16).lower()
+    role = required_text(value, N_("Role"), field_id="role", max_len=16).lower()
     if role not in ROLES:
-        raise ValidationError("validation.choice", field=N_("Role"), choices=", ".join(ROLES), value=role)
+        raise ValidationError(
+            "validation.choice", field=N_("Role"), field_id="role", choices=", ".join(ROLES), value=role
+        )
     return role
 
 
@@ -165,13 +168,15 @@ def parse_password(value: str | None, confirm: str | None = None, *, name: str =
     """A password of at least MIN_PASSWORD characters, not the account name; `confirm` must match when given."""
     password = value or ""
     if not password:
-        raise ValidationError("validation.required", field=N_("Password"))
+        raise ValidationError("validation.required", field=N_("Password"), field_id="password")
     if len(password) < MIN_PASSWORD:
-        raise ValidationError("users.password_short", field=N_("Password"), min=MIN_PASSWORD)
+        raise ValidationError(
+            "users.password_short", field=N_("Password"), field_id="password", min=MIN_PASSWORD
+        )
     if name and password.lower() == name.lower():
-        raise ValidationError("users.password_is_name", field=N_("Password"))
+        raise ValidationError("users.password_is_name", field=N_("Password"), field_id="password")
     if confirm is not None and confirm != password:
-        raise ValidationError("users.password_mismatch", field=N_("Confirm password"))
+        raise ValidationError("users.password_mismatch", field=N_("Confirm password"), field_id="confirm")
     return password
 
 
@@ -194,20 +199,21 @@ class UserService:
         settings: Settings,
         db: Database,
         license_service: ConsoleLicenseService,
-        audit: AuditService,
         *,
+        identity: WhoActs,
+        audit: AuditService | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         hasher: PasswordHasher | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._license = license_service
+        self._who = identity
+        """Who acts: told who logged in to the TUI; the license service resolves it at each status."""
         self._audit = audit
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
         self._hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
-        self._login_name: str | None = None
-        """The account logged in through the TUI (in memory only)."""
 
     def now(self) -> dt.datetime:
         """The service clock (naive UTC): what lock-outs and sessions are measured against."""
@@ -216,35 +222,9 @@ class UserService:
     @property
     def session_file(self) -> Path:
         """The CLI session token file (0600, in the config dir)."""
-        return self._settings.config_dir / "session"
+        return self._who.session_file
 
     # -- identity
-
-    def resolve_identity(self, status: LicenseStatus) -> Identity:
-        """Who acts for a license status (blocking; the license service calls it in its thread)."""
-        from ectui.services.license import LicensePolicy
-
-        operator = self._settings.operator
-        if not LicensePolicy(status).feature_enabled(FEATURE):
-            return os_identity(operator)
-        now = self._clock()
-        with self._db.session() as session:
-            if not session.scalar(select(func.count()).select_from(ConsoleUser)):
-                return os_identity(operator)
-            if self._login_name is not None:
-                row = session.scalars(select(ConsoleUser).where(ConsoleUser.name == self._login_name)).first()
-                if row is not None and row.enabled:
-                    return Identity(row.name, row.role, "login")
-            token = self._read_token()
-            if token:
-                found = session.execute(
-                    select(ConsoleUser.name, ConsoleUser.role, ConsoleUser.enabled)
-                    .join(UserSession, UserSession.user_id == ConsoleUser.id)
-                    .where(UserSession.token_hash == _token_hash(token), UserSession.expires_at > now)
-                ).first()
-                if found is not None and found.enabled:
-                    return Identity(found.name, found.role, "session")
-        return Identity(operator, "none", "anonymous")
 
     def current_identity(self) -> Identity:
         """Who acts now (as of the last license status)."""
@@ -269,7 +249,7 @@ class UserService:
     async def login(self, name: str, password: str) -> Identity:
         """Log in to this console process (the TUI); raises UserError on a wrong password or a lock-out."""
         identity = await self._authenticate(name, password)
-        self._login_name = identity.user
+        self._who.log_in(identity.user)
         return await self.refresh_identity()
 
     async def login_cli(self, name: str, password: str) -> Identity:
@@ -282,28 +262,33 @@ class UserService:
     async def logout(self) -> str | None:
         """End the session: the TUI login, and the CLI session file with its database row; returns who it was."""
         who = self.current_identity()
-        self._login_name = None
+        self._who.log_in(None)
         await asyncio.to_thread(self._drop_session)
         await self.refresh_identity()
         if who.source in ("login", "session"):
-            await self._audit.record(who, "user.logout", who.user, "ok")
+            await self._record(who, "user.logout", who.user, "ok")
             return who.user
         return None
 
     async def _authenticate(self, name: str, password: str) -> Identity:
-        await self._license.status()
-        self._license.policy().require_feature(FEATURE)
+        await self._license.require(FEATURE)
         account = (name or "").strip()
-        if not account or not password:
-            field = N_("User name") if not account else N_("Password")
-            raise ValidationError("validation.required", field=field)
+        if not account:
+            raise ValidationError("validation.required", field=N_("User name"), field_id="name")
+        if not password:
+            raise ValidationError("validation.required", field=N_("Password"), field_id="password")
         outcome = await asyncio.to_thread(self._check_password, account, password)
         who = outcome.identity or Identity(account[:64], "", "login")
         if outcome.error is not None:
-            await self._audit.record(who, "user.login", account[:64], "refused", str(outcome.error))
+            await self._record(who, "user.login", account[:64], "refused", str(outcome.error))
             raise outcome.reply or outcome.error
-        await self._audit.record(who, "user.login", account, "ok")
+        await self._record(who, "user.login", account, "ok")
         return who
+
+    async def _record(self, who: Identity, action: str, target: str, result: str, detail: str = "") -> None:
+        """A login or logout in the audit log, as the identity it concerns (not the one acting before)."""
+        if self._audit is not None:
+            await self._audit.record(who, action, target, result, detail)
 
     def _check_password(self, name: str, password: str) -> _Outcome:
         dummy = self._dummy()  # made before any branch: the first login of any kind pays for it alike
@@ -366,7 +351,7 @@ class UserService:
             session.add(
                 UserSession(
                     user_id=row.id,
-                    token_hash=_token_hash(token),
+                    token_hash=token_hash(token),
                     created_at=now,
                     expires_at=now + SESSION_TTL,
                 )
@@ -374,31 +359,24 @@ class UserService:
             _write_private(self.session_file, token + "\n")
 
     def _drop_session(self) -> None:
-        token = self._read_token()
+        token = self._who.read_token()
         if token:
             with self._db.session() as session:
-                session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+                session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(token)))
         with contextlib.suppress(FileNotFoundError):
             self.session_file.unlink()
-
-    def _read_token(self) -> str:
-        try:
-            return self.session_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return ""
 
     # -- accounts
 
     async def list(self) -> list[UserInfo]:
         """All accounts (admins and auditors; the OS operator while none exist)."""
-        await self._license.status()
-        self._license.policy().require_feature(FEATURE)
+        await self._license.require(FEATURE)
         who = self.current_identity()
         if who.role not in ("admin", "auditor"):
             self._deny(who, N_("list accounts"))
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[UserInfo]:
+    def _list(self) -> builtins.list[UserInfo]:
         with self._db.session() as session:
             return [_info(r) for r in session.scalars(select(ConsoleUser).order_by(ConsoleUser.name))]
 
@@ -522,10 +500,7 @@ class UserService:
             raise UserError("users.last_admin", name=row.name)
 
     async def _require_admin(self) -> Identity:
-        await self._license.status()
-        policy = self._license.policy()
-        policy.ensure_writable()  # license valid and writable; refuses auditors and nobody
-        policy.require_feature(FEATURE)
+        await self._license.require(FEATURE, write=True)  # also refuses auditors and nobody
         who = self.current_identity()
         if who.role != "admin":
             self._deny(who, N_("manage accounts"))
@@ -558,17 +533,9 @@ def _refused() -> UserError:
     )
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner may read (0600 from creation, never readable by others in between)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        path.chmod(0o600)
+        write_private(path, text.encode("utf-8"))
     except OSError as err:
         raise UserError("users.session_write", path=str(path), reason=err.strerror or str(err)) from None

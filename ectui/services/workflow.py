@@ -1,4 +1,4 @@
-"""Workflow (SPEC M4): an operator's "create VM" and "resize" become requests that an admin approves or rejects.
+"""Workflow: an operator's "create VM" and "resize" become requests that an admin approves or rejects.
 
 A request stores the validated draft (or resize plan) as JSON, never a password in clear: a password
 login's password is sealed with the console's secret box (bound to the request id) and purged as soon
@@ -10,7 +10,7 @@ States: pending → approved → running → done | failed; pending → rejected
 pending → cancelled (by the requester). Every transition happens in `Database.locked_session()` on the
 request row, so two admins cannot both approve one request.
 
-Identity: the users module (M3) tells who acts and with which role (admin, operator, auditor); without
+Identity: the users module tells who acts and with which role (admin, operator, auditor); without
 it, the identity is the OS operator with full rights. Only an operator's create/resize needs approval;
 admins (and everyone while the workflow module is not licensed) run operations directly.
 """
@@ -28,10 +28,12 @@ from sqlalchemy import select
 
 from ectui.db.models import Operation, Project, QuotaReservation, Vm, WorkflowRequest, utcnow
 from ectui.i18n import N_, _
-from ectui.services.audit import audited
+from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, register_messages
+from ectui.services.identity import ROLES
 from ectui.services.progress import CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import Amounts
+from ectui.services.validation import required_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from ectui.services.vms import VmDraft, VmInfo, VmService
 
 FEATURE = "workflow"
-"""The licensed module of requests and approvals (SPEC M4)."""
+"""The licensed module of requests and approvals."""
 KINDS = ("create_vm", "resize")
 STATES = ("pending", "approved", "running", "done", "failed", "rejected", "cancelled")
 OPEN_STATES = ("pending", "approved", "running")
@@ -62,7 +64,6 @@ STATE_LABELS = {
 }
 """Translatable names of the states (the codes stay English in JSON)."""
 KIND_LABELS = {"create_vm": N_("create VM"), "resize": N_("resize")}
-ROLES = ("admin", "operator", "auditor")
 MAX_REASON = 1000
 _PASSWORD_PURPOSE = b"workflow-request-password:"
 
@@ -90,7 +91,7 @@ class WorkflowError(ServiceError):
 
 
 class Identity(Protocol):
-    """Who acts: what the users module's `current_identity()` returns (M3)."""
+    """Who acts: what the users module's `current_identity()` returns."""
 
     @property
     def user(self) -> str:
@@ -197,6 +198,7 @@ class WorkflowService:
         settings: Settings,
         *,
         identity: IdentityProvider | None = None,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._box = box
@@ -207,20 +209,19 @@ class WorkflowService:
         self._settings = settings
         self.identity_provider: IdentityProvider | None = identity
         """Who acts; None: the license service's current_identity (users module), else the OS operator (admin)."""
+        self._audit = audit
 
     # -- identity and licensing
 
     async def identity(self) -> Identity:
         """The acting user and role."""
-        provider = self.identity_provider or getattr(self._license, "current_identity", None)
-        if provider is None:
-            return Actor(self._settings.operator, "admin")
+        provider = self.identity_provider or self._license.current_identity
         found = provider()
         if inspect.isawaitable(found):
             found = await found
         if found is None:  # the users module knows nobody: the OS operator, with full rights
             return Actor(self._settings.operator, "admin")
-        return found  # type: ignore[no-any-return]
+        return found
 
     async def enabled(self) -> bool:
         """Whether the license has the workflow module."""
@@ -230,13 +231,6 @@ class WorkflowService:
     async def needs_approval(self) -> bool:
         """A create or resize started now becomes a request: the module is licensed and an operator acts."""
         return await self.enabled() and (await self.identity()).role == "operator"
-
-    async def _require(self, *, write: bool) -> None:
-        await self._license.status()
-        policy = self._license.policy()
-        if write:
-            policy.ensure_writable()
-        policy.require_feature(FEATURE)
 
     async def _actor(self, *, changing: bool) -> Identity:
         who = await self.identity()
@@ -275,7 +269,7 @@ class WorkflowService:
         """Record a request and reserve its quota now (refused, naming the resource, when it does not fit)."""
         from ectui.services.vms import VmDraft
 
-        await self._require(write=True)
+        await self._license.require(FEATURE, write=True)
         who = await self._actor(changing=True)
         if isinstance(item, VmDraft):
             return await self._submit_create(item, who)
@@ -371,7 +365,7 @@ class WorkflowService:
 
     async def list(self, *, states: tuple[str, ...] | None = None, limit: int = 500) -> list[RequestInfo]:
         """Requests newest first: an operator sees their own, admins and auditors see all."""
-        await self._require(write=False)
+        await self._license.require(FEATURE)
         who = await self._actor(changing=False)
         mine = who.user if who.role == "operator" else None
 
@@ -392,7 +386,7 @@ class WorkflowService:
 
     async def get(self, request_id: int) -> RequestInfo:
         """One request (an operator only their own)."""
-        await self._require(write=False)
+        await self._license.require(FEATURE)
         who = await self._actor(changing=False)
 
         def load() -> RequestInfo:
@@ -409,17 +403,15 @@ class WorkflowService:
     @audited("request.reject", "request_id")
     async def reject(self, request_id: int, reason: str) -> RequestInfo:
         """An admin refuses a pending request, with a reason; its reservation is released."""
-        from ectui.services.validation import required_text
-
-        text = required_text(reason, N_("Reason"), max_len=MAX_REASON)
-        await self._require(write=True)
+        text = required_text(reason, N_("Reason"), field_id="reason", max_len=MAX_REASON)
+        await self._license.require(FEATURE, write=True)
         who = await self._admin(N_("reject"))
         return await asyncio.to_thread(self._end_pending, request_id, "rejected", who.user, text, None)
 
     @audited("request.cancel", "request_id")
     async def cancel(self, request_id: int) -> RequestInfo:
         """The requester withdraws a pending request; its reservation is released."""
-        await self._require(write=True)
+        await self._license.require(FEATURE, write=True)
         who = await self._actor(changing=True)
         return await asyncio.to_thread(self._end_pending, request_id, "cancelled", who.user, "", who.user)
 
@@ -457,7 +449,7 @@ class WorkflowService:
         Returns the request once it is done or failed (a failure is recorded on the request, not raised:
         the approval itself happened).
         """
-        await self._require(write=True)
+        await self._license.require(FEATURE, write=True)
         who = await self._admin(N_("approve"))
         row = await asyncio.to_thread(self._claim, request_id, who.user)
         rid = row["reservation_id"]
@@ -582,15 +574,15 @@ def _row(session: Any, request_id: int, *, lock: bool = False) -> WorkflowReques
     query = select(WorkflowRequest).where(WorkflowRequest.id == request_id)
     if lock:
         query = query.with_for_update()
-    row = session.scalar(query)
+    row: WorkflowRequest | None = session.scalar(query)
     if row is None:
         raise WorkflowError("workflow.not_found", id=request_id)
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def _create_op(db: Database, vm_id: int) -> int | None:
     with db.session() as session:
-        return session.scalar(  # type: ignore[no-any-return]
+        return session.scalar(
             select(Operation.id)
             .where(Operation.vm_id == vm_id, Operation.kind == "create_vm")
             .order_by(Operation.id.desc())

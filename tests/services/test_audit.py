@@ -184,23 +184,13 @@ class _Sink:
     def __init__(self) -> None:
         self.entries: list[tuple[str, str, str, str]] = []
 
-    async def record(self, identity: Any, action: str, target: str, result: str, detail: str = "") -> None:
+    async def record_acting(self, action: str, target: str, result: str, detail: str = "") -> None:
         self.entries.append((action, target, result, detail))
 
 
-class _License:
-    def __init__(self) -> None:
-        self.audit = _Sink()
-
-    def current_identity(self) -> Any:
-        from ectui.services.audit import os_identity
-
-        return os_identity("me")
-
-
 class _Service:
-    def __init__(self, lic: _License | None) -> None:
-        self._license = lic
+    def __init__(self, audit: _Sink | None) -> None:
+        self._audit = audit
 
     @audited("thing.outer", "name")
     async def outer(self, name: str) -> str:
@@ -222,8 +212,8 @@ class _Service:
 
 
 async def test_the_decorator_records_once_per_call_and_hides_unexpected_text() -> None:
-    lic = _License()
-    service = _Service(lic)
+    sink = _Sink()
+    service = _Service(sink)
     assert await service.outer("a") == "a"  # the inner change is part of the outer one
     await service.inner("b")
     with pytest.raises(RuntimeError):
@@ -234,7 +224,7 @@ async def test_the_decorator_records_once_per_call_and_hides_unexpected_text() -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert lic.audit.entries == [
+    assert sink.entries == [
         ("thing.outer", "a", "ok", ""),
         ("thing.inner", "b!", "ok", ""),
         ("thing.boom", "x", "failed", "RuntimeError"),

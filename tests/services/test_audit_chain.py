@@ -203,7 +203,7 @@ def test_migration_0010_chains_the_entries_already_written(db_url: str) -> None:
                 " VALUES (:at, :who, 'admin', 'project.add', :target, 'ok', :detail)",
             at=at + dt.timedelta(seconds=i, microseconds=i), who=who, target=f"p{i}", detail=detail)  # fmt: skip
     db.migrate()
-    service = AuditService(db, None)  # type: ignore[arg-type]  # writing and verifying need no license
+    service = AuditService(db)  # writing and verifying need no license and no identity
     try:
         assert service.verify_sync() == ChainVerdict(3)
         service.record_sync(Identity("admin", "admin"), "project.delete", "p0", "ok")
@@ -222,7 +222,7 @@ def test_two_writers_appending_at_once_keep_one_chain(db_url: str) -> None:
     first = Database(db_url, "console")
     first.migrate()
     second = Database(db_url, "console")  # another engine: its own connections, as another process has
-    writers = [AuditService(db, None) for db in (first, second)]  # type: ignore[arg-type]
+    writers = [AuditService(db) for db in (first, second)]
     start = threading.Barrier(4)
     errors: list[BaseException] = []
 

@@ -288,7 +288,7 @@ async def test_hook_never_fails_the_operation(
 
     monkeypatch.setattr(s.billing, "_record", broken)
     with caplog.at_level(logging.WARNING, logger="ectui.billing"):
-        await s.billing.observe(vm, "start")  # logged, not raised
+        await s.billing.vm_event(vm, "start")  # logged, not raised
     assert "disk full" in caplog.text
 
 
@@ -313,7 +313,7 @@ async def test_refused_without_the_billing_module(
             assert caught.value.key == "license.feature_disabled" and "'billing'" in render(caught.value)
         # the hook is silent and records nothing
         vm = add_vm(console, "app", "web", 1, 1)
-        await console.billing.observe(vm, "create")
+        await console.billing.vm_event(vm, "create")
         with console.db.session() as session:
             assert session.scalars(select(MeterSpan)).all() == []
     finally:
