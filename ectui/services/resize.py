@@ -32,8 +32,15 @@ from sqlalchemy import func, select
 from ectui.db.models import Operation, Project, QuotaReservation, Template, Vm, utcnow
 from ectui.i18n import N_, _
 from ectui.services.audit import audited
-from ectui.services.billing import meter
 from ectui.services.errors import ServiceError, ValidationError, register_messages
+from ectui.services.openstack.calls import (
+    COMPUTE_MICROVERSION,
+    call_json,
+    call_keeping_errors,
+    render_error,
+    sdk,
+)
+from ectui.services.openstack.compute import BUILD_TIMEOUT, POLL_FIRST, find_flavor, get_server
 from ectui.services.operations.engine import (
     CLEANUP_PENDING,
     CleanupPending,
@@ -47,23 +54,9 @@ from ectui.services.operations.engine import (
 from ectui.services.progress import Cancelled, CancelToken, ProgressCallback, ignore_progress
 from ectui.services.projects import RESOURCES, Amounts, QuotaError
 from ectui.services.validation import whole_number
-from ectui.services.vms import (
-    BUILD_TIMEOUT,
-    COMPUTE_MICROVERSION,
-    POLL_FIRST,
-    VmError,
-    _call_json,
-    _find_flavor,
-    _get_server,
-    _lock_error,
-    _render,
-    _row_values,
-    _sdk,
-    call_keeping_errors,
-)
-from ectui.services.vms import (
-    STEP_LABELS as VM_STEP_LABELS,
-)
+from ectui.services.vms import STEP_LABELS as VM_STEP_LABELS
+from ectui.services.vms import VmError
+from ectui.services.vms.rows import lock_error, row_values
 
 if TYPE_CHECKING:
     from ectui.config import Settings
@@ -335,7 +328,7 @@ class ResizeService:
             if row is None:
                 raise VmError("vm.not_found", ref=str(vm_id))
             if row.locked_by_operation is not None:
-                raise _lock_error(session, row)
+                raise lock_error(session, row)
             if row.cloud_id is None or row.status == "DELETED":
                 raise VmError("vm.no_server", name=row.name, status=row.status)
             if row.project_id is None:
@@ -376,7 +369,7 @@ class ResizeService:
             }
 
     def _probe(self, conn: Any, row: dict[str, Any], vcpus: int, ram_gb: int) -> dict[str, Any]:
-        server = _get_server(conn, row["cloud_id"], row["name"])
+        server = get_server(conn, row["cloud_id"], row["name"])
         if server.get("locked"):
             raise VmError("vm.locked_nova", name=row["name"], reason=server.get("locked_reason") or "locked")
         status, task = str(server.get("status", "")), server.get("OS-EXT-STS:task_state") or ""
@@ -450,7 +443,7 @@ class ResizeService:
         except CleanupPending as err:  # the cloud went away: the rollback is retried later, VM and quota held
             await asyncio.to_thread(self._after_failure, op_id, plan)
             raise ResizeError(
-                "resize.cleanup_pending", name=plan.vm_name, step=_(err.step), reason=_render(err.cause),
+                "resize.cleanup_pending", name=plan.vm_name, step=_(err.step), reason=render_error(err.cause),
                 leftovers=err.params.get("leftovers", ""),
             ) from err.__cause__  # fmt: skip
         except ServiceError as err:
@@ -460,7 +453,7 @@ class ResizeService:
             raise
         finally:
             await asyncio.to_thread(self._unlock_settled, plan.vm_id, op_id)
-            await meter(self._vms.billing, plan.vm_id, "resize")  # a compensated one changes nothing
+            await self._vms.notify(plan.vm_id, "resize")  # a compensated one changes nothing
         return await self.operation(op_id)
 
     def _open(self, plan: ResizePlan, steps: list[Step]) -> int:
@@ -470,7 +463,7 @@ class ResizeService:
             if row is None:
                 raise VmError("vm.not_found", ref=str(plan.vm_id))
             if row.locked_by_operation is not None:
-                raise _lock_error(session, row)
+                raise lock_error(session, row)
             if (row.vcpus, row.ram_gb, row.flavor_id) != (
                 plan.old_vcpus,
                 plan.old_ram_gb,
@@ -492,7 +485,12 @@ class ResizeService:
             return Cancelled("resize.cancelled", name=plan.vm_name)
         if isinstance(err, QuotaError):
             return err
-        params = {"name": plan.vm_name, "step": _(step.label), "step_code": step.code, "reason": _render(err)}
+        params = {
+            "name": plan.vm_name,
+            "step": _(step.label),
+            "step_code": step.code,
+            "reason": render_error(err),
+        }
         if data.get("kept_new"):
             return ResizeError(
                 "resize.failed_after_resize", vcpus=plan.new_vcpus, ram_gb=plan.new_ram_gb, **params
@@ -509,7 +507,7 @@ class ResizeService:
             op_id, _POS["rollback"], "done" if state == "compensated" else "failed", detail
         )
         try:
-            server = _get_server(self._conn(plan), plan.cloud_id, plan.vm_name)
+            server = get_server(self._conn(plan), plan.cloud_id, plan.vm_name)
             self._apply_server(plan.vm_id, server)
         except Exception as err:  # the status is refreshed by the next list anyway
             log.warning("resize %s: could not refresh VM %s: %s", op_id, plan.vm_id, err)
@@ -551,20 +549,20 @@ class ResizeService:
             if not is_admin(c):
                 ctx.report(N_("console lock only (Nova locks need admin credentials)"))
                 return
-            server = _get_server(c, plan.cloud_id, plan.vm_name)
+            server = get_server(c, plan.cloud_id, plan.vm_name)
             if server.get("locked"):
                 raise ResizeError("resize.nova_lock_foreign", name=plan.vm_name,
                                   reason=server.get("locked_reason") or "locked")  # fmt: skip
             ctx.data["nova_lock"] = True
             body = {"lock": {"locked_reason": self._lock_reason(ctx.operation_id)}}
-            _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json=body)
+            call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json=body)
 
         def unlock_all(ctx: RunContext) -> None:
             self._nova_unlock(plan, ctx.operation_id)
             self._unlock_row(plan.vm_id, ctx.operation_id)
 
         def background(ctx: RunContext) -> None:
-            server = _get_server(self._conn(plan), plan.cloud_id, plan.vm_name)
+            server = get_server(self._conn(plan), plan.cloud_id, plan.vm_name)
             status, task = str(server.get("status", "")), server.get("OS-EXT-STS:task_state") or ""
             if status not in ("ACTIVE", "SHUTOFF") or task:
                 raise ResizeError("resize.bad_state", name=plan.vm_name, status=status,
@@ -580,7 +578,7 @@ class ResizeService:
             if not ctx.data.get("was_running"):
                 raise SkipStep(N_("the VM was already stopped"))
             c = self._conn(plan)
-            _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"os-stop": None})
+            call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"os-stop": None})
             self._wait(c, plan, ctx.cancel, lambda s: s["status"] == "SHUTOFF")
 
         def restore_power(ctx: RunContext) -> None:
@@ -589,7 +587,7 @@ class ResizeService:
             c = self._conn(plan)
             server = self._settled(c, plan)
             if server["status"] == "SHUTOFF":
-                _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"os-start": None})
+                call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"os-start": None})
                 server = self._settled(c, plan)
             if server["status"] != "ACTIVE":
                 raise ResizeError("resize.bad_state", name=plan.vm_name, status=server["status"], task="")
@@ -598,9 +596,9 @@ class ResizeService:
             c = self._conn(plan)
             name = flavor_name(ctx)
             ctx.data["flavor_name"] = name
-            flavor = _find_flavor(c, name)  # a rerun finds the flavor an earlier attempt made
+            flavor = find_flavor(c, name)  # a rerun finds the flavor an earlier attempt made
             if flavor is None:
-                flavor = _sdk(
+                flavor = sdk(
                     lambda: c.compute.create_flavor(
                         name=name, vcpus=plan.new_vcpus, ram=plan.new_ram_gb * 1024, disk=plan.disk_gb,
                         is_public=False, description=f"ectui VM {plan.vm_name}",
@@ -609,22 +607,22 @@ class ResizeService:
             ctx.data["flavor_id"] = flavor.id
             specs = dict(plan.extra_specs)
             if specs:
-                _sdk(lambda: c.compute.create_flavor_extra_specs(flavor.id, specs))
+                sdk(lambda: c.compute.create_flavor_extra_specs(flavor.id, specs))
 
         def drop_flavor(ctx: RunContext) -> None:
             c = self._conn(plan)
             name = ctx.data.get("flavor_name") or flavor_name(ctx)
             flavor_id = ctx.data.get("flavor_id")
             if flavor_id is None:
-                found = _find_flavor(c, name)
+                found = find_flavor(c, name)
                 flavor_id = found.id if found is not None else None
             if flavor_id is None:
                 return
-            server = _get_server(c, plan.cloud_id, plan.vm_name, missing_ok=True)
+            server = get_server(c, plan.cloud_id, plan.vm_name, missing_ok=True)
             if server and (server.get("flavor") or {}).get("original_name") == name:
                 ctx.data["kept_new"] = True  # the server runs on it: the resize took and cannot be undone
                 return
-            _sdk(lambda: c.compute.delete_flavor(flavor_id, ignore_missing=True))
+            sdk(lambda: c.compute.delete_flavor(flavor_id, ignore_missing=True))
 
         def do_resize(ctx: RunContext) -> None:
             c = self._conn(plan)
@@ -636,15 +634,13 @@ class ResizeService:
                 if not hot:
                     body["OS-DCF:diskConfig"] = "AUTO"
                 ctx.data["resize_sent"] = True
-                _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={action: body})
+                call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={action: body})
                 server = self._settled(c, plan)
                 _check_action(c, plan, action, server, name)
             if server["status"] == "VERIFY_RESIZE":
                 ctx.data["resized"] = True
                 ctx.report(N_("VERIFY_RESIZE: confirming"))
-                _call_json(
-                    c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"confirmResize": None}
-                )
+                call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"confirmResize": None})
                 server = self._settled(c, plan, verify_done=True)
             if not _on_flavor(server, plan, name) or server["status"] == "VERIFY_RESIZE":
                 raise ResizeError("resize.not_applied", vcpus=_vcpus(server), ram_gb=_ram_gb(server),
@@ -656,7 +652,7 @@ class ResizeService:
             name = ctx.data.get("flavor_name") or flavor_name(ctx)
             server = self._settled(c, plan)
             if server["status"] == "VERIFY_RESIZE":
-                _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"revertResize": None})
+                call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"revertResize": None})
                 server = self._settled(c, plan, verify_done=True)
             if _on_flavor(server, plan, name):
                 ctx.data["kept_new"] = True  # confirmed (or live): roll forward instead
@@ -686,7 +682,7 @@ class ResizeService:
         def unlock(ctx: RunContext) -> None:
             unlock_all(ctx)
             try:
-                self._apply_server(plan.vm_id, _get_server(self._conn(plan), plan.cloud_id, plan.vm_name))
+                self._apply_server(plan.vm_id, get_server(self._conn(plan), plan.cloud_id, plan.vm_name))
             except ServiceError as err:  # only the displayed status; the next refresh brings it
                 log.warning("resize %s: status refresh failed: %s", ctx.operation_id, err)
 
@@ -735,9 +731,9 @@ class ResizeService:
     def _nova_unlock(self, plan: ResizePlan, op_id: int) -> None:
         """Remove the Nova lock of this operation (never someone else's)."""
         c = self._conn(plan)
-        server = _get_server(c, plan.cloud_id, plan.vm_name, missing_ok=True)
+        server = get_server(c, plan.cloud_id, plan.vm_name, missing_ok=True)
         if server.get("locked") and server.get("locked_reason") == self._lock_reason(op_id):
-            _call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"unlock": None})
+            call_json(c.compute, "post", f"/servers/{plan.cloud_id}/action", json={"unlock": None})
 
     def _unlock_row(self, vm_id: int, op_id: int) -> None:
         with self._db.session() as session:
@@ -757,7 +753,7 @@ class ResizeService:
         with self._db.session() as session:
             row = session.get(Vm, vm_id)
             if row is not None and server:
-                for key, value in _row_values(server).items():
+                for key, value in row_values(server).items():
                     setattr(row, key, value)
                 row.updated_at = utcnow()
 
@@ -765,7 +761,7 @@ class ResizeService:
         """The new spec into the VM row and the quota, in one transaction (idempotent: the row's flavor says)."""
         flavor_id = ctx.data.get("flavor_id")
         if not flavor_id:
-            found = _find_flavor(self._conn(plan), ctx.data.get("flavor_name") or "")
+            found = find_flavor(self._conn(plan), ctx.data.get("flavor_name") or "")
             if found is None:
                 raise ResizeError(
                     "resize.not_applied", vcpus=plan.old_vcpus, ram_gb=plan.old_ram_gb, reason="?"
@@ -809,18 +805,18 @@ class ResizeService:
             ctx.data["old_flavor"] = "kept: used by other VMs"
             return
         c = self._conn(plan)
-        flavor = _find_flavor(c, old)
+        flavor = find_flavor(c, old)
         if flavor is None:
             ctx.data["old_flavor"] = "deleted"
             return
         if flavor.is_public:
             ctx.data["old_flavor"] = "kept: public flavor"
             return
-        listed = _call_json(c.compute, "get", f"/servers?flavor={old}&all_tenants=1&limit=1")
+        listed = call_json(c.compute, "get", f"/servers?flavor={old}&all_tenants=1&limit=1")
         if listed.get("servers"):
             ctx.data["old_flavor"] = "kept: used by other servers"
             return
-        _sdk(lambda: c.compute.delete_flavor(old, ignore_missing=True))
+        sdk(lambda: c.compute.delete_flavor(old, ignore_missing=True))
         ctx.data["old_flavor"] = "deleted"
 
     def _settled(self, conn: Any, plan: ResizePlan, *, verify_done: bool = False) -> dict[str, Any]:
@@ -842,7 +838,7 @@ class ResizeService:
         deadline = time.monotonic() + self._timeout
         interval = self._poll_first
         while True:
-            server = _get_server(conn, plan.cloud_id, plan.vm_name)
+            server = get_server(conn, plan.cloud_id, plan.vm_name)
             status, task = str(server.get("status", "")), server.get("OS-EXT-STS:task_state") or ""
             if status == "ERROR":
                 fault = (server.get("fault") or {}).get("message") or "no fault message"
@@ -851,7 +847,7 @@ class ResizeService:
                 return server
             if time.monotonic() > deadline:
                 raise ResizeError("resize.timeout", seconds=int(self._timeout), status=status)
-            if cancel is not None and cancel._event.wait(interval):
+            if cancel is not None and cancel.wait(interval):
                 cancel.raise_if_cancelled()
             elif cancel is None:
                 time.sleep(interval)
@@ -911,7 +907,7 @@ class ResizeService:
             info = await work
         except Exception as err:  # left as it is for the next start (e.g. the cloud is unreachable)
             log.warning("resize operation %s could not be recovered yet: %s", op_id, err)
-            reason = _render(err) if isinstance(err, ServiceError) else str(err).strip()[:300]
+            reason = render_error(err) if isinstance(err, ServiceError) else str(err).strip()[:300]
             return Recovered(await self.operation(op_id), reason)
         log.warning("resize operation %s was interrupted and is now %s", op_id, info.state)
         return Recovered(info)
@@ -1000,11 +996,11 @@ def _on_flavor(server: dict[str, Any], plan: ResizePlan, flavor_name: str) -> bo
 
 def _check_action(conn: Any, plan: ResizePlan, action: str, server: dict[str, Any], flavor_name: str) -> None:
     """Judge the resize by the flavor AND its instance-action events: Nova may fail without an HTTP error."""
-    listed = _call_json(conn.compute, "get", f"/servers/{plan.cloud_id}/os-instance-actions")
+    listed = call_json(conn.compute, "get", f"/servers/{plan.cloud_id}/os-instance-actions")
     ours = next((a for a in listed.get("instanceActions", []) if a.get("action") == action), None)
     reason = ""
     if ours is not None:
-        detail = _call_json(
+        detail = call_json(
             conn.compute, "get", f"/servers/{plan.cloud_id}/os-instance-actions/{ours['request_id']}",
             microversion=ACTION_MICROVERSION,
         )["instanceAction"]  # fmt: skip
@@ -1035,7 +1031,7 @@ def is_admin(conn: Any) -> bool:
 
 def probe_live_resize(conn: Any) -> bool:
     """Whether Nova lists the vendor liveResize extension (GET /extensions, else the version document)."""
-    response = _sdk(lambda: conn.compute.get("/extensions", microversion=COMPUTE_MICROVERSION))
+    response = sdk(lambda: conn.compute.get("/extensions", microversion=COMPUTE_MICROVERSION))
     if response.status_code < 400:
         try:
             extensions = response.json().get("extensions", [])
@@ -1043,7 +1039,7 @@ def probe_live_resize(conn: Any) -> bool:
             extensions = []
         if any(e.get("alias") == LIVE_RESIZE_EXTENSION for e in extensions if isinstance(e, dict)):
             return True
-    response = _sdk(lambda: conn.compute.get("/", microversion=COMPUTE_MICROVERSION))
+    response = sdk(lambda: conn.compute.get("/", microversion=COMPUTE_MICROVERSION))
     if response.status_code < 400:
         try:
             version = response.json().get("version") or {}
