@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ectui.db.models import Cluster, IsoFile, Vm, utcnow
 from ectui.services.audit import audited
-from ectui.services.openstack import compute
+from ectui.services.openstack import compute, image
 from ectui.services.openstack.calls import call_keeping_errors, render_error
 from ectui.services.openstack.compute import CDROM_EXTENSION
 from ectui.services.operations.engine import RunContext, Step
