@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -88,7 +89,7 @@ def find_rescue_image(conn: Any, iso: dict[str, Any]) -> dict[str, Any]:
     stem = file_name[:-4] if file_name.lower().endswith(".iso") else file_name
     for name in dict.fromkeys((file_name, str(iso["name"]), stem)):
         query = urllib.parse.urlencode({"name": name, "disk_format": "iso", "status": "active"})
-        response = sdk(lambda query=query: conn.image.get(f"/images?{query}"))
+        response = sdk(functools.partial(conn.image.get, f"/images?{query}"))
         if response.status_code >= 400:
             raise CloudError("cloud.http", status=response.status_code, reason=response.reason or "")
         images = response.json().get("images", [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ectui.services.openstack.calls import sdk
@@ -20,7 +21,7 @@ def server_ports(conn: Any, server_id: str) -> list[Any]:
 def drop_ports(conn: Any, server_id: str) -> None:
     """Delete the ports still bound to a deleted server (Nova deletes those it made; a dead compute may not)."""
     for port in server_ports(conn, server_id):
-        sdk(lambda port=port: conn.network.delete_port(port.id, ignore_missing=True))
+        sdk(functools.partial(conn.network.delete_port, port.id, ignore_missing=True))
 
 
 def create_floating_ip(conn: Any, network_id: str | None, port_id: str, description: str) -> Any:
