@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -15,12 +14,11 @@ from ectui.services.openstack import compute, network
 from ectui.services.openstack.calls import call_json, call_keeping_errors, render_error
 from ectui.services.openstack.connection import CloudError
 from ectui.services.operations.engine import RunContext, Step
-from ectui.services.vms.base import VmBase, refuse_nova_lock
-from ectui.services.vms.model import STEP_LABELS, Polling, VmError, VmInfo, VmRef
+from ectui.services.vms.base import VmBase, VmSteps, refuse_nova_lock
+from ectui.services.vms.model import STEP_LABELS, VmError, VmInfo, VmRef
 
 if TYPE_CHECKING:
-    from ectui.db.session import Database
-    from ectui.services.openstack.connection import CloudConnections
+    pass
 
 
 class ActionsFlow(VmBase):
@@ -116,14 +114,8 @@ class ActionsFlow(VmBase):
         return DeleteSteps(self._db, self._clusters.connections, self._poll, vm).steps()
 
 
-@dataclass
-class DeleteSteps:
+class DeleteSteps(VmSteps):
     """The steps of a delete; each is idempotent, so an interrupted delete is resumed."""
-
-    db: Database
-    conns: CloudConnections
-    poll: Polling
-    vm: VmRef
 
     def steps(self) -> list[Step]:
         """The steps in order."""
@@ -133,10 +125,6 @@ class DeleteSteps:
             Step("drop_flavor", STEP_LABELS["drop_flavor"], self.drop_flavor),
             Step("forget", STEP_LABELS["forget"], self.forget),
         ]
-
-    def conn(self) -> Any:
-        """The cluster's connection (in the worker thread)."""
-        return self.conns.get_sync(self.vm.cluster_id)
 
     def drop_server(self, ctx: RunContext) -> None:
         """Delete the server and wait until it is gone."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ectui.db.models import Vm, utcnow
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ectui.services.audit import AuditService
     from ectui.services.clusters import ClusterService
     from ectui.services.license import ConsoleLicenseService
+    from ectui.services.openstack.connection import CloudConnections
     from ectui.services.projects import ProjectService
 
 
@@ -143,3 +145,17 @@ class VmBase:
         if vm.project is not None:
             freed = Amounts(vcpus=vm.vcpus, ram_gb=vm.ram_gb, vms=1, public_ips=1 if vm.floating_ip_id else 0)
             await self._projects.free_used(vm.project, freed)
+
+
+@dataclass
+class VmSteps:
+    """What the steps of an operation on an existing VM share: the database, the cloud, the polling."""
+
+    db: Database
+    conns: CloudConnections
+    poll: Polling
+    vm: VmRef
+
+    def conn(self) -> Any:
+        """The VM's cluster connection (in the worker thread)."""
+        return self.conns.get_sync(self.vm.cluster_id)

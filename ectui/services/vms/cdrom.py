@@ -16,13 +16,12 @@ from ectui.services.openstack import compute, image
 from ectui.services.openstack.calls import call_keeping_errors, render_error
 from ectui.services.openstack.compute import CDROM_EXTENSION
 from ectui.services.operations.engine import RunContext, Step
-from ectui.services.vms.base import VmBase, refuse_nova_lock
+from ectui.services.vms.base import VmBase, VmSteps, refuse_nova_lock
 from ectui.services.vms.model import (
     GUEST_MOUNT_HINT,
     STEP_LABELS,
     MountInfo,
     MountPlan,
-    Polling,
     VmError,
     VmInfo,
     VmRef,
@@ -30,8 +29,7 @@ from ectui.services.vms.model import (
 from ectui.services.vms.rows import load_row
 
 if TYPE_CHECKING:
-    from ectui.db.session import Database
-    from ectui.services.openstack.connection import CloudConnections
+    pass
 
 
 def probe_cdrom(conn: Any) -> bool:
@@ -186,13 +184,9 @@ class CdromFlow(VmBase):
 
 
 @dataclass
-class MountSteps:
+class MountSteps(VmSteps):
     """The steps of a mount: the cloud call (undone when recording fails), then the record."""
 
-    db: Database
-    conns: CloudConnections
-    poll: Polling
-    vm: VmRef
     plan: MountPlan
 
     def steps(self) -> list[Step]:
@@ -205,7 +199,7 @@ class MountSteps:
     def attach(self, ctx: RunContext) -> None:
         """attachCdrom, or rescue from the ISO's image and wait for RESCUE."""
         vm, plan, poll = self.vm, self.plan, self.poll
-        c = self.conns.get_sync(vm.cluster_id)
+        c = self.conn()
         refuse_nova_lock(compute.get_server(c, vm.cloud_id, vm.name), vm.name)
         if plan.method == "cdrom":
             compute.server_action(c, vm.cloud_id, {"attachCdrom": {"iso": plan.file_name}})
@@ -218,7 +212,7 @@ class MountSteps:
 
     def detach(self, ctx: RunContext) -> None:
         """Undo the attach: detachCdrom, or unrescue when the VM was rescued."""
-        c = self.conns.get_sync(self.vm.cluster_id)
+        c = self.conn()
         if self.plan.method == "cdrom":
             compute.detach_cdrom(c, self.vm.cloud_id or "")
         elif ctx.data.get("rescued"):
@@ -242,14 +236,8 @@ class MountSteps:
             iso.mount_count = (iso.mount_count or 0) + 1
 
 
-@dataclass
-class UnmountSteps:
+class UnmountSteps(VmSteps):
     """The steps of an unmount (idempotent, so an interrupted unmount is resumed)."""
-
-    db: Database
-    conns: CloudConnections
-    poll: Polling
-    vm: VmRef
 
     def steps(self) -> list[Step]:
         """The steps in order."""
@@ -261,7 +249,7 @@ class UnmountSteps:
     def detach(self, ctx: RunContext) -> None:
         """detachCdrom, or unrescue when the ISO was mounted by stable rescue (reboots)."""
         vm = self.vm
-        c = self.conns.get_sync(vm.cluster_id)
+        c = self.conn()
         server = compute.get_server(c, vm.cloud_id, vm.name)
         refuse_nova_lock(server, vm.name)
         if server.get("status") == "RESCUE":  # mounted by stable rescue

@@ -17,13 +17,12 @@ from ectui.services.openstack.calls import render_error
 from ectui.services.operations.engine import RunContext, Step
 from ectui.services.progress import Cancelled, CancelToken, ProgressCallback, ignore_progress
 from ectui.services.validation import required_text
-from ectui.services.vms.base import VmBase
-from ectui.services.vms.model import SNAPSHOT_MARK, STEP_LABELS, Polling, SnapshotInfo, VmError, VmRef
+from ectui.services.vms.base import VmBase, VmSteps
+from ectui.services.vms.model import SNAPSHOT_MARK, STEP_LABELS, SnapshotInfo, VmError, VmRef
 from ectui.services.vms.rows import load_row
 
 if TYPE_CHECKING:
-    from ectui.db.session import Database
-    from ectui.services.openstack.connection import CloudConnections
+    pass
 
 
 class SnapshotFlow(VmBase):
@@ -85,7 +84,7 @@ class SnapshotFlow(VmBase):
 
     def _snapshot_steps(self, vm: VmRef, name: str, source: dict[str, Any]) -> list[Step]:
         return SnapshotSteps(
-            self._db, self._clusters.connections, self._poll, self._settings.operator, vm, name, source
+            self._db, self._clusters.connections, self._poll, vm, self._settings.operator, name, source
         ).steps()
 
     def _snapshot_source(self, vm_id: int, name: str) -> dict[str, Any]:
@@ -108,14 +107,10 @@ class SnapshotFlow(VmBase):
 
 
 @dataclass
-class SnapshotSteps:
+class SnapshotSteps(VmSteps):
     """The steps of a snapshot (a failure deletes the half-made image)."""
 
-    db: Database
-    conns: CloudConnections
-    poll: Polling
     operator: str
-    vm: VmRef
     name: str
     source: dict[str, Any]
 
@@ -126,10 +121,6 @@ class SnapshotSteps:
             Step("wait_image", STEP_LABELS["wait_image"], self.wait_image),
             Step("record_template", STEP_LABELS["record_template"], self.record, self.forget),
         ]
-
-    def conn(self) -> Any:
-        """The cluster's connection (in the worker thread)."""
-        return self.conns.get_sync(self.vm.cluster_id)
 
     def create_image(self, ctx: RunContext) -> None:
         """Nova createImage, the image marked with the operation."""
