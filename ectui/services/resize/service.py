@@ -63,6 +63,7 @@ from ectui.services.resize.model import (
 from ectui.services.resize.steps import ResizeSteps
 from ectui.services.validation import whole_number
 from ectui.services.vms import VmError
+from ectui.services.vms.base import refuse_nova_lock
 from ectui.services.vms.model import Polling
 from ectui.services.vms.rows import lock_error
 
@@ -242,8 +243,7 @@ class ResizeService:
 
     def _probe(self, conn: Any, row: dict[str, Any], vcpus: int, ram_gb: int) -> dict[str, Any]:
         server = get_server(conn, row["cloud_id"], row["name"])
-        if server.get("locked"):
-            raise VmError("vm.locked_nova", name=row["name"], reason=server.get("locked_reason") or "locked")
+        refuse_nova_lock(server, row["name"])
         status, task = str(server.get("status", "")), server.get("OS-EXT-STS:task_state") or ""
         if status not in ("ACTIVE", "SHUTOFF") or task:
             raise ResizeError(
