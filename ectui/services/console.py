@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ectui.i18n import N_
 from ectui.services.errors import ServiceError, register_messages
+from ectui.services.openstack.calls import call_json, call_keeping_errors
+from ectui.services.openstack.compute import server_action
 from ectui.services.openstack.connection import CloudError
 
 if TYPE_CHECKING:
@@ -136,17 +138,14 @@ class ConsoleService:
 
     async def console_log(self, vm_ref: int | str, lines: int = DEFAULT_LINES) -> str:
         """The last `lines` lines of the VM's console log (at most MAX_BYTES of text)."""
-        from ectui.services.vms import _call_json, call_keeping_errors
-
         lines = check_lines(lines)
         info = await self._vm(vm_ref)
-        await self._vms._check(write=False)
-        vm = await self._vms._unlocked(info.id)
+        vm = await self._vms.cloud_ref(info.id)
 
         def read(conn: Any) -> str:
             body = {"os-getConsoleOutput": {"length": lines}}
             try:
-                answer = _call_json(conn.compute, "post", f"/servers/{vm.cloud_id}/action", json=body)
+                answer = server_action(conn, vm.cloud_id, body)
             except CloudError as err:
                 raise ConsoleError("console.log_failed", name=vm.name, reason=_reason(err)) from None
             return str(answer.get("output") or "")
@@ -156,17 +155,14 @@ class ConsoleService:
 
     async def serial_console(self, vm_ref: int | str) -> str:
         """The VM's serial console URL (`ws://…`), or a ConsoleError when the cloud offers none."""
-        from ectui.services.vms import _call_json, call_keeping_errors
-
         info = await self._vm(vm_ref)
-        await self._vms._check(write=False)
-        vm = await self._vms._unlocked(info.id)
+        vm = await self._vms.cloud_ref(info.id)
 
         def open_serial(conn: Any) -> str:
             body = {"remote_console": {"protocol": "serial", "type": "serial"}}
             path = f"/servers/{vm.cloud_id}/remote-consoles"
             try:
-                answer = _call_json(conn.compute, "post", path, json=body, microversion="2.6")
+                answer = call_json(conn.compute, "post", path, json=body, microversion="2.6")
             except CloudError as err:
                 raise ConsoleError("console.serial_unavailable", name=vm.name, reason=_reason(err)) from None
             url = str((answer.get("remote_console") or {}).get("url") or "")

@@ -17,12 +17,15 @@ from ectui.db.models import Cluster, Keypair
 from ectui.i18n import N_
 from ectui.services.audit import audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
+from ectui.services.openstack.calls import call_keeping_errors
 from ectui.services.openstack.connection import classify
 from ectui.services.validation import required_text
+from ectui.services.vms.rows import cluster_id_for
 
 if TYPE_CHECKING:
     from ectui.config import Settings
     from ectui.db.session import Database
+    from ectui.services.audit import AuditService
     from ectui.services.clusters import ClusterService
     from ectui.services.license import ConsoleLicenseService
     from ectui.services.projects import ProjectService
@@ -86,23 +89,32 @@ def parse_public_key(text: str) -> tuple[str, str]:
     field = N_("Public key")
     line = " ".join((text or "").strip().split())
     if not line:
-        raise ValidationError("validation.required", field=field)
+        raise ValidationError("validation.required", field=field, field_id="public_key")
     if "\n" in (text or "").strip() or "PRIVATE KEY" in line:
-        raise ValidationError("keypair.bad_key", field=field, reason="expected a single public key line")
+        raise ValidationError(
+            "keypair.bad_key", field=field, field_id="public_key", reason="expected a single public key line"
+        )
     parts = line.split(" ")
     if parts[0] not in KEY_TYPES or len(parts) < 2:
         raise ValidationError(
-            "keypair.bad_key", field=field, reason=f"unknown key type (known: {', '.join(KEY_TYPES[:5])})"
+            "keypair.bad_key",
+            field=field,
+            field_id="public_key",
+            reason=f"unknown key type (known: {', '.join(KEY_TYPES[:5])})",
         )
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except ValueError:
-        raise ValidationError("keypair.bad_key", field=field, reason="the key data is not base64") from None
+        raise ValidationError(
+            "keypair.bad_key", field=field, field_id="public_key", reason="the key data is not base64"
+        ) from None
     if not parts[0].startswith("sk-"):
         try:
             load_ssh_public_key(f"{parts[0]} {parts[1]}".encode())
         except (ValueError, TypeError) as err:
-            raise ValidationError("keypair.bad_key", field=field, reason=str(err)[:120]) from None
+            raise ValidationError(
+                "keypair.bad_key", field=field, field_id="public_key", reason=str(err)[:120]
+            ) from None
     digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     fingerprint = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
     return line, fingerprint
@@ -118,7 +130,7 @@ def read_public_key_file(path: str | Path) -> str:
         data = read_file_bounded(Path(text).expanduser(), MAX_PUBLIC_KEY_FILE_BYTES, field)
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        raise ValidationError("keypair.no_file", field=field, path=text) from None
+        raise ValidationError("keypair.no_file", field=field, field_id="public_key", path=text) from None
 
 
 class KeypairService:
@@ -131,24 +143,24 @@ class KeypairService:
         projects: ProjectService,
         license_service: ConsoleLicenseService,
         settings: Settings,
+        *,
+        audit: AuditService | None = None,
     ) -> None:
         self._db = db
         self._clusters = clusters
         self._projects = projects
         self._license = license_service
         self._settings = settings
+        self._audit = audit
 
     @audited("keypair.import", "name")
     async def import_key(self, name: str, public_key: str, *, cluster: str | None = None) -> KeypairInfo:
         """Validate an OpenSSH public key, import it into the cluster's Nova, then remember it."""
-        name = required_text(name, N_("Key pair name"), max_len=255)
+        name = required_text(name, N_("Key pair name"), field_id="name", max_len=255)
         if not _NAME.match(name):
-            raise ValidationError("keypair.bad_name", field=N_("Key pair name"), value=name)
+            raise ValidationError("keypair.bad_name", field=N_("Key pair name"), field_id="name", value=name)
         key, fingerprint = parse_public_key(public_key)
-        await self._license.status()
-        policy = self._license.policy()
-        policy.ensure_writable()
-        policy.require_feature(FEATURE)
+        await self._license.require(FEATURE, write=True)
         cluster_id, cluster_name = await self._cluster(cluster)
 
         def clash() -> None:
@@ -168,8 +180,6 @@ class KeypairService:
                 if error.params.get("status") == 409:
                     raise KeypairError("keypair.exists", cluster=cluster_name, name=name) from None
                 raise KeypairError("keypair.cloud_refused", name=name, reason=str(error)) from None
-
-        from ectui.services.vms import call_keeping_errors
 
         await call_keeping_errors(self._clusters.connections, cluster_id, send)
 
@@ -220,8 +230,6 @@ class KeypairService:
         if cluster:
             info = await self._clusters.get(cluster)
             return info.id, info.name
-        from ectui.services.vms import cluster_id_for
-
         project = await self._projects.require_current()
 
         def resolve() -> tuple[int, str]:

@@ -76,6 +76,10 @@ class CancelToken:
         if self._event.is_set():
             raise Cancelled()
 
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, waking at once on cancel; returns whether cancel() was called."""
+        return self._event.wait(timeout)
+
 
 class Throttle:
     """Forward progress at most `per_second` times a second (always the first and the final report)."""

@@ -600,20 +600,20 @@ async def test_keypair_import_validation_and_list(env: Env, tmp_path: Path) -> N
 async def test_manual_node_uses_274_host_placement_where_the_cloud_has_it(
     env: Env, monkeypatch: pytest.MonkeyPatch, has_274: bool
 ) -> None:
-    import ectui.services.vms as vms_module
+    import ectui.services.vms.create as vms_module
 
     assert vms_module.supports_host_placement(env.conn)  # the dev cloud goes up to 2.96
     if not has_274:
         monkeypatch.setattr(vms_module, "supports_host_placement", lambda _conn: False)
     sent: list[tuple[dict[str, Any], str]] = []
-    real_call = vms_module._call_json
+    real_call = vms_module.call_json
 
     def spy(proxy: Any, method: str, path: str, **kw: Any) -> dict[str, Any]:
         if method == "post" and path == "/servers":
             sent.append((kw["json"]["server"], kw.get("microversion", "")))
         return real_call(proxy, method, path, **kw)
 
-    monkeypatch.setattr(vms_module, "_call_json", spy)
+    monkeypatch.setattr(vms_module, "call_json", spy)
     info = await env.s.vms.create(draft(env))
     body, microversion = sent[0]
     if has_274:

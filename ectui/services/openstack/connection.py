@@ -143,7 +143,7 @@ def test_connection(credentials: CloudCredentials, *, timeout: float = 10.0) -> 
     try:
         conn = connect(credentials, timeout=timeout)
         conn.authorize()
-        found = []
+        found: list[str] = []
         for service in REQUIRED_SERVICES:
             try:
                 conn.session.get_endpoint(
