@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -388,7 +388,7 @@ class IsosScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="isos-form", exit_on_error=False)
     async def open_uploads(self) -> None:
         try:
-            uploads = cast("list[UploadInfo]", await self.services.isos.interrupted(self.cluster))
+            uploads = await self.services.isos.interrupted(self.cluster)
         except ServiceError as err:
             self.notify(render(err), severity="error")
             return

@@ -194,7 +194,6 @@ class ConsoleServices:
             self.license,
             self.settings,
             audit=self.audit,
-            listeners=(self.billing,),
         )
 
     @cached_property
@@ -268,7 +267,6 @@ class ConsoleServices:
             self.vms,
             self.settings,
             audit=self.audit,
-            listeners=(self.billing,),
         )
 
     @cached_property

@@ -650,15 +650,6 @@ def _span_info(s: MeterSpan) -> SpanInfo:
     )  # fmt: skip
 
 
-async def meter(billing: BillingService | None, vm_id: int, event: str | None) -> None:
-    """Report a VM lifecycle event to billing, if billing is wired in and the event is metered; never raises.
-
-    What the VM and resize services called before they reported events to their listeners.
-    """
-    if billing is not None and event is not None:
-        await billing.vm_event(vm_id, event)
-
-
 def write_csv(bill: Bill, path: Path | str) -> Path:
     """Write the bill's rows with a header; refuses an empty path, a missing directory or an unwritable file."""
     if not str(path).strip():

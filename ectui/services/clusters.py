@@ -19,10 +19,10 @@ from ectui.db.models import Cluster, ClusterFtp, ComputeNode, utcnow
 from ectui.i18n import N_
 from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError
+from ectui.services.openstack.compute import fetch_hypervisors
 from ectui.services.openstack.connection import (
     CloudConnections,
     CloudCredentials,
-    CloudError,
     ConnectionVerdict,
     clouds_yaml_config,
     test_connection,
@@ -33,7 +33,7 @@ from ectui.services.validation import optional_text, required_text, whole_number
 if TYPE_CHECKING:
     from ectui.db.session import Database
     from ectui.services.license import ConsoleLicenseService
-    from ectui.services.secrets import SecretBox
+    from ectui.services.secrets import LazyKeyFileBox, SecretBox
 
 STORAGE_MODES = ("local", "shared")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -261,7 +261,7 @@ class ClusterService:
     def __init__(
         self,
         db: Database,
-        box: SecretBox,
+        box: SecretBox | LazyKeyFileBox,
         license_service: ConsoleLicenseService,
         *,
         audit: AuditService | None = None,
@@ -458,7 +458,7 @@ class ClusterService:
         """Copy hypervisors and zones from the cloud; refused whole when the license node limit would be passed."""
         info = await self.get(name)
         await self._license.require(write=True)
-        hypervisors, zones = await self.connections.call(info.id, _fetch_hypervisors)
+        hypervisors, zones = await self.connections.call(info.id, fetch_hypervisors)
         return await asyncio.to_thread(self._store_nodes, info, hypervisors, zones)
 
     def _store_nodes(
@@ -581,37 +581,6 @@ class ClusterService:
     def close(self) -> None:
         """Close cloud connections."""
         self.connections.close()
-
-
-def _fetch_hypervisors(conn: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Hypervisors with their usage (microversion 2.53: usage fields were dropped in 2.88) and host zones."""
-    response = conn.compute.get("/os-hypervisors/detail", microversion="2.53")
-    if response.status_code >= 400:
-        raise CloudError("cloud.http", status=response.status_code, reason=response.text[:200])
-    hypervisors = []
-    for h in response.json().get("hypervisors", []):
-        service = h.get("service") or {}
-        hypervisors.append(
-            {
-                "id": h.get("id"),
-                "name": h.get("hypervisor_hostname") or service.get("host") or str(h.get("id")),
-                "host": service.get("host") or h.get("hypervisor_hostname") or "",
-                "state": h.get("state") or "",
-                "status": h.get("status") or "",
-                "vcpus": int(h.get("vcpus") or 0),
-                "vcpus_used": int(h.get("vcpus_used") or 0),
-                "memory_mb": int(h.get("memory_mb") or 0),
-                "memory_mb_used": int(h.get("memory_mb_used") or 0),
-                "running_vms": int(h.get("running_vms") or 0),
-            }
-        )
-    zones: dict[str, str] = {}
-    response = conn.compute.get("/os-availability-zone/detail")
-    if response.status_code < 400:
-        for zone in response.json().get("availabilityZoneInfo", []):
-            for host in zone.get("hosts") or {}:
-                zones[host] = zone.get("zoneName", "")
-    return hypervisors, zones
 
 
 async def check_ftp(settings: FtpDraft, *, timeout: float = 10.0) -> FtpVerdict:

@@ -21,6 +21,7 @@ from ectui.i18n import N_
 from ectui.services.audit import AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError, register_messages
 from ectui.services.openstack.connection import CloudError, classify
+from ectui.services.openstack.image import glance_row
 from ectui.services.operations.engine import (
     CLEANUP_PENDING,
     OperationEngine,
@@ -613,27 +614,9 @@ def _upsert(session: Session) -> Any:
     )
 
 
-def _glance_row(image: dict[str, Any]) -> dict[str, Any]:
-    """A Glance v2 image document as the columns of the image table."""
-    return {
-        "cloud_id": str(image["id"]),
-        "name": str(image.get("name") or "")[:255],
-        "disk_format": str(image.get("disk_format") or ""),
-        "container_format": str(image.get("container_format") or ""),
-        "size": int(image.get("size") or 0),
-        "checksum": str(image.get("checksum") or ""),
-        "status": str(image.get("status") or ""),
-        "visibility": str(image.get("visibility") or ""),
-        "os_type": str(image.get("os_type") or "")[:16],
-        "min_disk": int(image.get("min_disk") or 0),
-        "min_ram": int(image.get("min_ram") or 0),
-        "cloud_created_at": str(image.get("created_at") or ""),
-    }
-
-
 def _sdk_row(image: Any) -> dict[str, Any]:
     properties = getattr(image, "properties", None) or {}
-    return _glance_row(
+    return glance_row(
         {
             "id": image.id,
             "name": image.name,
@@ -663,7 +646,7 @@ def fetch_active_images(conn: Any, *, page_size: int = PAGE_SIZE) -> tuple[list[
             raise CloudError("cloud.http", status=response.status_code, reason=response.reason or "")
         body = response.json()
         pages += 1
-        rows.extend(_glance_row(i) for i in body.get("images", []) if i.get("status") == "active")
+        rows.extend(glance_row(i) for i in body.get("images", []) if i.get("status") == "active")
         link = body.get("next")
         if not link:
             break

@@ -510,6 +510,7 @@ class ConsoleLicenseService:
         except (LicenseError, SecretBoxError, ValueError):
             return None
 
+
 def read_properties(path: Path) -> _Properties:
     """Read constant.properties (Java properties: key=value or key: value, # and ! comments)."""
     try:

@@ -276,17 +276,9 @@ class WorkflowService:
         return await self._submit_resize(item, who)
 
     async def _submit_create(self, draft: VmDraft, who: Identity) -> RequestInfo:
-        from ectui.services.vms import VmError
-
-        vms = self._vms
         project = await self._projects.require_current()
         # the same checks as VmService.create before anything is made, so a doomed request is refused now
-        cluster_id = await asyncio.to_thread(vms._cluster_id_for, project)
-        template = await asyncio.to_thread(vms._template_for, draft)
-        await asyncio.to_thread(vms._check_names, draft, project, cluster_id, template)
-        _cluster, storage_mode = await asyncio.to_thread(vms._cluster_row_info, cluster_id)
-        if draft.placement == "auto" and storage_mode == "local":
-            raise VmError("vm.local_auto_placement")
+        _cluster_id, _cluster, template = await self._vms.check_create(draft, project)
         amounts = Amounts(vcpus=draft.cpu, ram_gb=draft.ram_gb, vms=1, public_ips=1 if draft.public_ip else 0)
         params = {**draft.to_params(), "description": draft.description, "template": template.name}
         summary = f"{draft.name}: {draft.cpu} vCPU, {draft.ram_gb} GB, {template.name}"

@@ -111,6 +111,17 @@ class CreateFlow(VmBase):
         with self._db.session() as session:
             return cluster_id_for(session, project)
 
+    async def check_create(self, draft: VmDraft, project: ProjectInfo) -> tuple[int, str, Template]:
+        """What a create of `draft` in `project` checks before anything is made, in the create's order: the
+        cluster, the template, the names, the placement. Returns the cluster's id and name and the template."""
+        cluster_id = await asyncio.to_thread(self._cluster_id_for, project)
+        template = await asyncio.to_thread(self._template_for, draft)
+        await asyncio.to_thread(self._check_names, draft, project, cluster_id, template)
+        cluster_name, storage_mode = await asyncio.to_thread(self._cluster_row_info, cluster_id)
+        if draft.placement == "auto" and storage_mode == "local":
+            raise VmError("vm.local_auto_placement")
+        return cluster_id, cluster_name, template
+
     def _create_steps(self, draft: VmDraft, plan: CreatePlan) -> list[Step]:
         conns, operator = self._clusters.connections, self._settings.operator
         return CreateSteps(self._db, conns, self._projects, self._poll, operator, draft, plan).steps()
@@ -136,12 +147,7 @@ class CreateFlow(VmBase):
             project = await self._projects.get(project_name)
         else:
             project = await self._projects.require_current()
-        cluster_id = await asyncio.to_thread(self._cluster_id_for, project)
-        template = await asyncio.to_thread(self._template_for, draft)
-        await asyncio.to_thread(self._check_names, draft, project, cluster_id, template)
-        cluster_name, storage_mode = await asyncio.to_thread(self._cluster_row_info, cluster_id)
-        if draft.placement == "auto" and storage_mode == "local":
-            raise VmError("vm.local_auto_placement")
+        cluster_id, cluster_name, template = await self.check_create(draft, project)
         probe = await call_keeping_errors(
             self._clusters.connections, cluster_id, lambda conn: probe_for_create(conn, draft, cluster_name)
         )
