@@ -194,6 +194,7 @@ class ConsoleServices:
             self.license,
             self.settings,
             audit=self.audit,
+            listeners=(self.billing,),
         )
 
     @cached_property
