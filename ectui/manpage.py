@@ -204,7 +204,7 @@ def manpage(parser: argparse.ArgumentParser | None = None, *, date: dt.date | No
     from ectui import __version__
 
     if parser is None:
-        from ectui.cli import build_parser
+        from ectui.commands.tree import build_parser
         from ectui.i18n import language, set_language
 
         lang = language()

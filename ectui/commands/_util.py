@@ -6,7 +6,10 @@ import argparse
 import numbers
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from ectui.services.workflow import RequestInfo
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -439,3 +442,50 @@ def write_yaml(data: object) -> None:
             data, allow_unicode=False, sort_keys=False, default_flow_style=False, width=2**30
         )
     sys.stdout.write(text)
+
+
+# ------------------------------------------------------------------ progress and requests (vm and request commands)
+
+
+def progress_printer() -> Any:
+    """Step lines on stderr when it is a terminal (scripts get a clean stderr)."""
+    from ectui.i18n import _
+    from ectui.services.progress import ignore_progress
+
+    if not sys.stderr.isatty():
+        return ignore_progress
+    last: list[str] = []
+
+    def show(progress: Any) -> None:
+        key = f"{progress.step}:{progress.done}"
+        if last and last[-1] == key:
+            return
+        last.append(key)
+        total = progress.total or 0
+        print(f"[{min(progress.done + 1, total)}/{total}] {_(progress.detail)}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def state_text(state: str) -> str:
+    """The translated state name."""
+    from ectui.i18n import _
+    from ectui.services.workflow import STATE_LABELS
+
+    return _(STATE_LABELS.get(state, state))
+
+
+def kind_text(kind: str) -> str:
+    """The translated request kind."""
+    from ectui.i18n import _
+    from ectui.services.workflow import KIND_LABELS
+
+    return _(KIND_LABELS.get(kind, kind))
+
+
+def submitted_text(r: RequestInfo) -> str:
+    """What the create/resize commands print when an operator's action became a request."""
+    from ectui.i18n import render
+    from ectui.services.errors import ServiceError
+
+    return render(ServiceError("workflow.submitted", id=r.id, kind=kind_text(r.kind)))

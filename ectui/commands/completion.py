@@ -125,7 +125,7 @@ def levels(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help: st
 
 
 def root_parser() -> argparse.ArgumentParser:
-    from ectui.cli import build_parser
+    from ectui.commands.tree import build_parser
 
     return build_parser()
 

@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from ectui.commands._util import Parser, command, describe, read_password, table
+from ectui.commands._util import (
+    Parser,
+    command,
+    describe,
+    progress_printer,
+    read_password,
+    submitted_text,
+    table,
+)
 
 
 def register(sub: Any) -> None:
@@ -147,26 +155,6 @@ def register(sub: Any) -> None:
     command(klist, keypair_list)
 
 
-def _progress_printer() -> Any:
-    """Step lines on stderr when it is a terminal (scripts get a clean stderr)."""
-    from ectui.i18n import _
-    from ectui.services.progress import ignore_progress
-
-    if not sys.stderr.isatty():
-        return ignore_progress
-    last: list[str] = []
-
-    def show(progress: Any) -> None:
-        key = f"{progress.step}:{progress.done}"
-        if last and last[-1] == key:
-            return
-        last.append(key)
-        total = progress.total or 0
-        print(f"[{min(progress.done + 1, total)}/{total}] {_(progress.detail)}", file=sys.stderr, flush=True)
-
-    return show
-
-
 async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     from ectui.i18n import _
     from ectui.services.vms import VmDraft
@@ -188,10 +176,8 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         network=a.network,
         public_ip=a.public_ip,
     )
-    outcome = await s.workflow.submit_or_run(draft, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(draft, on_progress=progress_printer())
     if outcome.submitted:  # an operator with the workflow module: an admin approves it later
-        from ectui.commands.workflow import submitted_text
-
         return outcome.request.to_json(), submitted_text(outcome.request)
     info = outcome.result
     text = _("VM '{name}' created (id {id}) on {node}: {ip}{public}; log in as {user}.").format(
@@ -363,7 +349,7 @@ async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
-    made = await s.vms.snapshot(info.id, a.template_name, on_progress=_progress_printer())
+    made = await s.vms.snapshot(info.id, a.template_name, on_progress=progress_printer())
     return made.to_json(), _(
         "Custom template '{template}' (id {id}) made from a snapshot of VM '{name}'."
     ).format(template=made.template, id=made.template_id, name=made.vm)
@@ -382,10 +368,8 @@ async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         if plan.hot_reason:
             text += " " + _("Hot resize is not possible: {reason}.").format(reason=_(plan.hot_reason))
         raise Refused({"refused": "will_stop", "plan": plan.to_json(), "message": text}, text)
-    outcome = await s.workflow.submit_or_run(plan, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(plan, on_progress=progress_printer())
     if outcome.submitted:  # an operator with the workflow module: an admin approves it later
-        from ectui.commands.workflow import submitted_text
-
         return outcome.request.to_json(), submitted_text(outcome.request)
     op = outcome.result
     data = {"operation": op.to_json(), "plan": plan.to_json(), "vm": (await s.vms.get(info.id)).to_json()}
