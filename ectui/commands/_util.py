@@ -6,7 +6,7 @@ import argparse
 import numbers
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
     from ectui.services.workflow import RequestInfo
@@ -18,7 +18,13 @@ Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, "tuple[object,
 """A command: gets the started services and the parsed arguments, returns (JSON data, text)."""
 
 
-class _Subcommands(argparse._SubParsersAction):
+if TYPE_CHECKING:
+    _SubParsersBase = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    _SubParsersBase = argparse._SubParsersAction
+
+
+class _Subcommands(_SubParsersBase):
     """Subcommands whose own --help starts with the one-line help shown in their group's list.
 
     A subcommand added with help=SUPPRESS is hidden: not listed in --help (argparse before 3.14 lists it
@@ -30,7 +36,7 @@ class _Subcommands(argparse._SubParsersAction):
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if kwargs.get("help") == argparse.SUPPRESS:
             del kwargs["help"]
-            self.hidden = {*getattr(self, "hidden", set()), name}
+            self.hidden = {*getattr(self, "hidden", set[str]()), name}
         if kwargs.get("help") and not kwargs.get("description"):
             text = kwargs["help"]
             kwargs["description"] = text[:1].upper() + text[1:]
@@ -56,7 +62,7 @@ class Parser(argparse.ArgumentParser):
         if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
             from ectui.i18n import _
 
-            hidden = getattr(action, "hidden", set())
+            hidden: set[str] = getattr(action, "hidden", set())
             choices = ", ".join(str(c) for c in action.choices if c not in hidden)
             message = _("invalid choice: %(value)r (choose from %(choices)s)")
             raise argparse.ArgumentError(None, message % {"value": value, "choices": choices})
@@ -166,7 +172,7 @@ class TextTable:
         return getattr(str(self), name)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Any:
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> TextTable:
     """Rows as aligned text columns (wide CJK characters count double), built when printed."""
     return TextTable(headers, rows)
 
@@ -314,7 +320,7 @@ def csv_lines(
     from ectui.services.csvsafe import safe_writer
 
     out = io.StringIO()
-    quoting = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
     writer = safe_writer(csv.writer(out, quoting=quoting, lineterminator="\n"))
     for row in (header, *rows):
         writer.writerow(_cell(v) for v in row)

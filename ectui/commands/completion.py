@@ -106,7 +106,7 @@ def levels(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help: st
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: _help(a) for a in action._choices_actions}
-            hidden = getattr(action, "hidden", set())
+            hidden: set[str] = getattr(action, "hidden", set())
             for name, child in action.choices.items():
                 if name.startswith("__") or name in hidden:
                     continue

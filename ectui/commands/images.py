@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ectui.commands._util import Parser, command, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, positive_id, table
 
 
 def register(sub: Any) -> None:
@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
 # ------------------------------------------------------------------ images
 
 
-async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     result = await s.images.sync(a.cluster)
@@ -89,7 +89,7 @@ async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     if a.refresh:  # each cluster (or the one asked for) synced first, as `ectui image sync` does
         for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list()]:
             await s.images.sync(name)
@@ -97,7 +97,7 @@ async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"images": [i.to_json() for i in images]}, image_table(images)
 
 
-async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.images import ImageUpload
 
@@ -122,14 +122,14 @@ async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_enable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.set_enabled(positive_id(a.id), True)
     return image.to_json(), _("Image '{name}' enabled.").format(name=image.name)
 
 
-async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.set_enabled(positive_id(a.id), False)
@@ -138,7 +138,7 @@ async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.delete(positive_id(a.id))
@@ -147,7 +147,7 @@ async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     ).format(name=image.name)
 
 
-def image_table(images: Sequence[Any]) -> str:
+def image_table(images: Sequence[Any]) -> TextTable:
     from ectui.i18n import _
 
     rows = [
@@ -221,7 +221,7 @@ def _human(n: float) -> str:
 # ------------------------------------------------------------------ templates
 
 
-async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.templates import TemplateDraft
 
@@ -238,7 +238,7 @@ async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Template '{name}' added (id {id}).").format(name=info.name, id=info.id)
 
 
-async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.templates.list(a.cluster)
@@ -270,7 +270,7 @@ async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"templates": [t.to_json() for t in items]}, table(headers, rows)
 
 
-async def template_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.templates.delete(positive_id(a.id))

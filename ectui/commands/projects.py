@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     command(delete, project_delete)
 
 
-async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.projects import ProjectDraft
 
@@ -61,7 +61,7 @@ async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Project '{name}' created.").format(name=info.name)
 
 
-async def project_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.projects.list()
@@ -87,14 +87,14 @@ def _usage(p: Any, key: str) -> str:
     return f"{used}+{reserved}/{quota}" if reserved else f"{used}/{quota}"
 
 
-async def project_use(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_use(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.projects.use(a.name)
     return info.to_json(), _("Current project: {name}").format(name=info.name)
 
 
-async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.projects import Amounts, ProjectDraft
 
@@ -124,7 +124,7 @@ async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), table(headers, rows)
 
 
-async def project_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.projects.delete(a.name)

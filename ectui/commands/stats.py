@@ -76,7 +76,7 @@ def report_text(r: StatsReport) -> str:
         )
         if part
     ) or _("all clusters and projects")
-    out = [
+    out: list[object] = [
         _("Statistics · {scope} · {generated} UTC").format(
             scope=scope, generated=r.generated_at.strftime("%Y-%m-%d %H:%M")
         )

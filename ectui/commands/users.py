@@ -90,7 +90,7 @@ async def _password(a: argparse.Namespace, prompt: str, *, confirm: bool = False
     return first, again
 
 
-async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import FEATURE
 
@@ -111,7 +111,7 @@ async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, _("Logged in as {user} ({role}).").format(user=who.user, role=who.role)
 
 
-async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import FEATURE
 
@@ -122,7 +122,7 @@ async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"logged_out": who}, text
 
 
-async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import UserDraft
 
@@ -131,7 +131,7 @@ async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Account {name} ({role}) created.").format(name=info.name, role=info.role)
 
 
-async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     users = await s.users.list()
@@ -152,14 +152,14 @@ async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return [u.to_json(now) for u in users], text
 
 
-async def user_role(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_role(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_role(a.name, a.role)
     return info.to_json(), _("{name} is now {role}.").format(name=info.name, role=info.role)
 
 
-async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     password, confirm = await _password(a, _("New password of {name}: ").format(name=a.name), confirm=True)
@@ -167,28 +167,28 @@ async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Password of {name} changed.").format(name=info.name)
 
 
-async def user_unlock(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_unlock(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.unlock(a.name)
     return info.to_json(), _("{name} is unlocked.").format(name=info.name)
 
 
-async def user_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_enable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_enabled(a.name, True)
     return info.to_json(), _("{name} may log in.").format(name=info.name)
 
 
-async def user_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_disable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_enabled(a.name, False)
     return info.to_json(), _("{name} is disabled.").format(name=info.name)
 
 
-async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.users.delete(a.name)
@@ -219,7 +219,7 @@ async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     return data, text
 
 
-async def audit_verify(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def audit_verify(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     """Verify the audit log's hash chain; a break is reported on stdout with exit status 1."""
     from ectui.i18n import _, ngettext, render
 

@@ -155,7 +155,7 @@ def register(sub: Any) -> None:
     command(klist, keypair_list)
 
 
-async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.vms import VmDraft
 
@@ -191,7 +191,7 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), text
 
 
-async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
@@ -217,7 +217,7 @@ async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"vms": [v.to_json() for v in items]}, table(headers, rows)
 
 
-async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.vms.find(a.vm, all_projects=True)
     history = await s.vms.history(info.id)
     data = info.to_json()
@@ -234,7 +234,7 @@ async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, text
 
 
-async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -249,7 +249,7 @@ async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return done.to_json(), _("VM '{name}': {status}").format(name=done.name, status=status)
 
 
-async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.vms.find(a.vm, all_projects=True)
     url = await s.vms.console_url(info.id)
     if not (a.serial or a.tunnel):
@@ -345,7 +345,7 @@ async def _follow(
             loop.remove_signal_handler(signal.SIGINT)
 
 
-async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -355,7 +355,7 @@ async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     ).format(template=made.template, id=made.template_id, name=made.vm)
 
 
-async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.commands._util import Refused
     from ectui.i18n import _
 
@@ -392,7 +392,7 @@ async def _iso_id(s: Any, vm: Any, ref: str) -> int:
     return int(found[0])
 
 
-async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -403,7 +403,7 @@ async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return mounted.to_json(), text
 
 
-async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -411,7 +411,7 @@ async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return done.to_json(), _("ISO unmounted from VM {name}.").format(name=done.name)
 
 
-async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.keypairs.import_key_file(a.name, a.public_key, cluster=a.cluster)
@@ -420,7 +420,7 @@ async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.keypairs.list(cluster=a.cluster)

@@ -55,7 +55,7 @@ def _line(r: RequestInfo) -> str:
     return text
 
 
-async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.workflow import OPEN_STATES
 
@@ -82,7 +82,7 @@ async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"requests": [r.to_json() for r in items]}, text
 
 
-async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.commands._util import Refused
 
     done = await s.workflow.approve(positive_id(a.id), on_progress=progress_printer())
@@ -91,11 +91,11 @@ async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return done.to_json(), _line(done)
 
 
-async def request_reject(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_reject(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     done = await s.workflow.reject(positive_id(a.id), a.reason)
     return done.to_json(), _line(done)
 
 
-async def request_cancel(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_cancel(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     done = await s.workflow.cancel(positive_id(a.id))
     return done.to_json(), _line(done)
