@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ectui.config import Settings
 
-from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused, write_output
+from ectui.commands._util import (
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Handler,
+    Parser,
+    QuickRead,
+    Refused,
+    run_quick,
+    write_output,
+)
 from ectui.commands.tree import build_parser
 from ectui.text import one_line
 
@@ -147,13 +156,24 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
     the console database (its parser sets `local_read`, e.g. `vm list` and `image list` without
     --refresh) starts without recovering interrupted operations: recovery may call the clouds and
     change records, which a read must not do (nor wait for). Every other command, `ops resume` and the
-    console recover them at start as before.
+    console recover them at start as before. Such a read with a quick form (its parser's `quick`) runs
+    that first: no services, no ORM; it leaves to the full command what it does not answer itself.
     """
+    local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
+    quick: QuickRead | None = getattr(args, "quick", None)
+    if local_read and quick is not None and not issuer:
+        status, done = _outcome(settings, args, lambda: run_quick(settings, args, quick))
+        if done:
+            return status
+    return _outcome(settings, args, lambda: _run_services(settings, args, handler, issuer, local_read))[0]
+
+
+def _run_services(
+    settings: Settings, args: argparse.Namespace, handler: Handler, issuer: bool, local_read: bool
+) -> tuple[object, object] | None:
     import asyncio
 
-    from ectui.i18n import _, render
     from ectui.services import build_console_services, build_issuer_services
-    from ectui.services.errors import ServiceError
 
     services: Any = (
         build_issuer_services(settings)
@@ -161,20 +181,40 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         else build_console_services(settings, readonly=args.readonly, verify_audit=False)
     )
 
-    local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
-
     async def go() -> Any:
         await (services.start() if issuer else services.start(recover=not local_read))
         return await handler(services, args)
 
     try:
-        result = asyncio.run(go())
+        result: tuple[object, object] | None = asyncio.run(go())
+    finally:
+        services.close()
+    return result if result is not None else _NOTHING
+
+
+_NOTHING = (None, None)
+"""What a command that printed its own output returns through `_outcome` (nothing left to print)."""
+
+
+def _outcome(
+    settings: Settings, args: argparse.Namespace, work: Callable[[], tuple[object, object] | None]
+) -> tuple[int, bool]:
+    """Run a command's work and print its result: (exit status, True), or (0, False) when it gave None.
+
+    A refusal prints its result and exits 1, a domain error is one line on stderr; anything else is
+    a bug or an unreachable database: one line here, the details in the log.
+    """
+    from ectui.i18n import _, render
+    from ectui.services.errors import ServiceError
+
+    try:
+        result = work()
     except Refused as refused:
-        return _write(args, refused.data, refused.text) or EXIT_REFUSED
+        return _write(args, refused.data, refused.text) or EXIT_REFUSED, True
     except ServiceError as err:
         print(f"ectui: {one_line(render(err))}", file=sys.stderr)
-        return err.exit_code
-    except Exception as err:  # a bug or an unreachable database: one line here, the details in the log
+        return err.exit_code, True
+    except Exception as err:
         _log_exception(settings, err)
         print(
             "ectui: "
@@ -183,13 +223,13 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
             ),
             file=sys.stderr,
         )
-        return EXIT_REFUSED
-    finally:
-        services.close()
-    if result is not None:
-        data, text = result
-        return _write(args, data, text)
-    return 0
+        return EXIT_REFUSED, True
+    if result is None:
+        return 0, False
+    if result is _NOTHING:
+        return 0, True
+    data, text = result
+    return _write(args, data, text), True
 
 
 def _write(args: argparse.Namespace, data: object, text: object) -> int:

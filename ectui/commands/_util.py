@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
     from ectui.services.workflow import RequestInfo
 
 EXIT_REFUSED = 1
@@ -16,6 +18,9 @@ EXIT_USAGE = 2
 
 Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, "tuple[object, object] | None"]]
 """A command: gets the started services and the parsed arguments, returns (JSON data, text)."""
+QuickRead = Callable[["Database", argparse.Namespace, "Settings"], "tuple[object, object] | None"]
+"""The quick form of a read command (its parser's `quick`): reads the console database through
+ectui.db.reads, without services; returns (JSON data, text), or None to leave it to the full command."""
 
 
 if TYPE_CHECKING:
@@ -76,6 +81,32 @@ def command(parser: argparse.ArgumentParser, handler: Handler, *, app: str = "co
     """
     parser.set_defaults(handler=handler, services=app)
     add_output_options(parser)
+
+
+def run_quick(settings: Settings, args: argparse.Namespace, read: QuickRead) -> tuple[object, object] | None:
+    """Run a read command's quick form on a console database already at the newest schema.
+
+    As a start does, the license clock's high-water mark moves forward first. None when the database
+    needs migrating or the quick form leaves the command to the full path (which then refuses or reads).
+    """
+    import datetime as dt
+
+    from ectui.db import reads
+
+    settings.ensure_dirs()
+    db = reads.open_current(
+        settings.console_db_url,
+        "console",
+        busy_timeout=settings.db_busy_timeout,
+        create_dir=settings.db_url is None,
+    )
+    if db is None:
+        return None
+    try:
+        reads.mark_clock(db, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        return read(db, args, settings)
+    finally:
+        db.dispose()
 
 
 class Refused(Exception):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ectui.commands._util import Parser, TextTable, command, positive_id, table
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
 
 
 def register(sub: Any) -> None:
@@ -23,7 +27,7 @@ def register(sub: Any) -> None:
     ilist.add_argument(
         "--refresh", action="store_true", help=_("sync the images from the clouds first (as 'image sync')")
     )
-    ilist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
+    ilist.set_defaults(local_read=True, quick=image_list_quick)  # without --refresh: no cloud, no recovery
     iup = isub.add_parser("upload", help=_("stream a local file into a new image"))
     iup.add_argument("file", metavar=_("FILE"), help=_("local image file"))
     iup.add_argument("--cluster", required=True, metavar=_("CLUSTER"), help=_("cluster to upload to"))
@@ -93,8 +97,21 @@ async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     if a.refresh:  # each cluster (or the one asked for) synced first, as `ectui image sync` does
         for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list()]:
             await s.images.sync(name)
-    images = await s.images.list(a.cluster)
-    return {"images": [i.to_json() for i in images]}, image_table(images)
+    images = [i.to_json() for i in await s.images.list(a.cluster)]
+    return {"images": images}, image_table(images)
+
+
+def image_list_quick(db: Database, a: argparse.Namespace, settings: Settings) -> tuple[object, object] | None:
+    """`image list` from the database through ectui.db.reads; None (the full command) for an unknown cluster."""
+    from ectui.db import reads
+
+    cluster = None
+    if a.cluster is not None:
+        cluster = reads.cluster_id(db, a.cluster)
+        if cluster is None:  # the full command refuses it, in its words
+            return None
+    images = reads.images(db, cluster)
+    return {"images": images}, image_table(images)
 
 
 async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, object]:
@@ -147,20 +164,21 @@ async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     ).format(name=image.name)
 
 
-def image_table(images: Sequence[Any]) -> TextTable:
+def image_table(images: Sequence[dict[str, Any]]) -> TextTable:
+    """Images given as their JSON dicts, as a table."""
     from ectui.i18n import _
 
     rows = [
         (
-            i.id,
-            i.cluster,
-            i.name,
-            i.disk_format,
-            i.size,
-            _("gone") if i.gone else i.status,
-            _(i.source),
-            _("yes") if i.enabled else _("no"),
-            i.created[:19],
+            i["id"],
+            i["cluster"],
+            i["name"],
+            i["disk_format"],
+            i["size"],
+            _("gone") if i["gone"] else i["status"],
+            _(i["source"]),
+            _("yes") if i["enabled"] else _("no"),
+            i["created"][:19],
         )
         for i in images
     ]

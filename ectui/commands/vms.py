@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ectui.commands._util import (
     Parser,
@@ -15,6 +15,10 @@ from ectui.commands._util import (
     submitted_text,
     table,
 )
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
 
 
 def register(sub: Any) -> None:
@@ -49,7 +53,7 @@ def register(sub: Any) -> None:
     vlist.add_argument(
         "--no-refresh", action="store_true", help=argparse.SUPPRESS
     )  # the old default; a no-op
-    vlist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
+    vlist.set_defaults(local_read=True, quick=vm_list_quick)  # without --refresh: no cloud, no recovery
     show = vsub.add_parser("show", help=_("show one VM with its operations"))
     show.add_argument("vm", metavar="VM", help=_("VM id or name"))
     command(create, vm_create)
@@ -192,29 +196,50 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 
 
 async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
+    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
+    return _vm_list_result([v.to_json() for v in items], all_projects=a.all)
+
+
+def vm_list_quick(db: Database, a: argparse.Namespace, settings: Settings) -> tuple[object, object] | None:
+    """`vm list` from the database through ectui.db.reads; None (the full command) without a current project."""
+    from ectui.db import reads
+
+    project = None
+    if not a.all:
+        project = reads.current_project(db, settings.operator)
+        if project is None:  # the full command refuses it, in its words
+            return None
+    return _vm_list_result(reads.vms(db, project), all_projects=a.all)
+
+
+def _vm_list_result(items: list[dict[str, Any]], *, all_projects: bool) -> tuple[object, object]:
+    """The `vm list` result of VMs given as their JSON dicts: the document and the table."""
     from ectui.i18n import _
 
-    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
     headers = [_("ID"), _("Name"), _("Status"), "vCPU", _("RAM GB"), _("Node"), _("IP"), _("Public IP")]
-    if a.all:
+    if all_projects:
         headers += [_("Project"), _("Cluster")]
     rows = []
     for v in items:
-        status = v.status + (f" ({v.task_state})" if v.task_state else "") + (" 🔒" if v.locked else "")
+        status = (
+            v["status"]
+            + (f" ({v['task_state']})" if v["task_state"] else "")
+            + (" 🔒" if v["locked"] else "")
+        )
         row: list[object] = [
-            v.id,
-            v.name,
+            v["id"],
+            v["name"],
             status,
-            v.vcpus,
-            v.ram_gb,
-            v.node,
-            v.fixed_ip,
-            v.floating_ip or "-",
+            v["vcpus"],
+            v["ram_gb"],
+            v["node"],
+            v["fixed_ip"],
+            v["floating_ip"] or "-",
         ]
-        if a.all:
-            row += [v.project or "-", v.cluster]
+        if all_projects:
+            row += [v["project"] or "-", v["cluster"]]
         rows.append(row)
-    return {"vms": [v.to_json() for v in items]}, table(headers, rows)
+    return {"vms": items}, table(headers, rows)
 
 
 async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
