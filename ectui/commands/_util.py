@@ -240,9 +240,10 @@ def write_text(text: object) -> None:
     sys.stdout.write(visible(text, newlines=True) + "\n")
 
 
-def write_json(data: object) -> None:
+def write_json(data: object, *, indent: int | None = None) -> None:
     """Print a command's data as JSON, streamed; the exact value, with nothing a terminal would obey.
 
+    On one line by default (a stream of documents stays one per line); `indent` spreads it over lines.
     `ensure_ascii=False` keeps names readable; json escapes C0 controls itself, and C1 controls,
     bidirectional overrides and line separators are escaped here as \\uXXXX (still the same JSON value).
     """
@@ -250,9 +251,13 @@ def write_json(data: object) -> None:
 
     from ectui.text import json_safe
 
-    for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(data):
+    for chunk in json.JSONEncoder(ensure_ascii=False, indent=indent).iterencode(data):
         sys.stdout.write(json_safe(chunk))
     sys.stdout.write("\n")
+
+
+JSON_INDENT = 2
+"""Spaces per level of -f json output, as openstackclient prints it; --noindent prints one line."""
 
 
 # ------------------------------------------------------------------ output formats (openstackclient style)
@@ -262,7 +267,7 @@ FORMATS = ("table", "json", "yaml", "csv", "value")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """-f/--format, -c/--column, --sort-column, --noindent and --json (= -f json) on a leaf parser.
+    """-f/--format, -c/--column, --sort-column, --noindent and --json (= -f json --noindent) on a leaf parser.
 
     Column names are the keys of the command's JSON document (the fields of each listed item, or of the
     one object a command shows): the same in every format and every UI language.
@@ -273,10 +278,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "-f", "--format", choices=FORMATS, default="table", help=_("output format (default: table)")
     )
-    if "--json" not in parser._option_string_actions:
-        group.add_argument(
-            "--json", dest="format", action="store_const", const="json", help=_("same as -f json")
-        )
+    group.add_argument(
+        "--json", nargs=0, action=_JsonOnOneLine, help=_("same as -f json --noindent (JSON on one line)")
+    )
     group.add_argument(
         "-c",
         "--column",
@@ -297,8 +301,16 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--noindent",
         action="store_true",
-        help=_("JSON on one line without indentation (as -f json and --json always print it)"),
+        help=_("JSON on one line, without indentation (default: indented)"),
     )
+
+
+class _JsonOnOneLine(argparse.Action):
+    """--json: the JSON document on one line, as scripts of earlier ectui versions read it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_args: object) -> None:
+        namespace.format = "json"
+        namespace.noindent = True
 
 
 class CsvDocument:
@@ -403,16 +415,22 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
     """Print a result in the format of -f (or --json), with the columns of -c in their order.
 
     Raises ValidationError (exit 2) for an unknown column before anything is printed. Without -c and
-    --sort-column, 'table' is the command's own text and 'json' exactly its --json document.
+    --sort-column, 'table' is the command's own text and 'json' exactly its --json document: indented,
+    or on one line with --noindent.
     """
     fmt = "json" if getattr(args, "json", False) is True else getattr(args, "format", None) or "table"
+    indent = None if getattr(args, "noindent", False) else JSON_INDENT
+
+    def emit_json(doc: object) -> None:
+        write_json(doc, indent=indent)
+
     columns = list(dict.fromkeys(getattr(args, "columns", None) or []))
     sort = list(getattr(args, "sort_columns", None) or [])
     if isinstance(text, CsvDocument):
         _write_lines(text.lines())
         return
     if not columns and not sort and fmt in ("table", "json"):
-        write_json(data) if fmt == "json" else write_text(text)
+        emit_json(data) if fmt == "json" else write_text(text)
         return
     shape = _Shape(data)
     known = shape.columns()
@@ -422,7 +440,7 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
         fields = {c: shape.obj.get(c) for c in cols}
         doc: object = fields if columns else data
         if fmt in ("json", "yaml"):
-            write_json(doc) if fmt == "json" else write_yaml(doc)
+            emit_json(doc) if fmt == "json" else write_yaml(doc)
         elif fmt == "table":
             write_text(describe(fields) if columns else text)
         elif fmt == "csv":
@@ -436,7 +454,7 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
     if fmt in ("json", "yaml"):
         items = [{c: r.get(c) for c in cols} for r in records] if columns else records
         doc = items if shape.key is None else {**data, shape.key: items}  # type: ignore[dict-item]
-        write_json(doc) if fmt == "json" else write_yaml(doc)
+        emit_json(doc) if fmt == "json" else write_yaml(doc)
         return
     rows = [[r.get(c) for c in cols] for r in records]
     if fmt == "table":
