@@ -308,7 +308,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 class _JsonOnOneLine(argparse.Action):
     """--json: the JSON document on one line, as scripts of earlier ectui versions read it."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_args: object) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_args: object
+    ) -> None:
         namespace.format = "json"
         namespace.noindent = True
 

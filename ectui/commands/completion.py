@@ -546,26 +546,8 @@ complete -c ectui -f -a '(__ectui_complete)'
 # ------------------------------------------------------------------ names from the console database
 
 
-def _queries() -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from ectui.db.models import Cluster, Image, IsoFile, Project, Template, Vm
-
-    return {
-        "cluster": (select(Cluster.name), Cluster.name),
-        "project": (select(Project.name), Project.name),
-        "vm": (select(Vm.name), Vm.name),
-        "template": (select(Template.name), Template.name),
-        "iso": (select(IsoFile.name), IsoFile.name),
-        "image": (select(Image.name).where(Image.gone.is_(False)), Image.name),
-        "image-id": (select(Image.id, Image.name).where(Image.gone.is_(False)), Image.id),
-        "iso-id": (select(IsoFile.id, IsoFile.name), IsoFile.id),
-        "template-id": (select(Template.id, Template.name), Template.id),
-    }
-
-
 NAME_KINDS = ("cluster", "project", "vm", "template", "iso", "image", "image-id", "iso-id", "template-id")
-"""The kinds `ectui __complete` answers (names, or ids with their names)."""
+"""The kinds `ectui __complete` answers (names, or ids with their names), as ectui.db.reads.NAME_KINDS."""
 
 
 def names(kind: str, prefix: str = "", db_url: str | None = None) -> list[str]:
@@ -592,10 +574,9 @@ def names(kind: str, prefix: str = "", db_url: str | None = None) -> list[str]:
         url = url.update_query_dict({"connect_timeout": "2"})
     engine = make_engine(url.render_as_string(hide_password=False), busy_timeout=1.0)
     try:
-        statement, column = _queries()[kind]
-        if prefix and not kind.endswith("-id"):
-            statement = statement.where(column.startswith(prefix, autoescape=True))
-        statement = statement.order_by(column).limit(NAME_LIMIT * 4)
+        from ectui.db.reads import name_query
+
+        statement = name_query(kind, prefix, NAME_LIMIT * 4)
         with engine.connect() as connection:
             rows = connection.execute(statement).all()
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, text
+from sqlalchemy import Boolean, DateTime, Integer, Select, String, column, select, table, text
 from sqlalchemy.engine import Connection
 
 from ectui.db.errors import DatabaseError
@@ -175,3 +175,32 @@ def images(db: Database, cluster: int | None) -> list[dict[str, Any]]:
         {**r, "synced_at": r["synced_at"].isoformat(timespec="seconds")}  # the order of to_json
         for r in rows
     ]
+
+
+_NAMED = {  # kind: (table, id column or None, filter on a 'gone' flag)
+    "cluster": ("cluster", None, False),
+    "project": ("project", None, False),
+    "vm": ("vm", None, False),
+    "template": ("template", None, False),
+    "iso": ("iso_file", None, False),
+    "image": ("image", None, True),
+    "image-id": ("image", "id", True),
+    "iso-id": ("iso_file", "id", False),
+    "template-id": ("template", "id", False),
+}
+NAME_KINDS = tuple(_NAMED)
+"""The kinds of names `name_query` lists: names, or ids with their names."""
+
+
+def name_query(kind: str, prefix: str, limit: int) -> Select[Any]:
+    """The names of one kind (images gone from the cloud left out) starting with `prefix`, in order;
+    for an '-id' kind, ids with their names (all of them: an id's prefix is matched by the caller)."""
+    name_of, id_of, has_gone = _NAMED[kind]
+    source = table(name_of, column("name", String), column("id", Integer), column("gone", Boolean))
+    key = source.c.id if id_of else source.c.name
+    query = select(source.c.id, source.c.name) if id_of else select(source.c.name)
+    if has_gone:
+        query = query.where(source.c.gone.is_(False))
+    if prefix and not id_of:
+        query = query.where(key.startswith(prefix, autoescape=True))
+    return query.order_by(key).limit(limit)

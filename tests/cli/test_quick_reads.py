@@ -97,3 +97,9 @@ def test_the_clock_mark_is_the_license_services(tmp_path: Path) -> None:
 
     assert reads.LAST_SEEN_KEY == license._LAST_SEEN
     assert reads.CLOCK_MARK_STEP == license.CLOCK_MARK_STEP
+
+
+def test_completion_kinds_are_the_quick_reads_kinds() -> None:
+    from ectui.commands import completion
+
+    assert completion.NAME_KINDS == reads.NAME_KINDS
