@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import numbers
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
@@ -107,6 +107,24 @@ def run_quick(settings: Settings, args: argparse.Namespace, read: QuickRead) -> 
         return read(db, args, settings)
     finally:
         db.dispose()
+
+
+def one_argument_commands(
+    sub: Any, commands: Mapping[str, tuple[str, Handler]], *, dest: str, metavar: str, help: str
+) -> None:
+    """Leaf commands (verb: (help, handler)) that each take one positional argument, the same for all."""
+    for verb, (text, handler) in commands.items():
+        parser = sub.add_parser(verb, help=text)
+        parser.add_argument(dest, metavar=metavar, help=help)
+        command(parser, handler)
+
+
+def picked(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
+    """Keyword arguments from parsed options: each of `names` as it is, and `renamed` (keyword=option)."""
+    return {
+        **{name: getattr(args, name) for name in names},
+        **{k: getattr(args, v) for k, v in renamed.items()},
+    }
 
 
 class Refused(Exception):

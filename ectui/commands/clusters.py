@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ectui.commands._util import Parser, Refused, TextTable, command, read_password, table
+from ectui.commands._util import Parser, Refused, TextTable, command, picked, read_password, table
 
 
 def register(sub: Any) -> None:
@@ -97,20 +97,18 @@ async def cluster_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 
     cloud = a.cloud or (None if a.auth_url else os.environ.get("OS_CLOUD"))
     password = read_password() if a.password_stdin else None
-    draft = ClusterDraft.parse(
-        name=a.name,
-        storage_mode=a.storage,
-        cloud=cloud,
-        auth_url=a.auth_url,
-        username=a.username,
-        password=password,
-        project=a.project,
-        user_domain=a.user_domain,
-        project_domain=a.project_domain,
-        region=a.region,
-        cacert=a.cacert,
-        insecure=a.insecure,
+    names = (
+        "name",
+        "auth_url",
+        "username",
+        "project",
+        "user_domain",
+        "project_domain",
+        "region",
+        "cacert",
+        "insecure",
     )
+    draft = ClusterDraft.parse(cloud=cloud, password=password, **picked(a, *names, storage_mode="storage"))
     info = await s.clusters.add(draft)
     return info.to_json(), _("Cluster '{name}' added; test it with: ectui cluster test {name}").format(
         name=info.name

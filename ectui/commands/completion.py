@@ -177,19 +177,24 @@ def _positionals(level: Level) -> str:
     return " ".join(k or "-" for k in level.positionals)
 
 
+def _case(level: Level, subs: str, opts: str) -> str:
+    """One level of the tree as a case of the bash and zsh scripts' lookup (subs and opts already quoted)."""
+    return (
+        f"    {_sq(' '.join(level.path))})\n"
+        f"        _ectui_subs={subs}\n"
+        f"        _ectui_opts={opts}\n"
+        f"        _ectui_vals={_sq(_values(level))}\n"
+        f"        _ectui_pos={_sq(_positionals(level))}\n"
+        f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
+    )
+
+
 def bash_script(tree: Sequence[Level]) -> str:
     cases = []
     for level in tree:
         subs = " ".join(name for name, _ in level.subcommands)
         opts = " ".join(s for o in level.options for s in o.strings)
-        cases.append(
-            f"    {_sq(' '.join(level.path))})\n"
-            f"        _ectui_subs={_sq(subs)}\n"
-            f"        _ectui_opts={_sq(opts)}\n"
-            f"        _ectui_vals={_sq(_values(level))}\n"
-            f"        _ectui_pos={_sq(_positionals(level))}\n"
-            f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
-        )
+        cases.append(_case(level, _sq(subs), _sq(opts)))
     return _BASH.replace("@CASES@", "\n".join(cases)).replace("@HEADER@", _header("bash"))
 
 
@@ -200,14 +205,7 @@ def zsh_script(tree: Sequence[Level]) -> str:
     cases = []
     for level in tree:
         opts = [(s, o.help) for o in level.options for s in o.strings]
-        cases.append(
-            f"    {_sq(' '.join(level.path))})\n"
-            f"        _ectui_subs=({described(level.subcommands)})\n"
-            f"        _ectui_opts=({described(opts)})\n"
-            f"        _ectui_vals={_sq(_values(level))}\n"
-            f"        _ectui_pos={_sq(_positionals(level))}\n"
-            f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
-        )
+        cases.append(_case(level, f"({described(level.subcommands)})", f"({described(opts)})"))
     return _ZSH.replace("@CASES@", "\n".join(cases)).replace("@HEADER@", _header("zsh"))
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import Parser, TextTable, command, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, one_argument_commands, positive_id, table
 
 if TYPE_CHECKING:
     from ectui.config import Settings
@@ -46,16 +46,12 @@ def register(sub: Any) -> None:
     )
     iup.add_argument("--min-disk", default="0", metavar="GB", help=_("minimum disk in GiB (default: 0)"))
     iup.add_argument("--min-ram", default="0", metavar="MB", help=_("minimum RAM in MiB (default: 0)"))
-    handlers = {"enable": image_enable, "disable": image_disable, "delete": image_delete}
-    helps = {
-        "enable": _("allow new templates from the image"),
-        "disable": _("stop new templates from the image (existing ones keep working)"),
-        "delete": _("delete an image uploaded through the console (in the cloud too)"),
+    verbs = {
+        "enable": (_("allow new templates from the image"), image_enable),
+        "disable": (_("stop new templates from the image (existing ones keep working)"), image_disable),
+        "delete": (_("delete an image uploaded through the console (in the cloud too)"), image_delete),
     }
-    for verb, handler in handlers.items():
-        p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID", help=_("image id (see 'image list')"))
-        command(p, handler)
+    one_argument_commands(isub, verbs, dest="id", metavar="ID", help=_("image id (see 'image list')"))
     command(isync, image_sync)
     command(ilist, image_list)
     command(iup, image_upload)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ectui.commands._util import Parser, TextTable, command, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, one_argument_commands, positive_id, table
 
 
 def register(sub: Any) -> None:
@@ -46,16 +46,15 @@ def register(sub: Any) -> None:
     iedit.add_argument("--name", metavar=_("NAME"), help=_("new display name"))
     iedit.add_argument("--os-type", metavar=_("TYPE"), help=_("new OS type: linux, windows or other"))
     iedit.add_argument("--description", metavar=_("TEXT"), help=_("new description"))
-    handlers = {"enable": iso_enable, "disable": iso_disable, "delete": iso_delete}
-    helps = {
-        "enable": _("allow mounting the ISO on VMs"),
-        "disable": _("stop new mounts of the ISO"),
-        "delete": _("delete an ISO uploaded through the console and mounted nowhere (on the server too)"),
+    verbs = {
+        "enable": (_("allow mounting the ISO on VMs"), iso_enable),
+        "disable": (_("stop new mounts of the ISO"), iso_disable),
+        "delete": (
+            _("delete an ISO uploaded through the console and mounted nowhere (on the server too)"),
+            iso_delete,
+        ),
     }
-    for verb, handler in handlers.items():
-        p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID", help=_("ISO id (see 'iso list')"))
-        command(p, handler)
+    one_argument_commands(isub, verbs, dest="id", metavar="ID", help=_("ISO id (see 'iso list')"))
     command(isync, iso_sync)
     command(ilist, iso_list)
     command(iup, iso_upload)

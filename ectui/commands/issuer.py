@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ectui.commands._util import Parser, command, describe, positive_id, table
+from ectui.commands._util import Parser, command, describe, picked, positive_id, table
 
 
 def register(sub: Any) -> None:
@@ -100,14 +100,17 @@ async def edition_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.services.issuer import EditionDraft
 
     draft = EditionDraft.parse(
-        name=a.name,
-        max_clusters=a.max_clusters,
-        max_nodes=a.max_nodes,
-        storage=a.storage,
-        features=a.features,
-        grace_days=a.grace_days,
-        price=a.price,
-        description=a.description,
+        **picked(
+            a,
+            "name",
+            "max_clusters",
+            "max_nodes",
+            "storage",
+            "features",
+            "grace_days",
+            "price",
+            "description",
+        )
     )
     info = await s.issuer.create_edition(draft)
     return info.to_json(), _("Edition '{name}' created.").format(name=info.name)

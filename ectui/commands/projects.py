@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ectui.commands._util import Parser, command, table
+from ectui.commands._util import Parser, command, picked, table
 
 
 def register(sub: Any) -> None:
@@ -48,14 +48,9 @@ async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.services.projects import ProjectDraft
 
     draft = ProjectDraft.parse(
-        name=a.name,
-        vcpus=a.vcpus,
-        ram_gb=a.ram,
-        vms=a.vms,
-        public_ips=a.public_ips,
-        cluster=a.cluster,
-        cloud_project=a.cloud_project,
-        description=a.description,
+        **picked(
+            a, "name", "vcpus", "vms", "public_ips", "cluster", "cloud_project", "description", ram_gb="ram"
+        )
     )
     info = await s.projects.add(draft)
     return info.to_json(), _("Project '{name}' created.").format(name=info.name)

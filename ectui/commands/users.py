@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from ectui.commands._util import CsvDocument, Parser, Refused, command, read_password, table
+from ectui.commands._util import (
+    CsvDocument,
+    Parser,
+    Refused,
+    command,
+    one_argument_commands,
+    read_password,
+    table,
+)
 
 ROLE_CHOICES = "admin|operator|auditor"
 
@@ -39,22 +47,17 @@ def register(sub: Any) -> None:
     passwd.add_argument(
         "--password-stdin", action="store_true", help=_("read the password from standard input")
     )
-    unlock = usub.add_parser("unlock", help=_("clear a lock-out after failed logins"))
-    unlock.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    enable = usub.add_parser("enable", help=_("allow an account to log in again"))
-    enable.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    disable = usub.add_parser("disable", help=_("stop an account from logging in"))
-    disable.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    delete = usub.add_parser("delete", help=_("delete an account and its sessions"))
-    delete.add_argument("name", metavar=_("NAME"), help=_("account name"))
     command(add, user_add)
     command(ulist, user_list)
     command(role, user_role)
     command(passwd, user_passwd)
-    command(unlock, user_unlock)
-    command(enable, user_enable)
-    command(disable, user_disable)
-    command(delete, user_delete)
+    verbs = {
+        "unlock": (_("clear a lock-out after failed logins"), user_unlock),
+        "enable": (_("allow an account to log in again"), user_enable),
+        "disable": (_("stop an account from logging in"), user_disable),
+        "delete": (_("delete an account and its sessions"), user_delete),
+    }
+    one_argument_commands(usub, verbs, dest="name", metavar=_("NAME"), help=_("account name"))
 
     audit = sub.add_parser("audit", help=_("the audit log of changes (users module)"))
     asub = audit.add_subparsers(dest="action", required=True, parser_class=Parser)
