@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
 
 
+def _vm_command(vsub: Any, name: str, **kwargs: Any) -> Any:
+    """A `vm` subcommand that acts on one VM, given by id or name."""
+    from ectui.i18n import _
+
+    parser = vsub.add_parser(name, **kwargs)
+    parser.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    return parser
+
+
 def register(sub: Any) -> None:
     """Add the vm and keypair commands."""
     from ectui.i18n import _
@@ -54,8 +63,7 @@ def register(sub: Any) -> None:
         "--no-refresh", action="store_true", help=argparse.SUPPRESS
     )  # the old default; a no-op
     vlist.set_defaults(local_read=True, quick=vm_list_quick)  # without --refresh: no cloud, no recovery
-    show = vsub.add_parser("show", help=_("show one VM with its operations"))
-    show.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    show = _vm_command(vsub, "show", help=_("show one VM with its operations"))
     command(create, vm_create)
     command(vlist, vm_list)
     command(show, vm_show)
@@ -65,8 +73,7 @@ def register(sub: Any) -> None:
         ("reboot", _("reboot a VM")),
         ("delete", _("delete a VM")),
     ):
-        parser = vsub.add_parser(action, help=text)
-        parser.add_argument("vm", metavar="VM", help=_("VM id or name"))
+        parser = _vm_command(vsub, action, help=text)
         if action != "delete":
             parser.add_argument("--wait", action="store_true", help=_("wait until the VM is settled"))
         if action == "reboot":
@@ -74,8 +81,7 @@ def register(sub: Any) -> None:
                 "--hard", action="store_true", help=_("power-cycle instead of a guest OS reboot")
             )
         command(parser, vm_action)
-    console = vsub.add_parser("console", help=_("print a remote console URL"))
-    console.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    console = _vm_command(vsub, "console", help=_("print a remote console URL"))
     console.add_argument(
         "--serial",
         action="store_true",
@@ -93,10 +99,9 @@ def register(sub: Any) -> None:
         help=_("the SSH jump host of the --tunnel line (default: the placeholder JUMPHOST)"),
     )
     command(console, vm_console)
-    clog = vsub.add_parser(
-        "console-log", help=_("print the console log of a VM (boot and cloud-init messages)")
+    clog = _vm_command(
+        vsub, "console-log", help=_("print the console log of a VM (boot and cloud-init messages)")
     )
-    clog.add_argument("vm", metavar="VM", help=_("VM id or name"))
     clog.add_argument(
         "--lines", type=int, default=200, metavar="N", help=_("the last N lines (1-10000, default: 200)")
     )
@@ -104,14 +109,12 @@ def register(sub: Any) -> None:
     clog.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)  # seconds between polls
     clog.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests: follow ends
     command(clog, vm_console_log)
-    snap = vsub.add_parser("snapshot", help=_("snapshot a VM into a new custom template"))
-    snap.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    snap = _vm_command(vsub, "snapshot", help=_("snapshot a VM into a new custom template"))
     snap.add_argument("--template-name", required=True, metavar=_("NAME"), help=_("name of the new template"))
     command(snap, vm_snapshot)
-    resize = vsub.add_parser(
-        "resize", help=_("change a VM's CPU and RAM (hot where the cloud can, else cold)")
+    resize = _vm_command(
+        vsub, "resize", help=_("change a VM's CPU and RAM (hot where the cloud can, else cold)")
     )
-    resize.add_argument("vm", metavar="VM", help=_("VM id or name"))
     resize.add_argument("--cpu", required=True, metavar="N", help=_("new number of vCPUs"))
     resize.add_argument("--ram", required=True, metavar="GB", help=_("new RAM in GiB"))
     how = resize.add_mutually_exclusive_group()
@@ -123,8 +126,7 @@ def register(sub: Any) -> None:
         "--yes", action="store_true", help=_("agree that a running VM is stopped (cold resize)")
     )
     command(resize, vm_resize)
-    mount = vsub.add_parser("mount-iso", help=_("mount an enabled ISO of the VM's cluster as its CD-ROM"))
-    mount.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    mount = _vm_command(vsub, "mount-iso", help=_("mount an enabled ISO of the VM's cluster as its CD-ROM"))
     mount.add_argument("iso", metavar="ISO", help=_("ISO id, name or file name"))
     mount.add_argument(
         "--yes",
@@ -132,8 +134,7 @@ def register(sub: Any) -> None:
         help=_("agree that the VM reboots into the ISO (clouds without CD-ROM extension)"),
     )
     command(mount, vm_mount_iso)
-    unmount = vsub.add_parser("unmount-iso", help=_("unmount the VM's ISO"))
-    unmount.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    unmount = _vm_command(vsub, "unmount-iso", help=_("unmount the VM's ISO"))
     command(unmount, vm_unmount_iso)
 
     keypair = sub.add_parser("keypair", help=_("SSH key pairs for VM logins"))
