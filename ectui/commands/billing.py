@@ -1,4 +1,4 @@
-"""`ectui price set|list` and `ectui bill`: the price list and monthly bills of the billing module (SPEC M5)."""
+"""`ectui price set|list` and `ectui bill`: the price list and monthly bills of the billing module."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui cluster …` and `ectui node …`: clusters, their FTP servers and compute nodes (SPEC C1-C3)."""
+"""`ectui cluster …` and `ectui node …`: clusters, their FTP servers and compute nodes."""
 
 from __future__ import annotations
 

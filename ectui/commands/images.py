@@ -1,4 +1,4 @@
-"""`ectui image …` and `ectui template …`: Glance images and system templates (SPEC I1-I5)."""
+"""`ectui image …` and `ectui template …`: Glance images and system templates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui iso …`: ISO files on the clusters' FTP shares (SPEC S1-S5)."""
+"""`ectui iso …`: ISO files on the clusters' FTP shares."""
 
 from __future__ import annotations
 

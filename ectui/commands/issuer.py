@@ -1,4 +1,4 @@
-"""`ectui issuer …`: editions and licenses of the license authority (SPEC L1-L6)."""
+"""`ectui issuer …`: editions and licenses of the license authority."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui license …`: the license installed in this console (SPEC K1, K2)."""
+"""`ectui license …`: the license installed in this console."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui project …`: projects, the operator's current project and quotas (SPEC P1)."""
+"""`ectui project …`: projects, the operator's current project and quotas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui stats`: usage by cluster, node and project, storage and operations per day (SPEC M2)."""
+"""`ectui stats`: usage by cluster, node and project, storage and operations per day."""
 
 from __future__ import annotations
 

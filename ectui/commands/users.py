@@ -1,4 +1,4 @@
-"""`ectui login | logout`, `ectui user …`, `ectui audit list | verify`: operator accounts and the audit log (SPEC M3)."""
+"""`ectui login | logout`, `ectui user …`, `ectui audit list | verify`: operator accounts and the audit log."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ectui vm …` and `ectui keypair …`: VMs of the current project (SPEC V1-V3) and SSH key pairs."""
+"""`ectui vm …` and `ectui keypair …`: VMs of the current project and SSH key pairs."""
 
 from __future__ import annotations
 

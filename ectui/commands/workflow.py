@@ -1,4 +1,4 @@
-"""`ectui request …`: requests that need an approver (SPEC M4): list, approve, reject, cancel."""
+"""`ectui request …`: requests that need an approver: list, approve, reject, cancel."""
 
 from __future__ import annotations
 
