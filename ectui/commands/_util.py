@@ -74,13 +74,26 @@ class Parser(argparse.ArgumentParser):
         super()._check_value(action, value)
 
 
-def command(parser: argparse.ArgumentParser, handler: Handler, *, app: str = "console") -> None:
+def command(
+    parser: argparse.ArgumentParser, handler: Handler, *, app: str = "console", columns: Sequence[str] = ()
+) -> None:
     """Bind a leaf parser to its handler and to the services it needs ('console' or 'issuer').
 
-    Every leaf prints data, so every leaf gets the output options here (`add_output_options`).
+    Every leaf prints data, so every leaf gets the output options here (`add_output_options`). A command
+    whose rows always have the same `columns` has its -c and --sort-column names checked before it runs
+    (`check_columns_first`); the others once their result is known.
     """
-    parser.set_defaults(handler=handler, services=app)
+    parser.set_defaults(handler=handler, services=app, known_columns=tuple(columns))
     add_output_options(parser)
+
+
+def check_columns_first(args: argparse.Namespace) -> None:
+    """Refuse an unknown -c or --sort-column name (ValidationError, exit 2) before the command does anything,
+    where its parser names its columns."""
+    known = list(getattr(args, "known_columns", ()))
+    _check_columns(
+        known, list(getattr(args, "columns", None) or []), list(getattr(args, "sort_columns", None) or [])
+    )
 
 
 def run_quick(settings: Settings, args: argparse.Namespace, read: QuickRead) -> tuple[object, object] | None:

@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
 
 
+IMAGE_COLUMNS = (
+    "id", "cluster", "cloud_id", "name", "disk_format", "container_format", "size", "checksum", "status",
+    "visibility", "os_type", "min_disk", "min_ram", "source", "enabled", "gone", "uploaded_by", "created",
+    "synced_at",
+)  # fmt: skip
+"""The keys of an image's JSON (ImageInfo.to_json): the columns of `image list`."""
+
+
 def register(sub: Any) -> None:
     """Add the commands of this module to the top-level subparsers."""
     from ectui.i18n import _
@@ -53,7 +61,7 @@ def register(sub: Any) -> None:
     }
     one_argument_commands(isub, verbs, dest="id", metavar="ID", help=_("image id (see 'image list')"))
     command(isync, image_sync)
-    command(ilist, image_list)
+    command(ilist, image_list, columns=IMAGE_COLUMNS)
     command(iup, image_upload)
 
     template = sub.add_parser("template", help=_("system templates made from enabled images"))

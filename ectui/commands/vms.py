@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from ectui.db.session import Database
 
 
+VM_COLUMNS = (
+    "id", "cloud_id", "name", "project", "cluster", "status", "task_state", "vcpus", "ram_gb", "disk_gb", "node",
+    "network", "fixed_ip", "floating_ip", "os_type", "login", "user_name", "keypair", "template", "locked",
+    "lock_reason", "mounted_iso", "description", "created_by", "created_at",
+)  # fmt: skip
+"""The keys of a VM's JSON (VmInfo.to_json): the columns of `vm list`."""
+
+
 def _vm_command(vsub: Any, name: str, **kwargs: Any) -> Any:
     """A `vm` subcommand that acts on one VM, given by id or name."""
     from ectui.i18n import _
@@ -65,7 +73,7 @@ def register(sub: Any) -> None:
     vlist.set_defaults(local_read=True, quick=vm_list_quick)  # without --refresh: no cloud, no recovery
     show = _vm_command(vsub, "show", help=_("show one VM with its operations"))
     command(create, vm_create)
-    command(vlist, vm_list)
+    command(vlist, vm_list, columns=VM_COLUMNS)
     command(show, vm_show)
     for action, text in (
         ("start", _("power on a VM")),

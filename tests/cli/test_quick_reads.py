@@ -67,6 +67,10 @@ async def test_quick_reads_match_the_services(tmp_path: Path, db_url: str) -> No
         dc1 = [i.to_json() for i in await services.images.list("dc1")]
     finally:
         services.close()
+    from ectui.commands.images import IMAGE_COLUMNS
+    from ectui.commands.vms import VM_COLUMNS
+
+    assert tuple(every[0]) == VM_COLUMNS and tuple(images[0]) == IMAGE_COLUMNS  # -c is checked against these
     db = reads.open_current(settings.console_db_url, "console", busy_timeout=5, create_dir=False)
     assert db is not None
     try:
@@ -103,3 +107,18 @@ def test_completion_kinds_are_the_quick_reads_kinds() -> None:
     from ectui.commands import completion
 
     assert completion.NAME_KINDS == reads.NAME_KINDS
+
+
+def test_an_unknown_column_is_refused_before_the_database_opens(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECTUI_")}
+    env.update({"ECTUI_HOME": str(tmp_path), "ECTUI_LANG": "en"})
+    for args in (("vm", "list", "-c", "nope"), ("image", "list", "--sort-column", "nope")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ectui", *args], env=env, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2 and "no column 'nope'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "data").exists()  # no database made, nothing read
