@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import Parser, TextTable, command, one_argument_commands, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, one_argument_commands, picked, positive_id, table
 
 if TYPE_CHECKING:
     from ectui.config import Settings
@@ -122,16 +122,8 @@ async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.images import ImageUpload
 
-    request = ImageUpload.parse(
-        path=a.file,
-        cluster=a.cluster,
-        name=a.name,
-        disk_format=a.disk_format,
-        container_format=a.container_format,
-        os_type=a.os_type,
-        min_disk=a.min_disk,
-        min_ram=a.min_ram,
-    )
+    names = ("cluster", "name", "disk_format", "container_format", "os_type", "min_disk", "min_ram")
+    request = ImageUpload.parse(**picked(a, *names, path="file"))
     progress = TerminalProgress(a.name) if sys.stderr.isatty() else None
     try:
         image = await s.images.upload(request, on_progress=progress or _ignore)
@@ -247,14 +239,9 @@ async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.templates import TemplateDraft
 
+    names = ("name", "os_type", "min_cpu", "description")
     draft = TemplateDraft.parse(
-        name=a.name,
-        image_id=a.image,
-        os_type=a.os_type,
-        min_cpu=a.min_cpu,
-        min_ram_gb=a.min_ram,
-        min_disk_gb=a.min_disk,
-        description=a.description,
+        **picked(a, *names, image_id="image", min_ram_gb="min_ram", min_disk_gb="min_disk")
     )
     info = await s.templates.create(draft)
     return info.to_json(), _("Template '{name}' added (id {id}).").format(name=info.name, id=info.id)
