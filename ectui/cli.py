@@ -89,7 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
     known, _rest = pre.parse_known_args(args_list)
     settings = Settings.from_env(lang=normalize_lang(known.lang) if known.lang else None)
     set_language(settings.lang)
-    args = build_parser().parse_args(args_list)
+    args = build_parser(args_list).parse_args(args_list)
     settings = settings.with_changes(db_url=args.db_url or settings.db_url)
     if getattr(args, "issuer_db_url", None):
         settings = settings.with_changes(issuer_db_url=args.issuer_db_url)

@@ -122,3 +122,26 @@ def test_an_unknown_column_is_refused_before_the_database_opens(tmp_path: Path) 
         )
         assert proc.returncode == 2 and "no column 'nope'" in proc.stderr, proc.stderr
     assert not (tmp_path / "data").exists()  # no database made, nothing read
+
+
+def test_a_command_parses_with_its_branch_of_the_tree_alone() -> None:
+    from ectui.commands.tree import MODULE_OF_COMMAND, build_parser, command_module
+
+    def branches(parser: object) -> dict[str, object]:
+        import argparse
+
+        [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # type: ignore[attr-defined]
+        return dict(action.choices)
+
+    whole = branches(build_parser())
+    assert set(whole) == {*MODULE_OF_COMMAND, "devcloud"}
+    for word in MODULE_OF_COMMAND:
+        argv = ["--lang", "en", "--readonly", "--db-url=sqlite://", word]
+        assert command_module(argv) == MODULE_OF_COMMAND[word]
+        alone = branches(build_parser(argv))
+        assert word in alone and "devcloud" not in alone
+        assert alone[word].format_help() == whole[word].format_help()  # type: ignore[attr-defined]
+    for unsure in (["--help", "vm"], ["--db", "x", "vm"], ["-x", "vm"], ["devcloud"], ["nope"], []):
+        assert command_module(unsure) is None
+    parsed = build_parser(["vm", "list", "--all"]).parse_args(["vm", "list", "--all"])
+    assert parsed == build_parser().parse_args(["vm", "list", "--all"])
