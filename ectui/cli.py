@@ -160,8 +160,8 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
     console recover them at start as before. Such a read with a quick form (its parser's `quick`) runs
     that first: no services, no ORM; it leaves to the full command what it does not answer itself.
     """
-    status, refused = _outcome(settings, args, lambda: check_columns_first(args))
-    if refused:
+    status, done = _outcome(settings, args, lambda: check_columns_first(args))
+    if done:  # an unknown column: refused before anything runs
         return status
     local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
     quick: QuickRead | None = getattr(args, "quick", None)
