@@ -9,8 +9,9 @@ Prints a table and writes bench/results/cli_bench.json. A dev cloud runs in a th
 - `ectui image list` vs `openstack image list`.
 ectui reads its database (no cloud call); `openstack` asks the cloud. The ratio is ectui / openstack
 (target <= 0.3x). Shown for reference: `ectui vm list --refresh --json` (asks the clouds first), and the
-floors `python -c pass` and `python -c 'import ectui.db.models'` (SQLAlchemy ORM and the mapped tables,
-which every database read needs).
+floors `python -c pass`, `python -c 'import ectui.db.reads'` (SQLAlchemy Core: what the quick reads of
+`vm list` and `image list` load) and `python -c 'import ectui.db.models'` (the ORM and the mapped tables,
+which every other database read needs).
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def bench(root: Path, runs: int) -> dict[str, Any]:
             "openstack image list": (openstack + ["image", "list"], os_env),
             "ectui vm list --refresh --json": (ectui + ["vm", "list", "--refresh", "--json"], ectui_env),
             "python -c pass": ([sys.executable, "-c", "pass"], base),
+            # the floor of the quick reads: SQLAlchemy Core and the console's engine
+            "python -c 'import ectui.db.reads'": ([sys.executable, "-c", "import ectui.db.reads"], base),
             # the floor of any read through the ORM: SQLAlchemy and the console's mapped tables
             "python -c 'import ectui.db.models'": ([sys.executable, "-c", "import ectui.db.models"], base),
         }

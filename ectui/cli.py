@@ -7,97 +7,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ectui.config import Settings
 
-from ectui.commands._util import EXIT_REFUSED, EXIT_USAGE, Handler, Parser, Refused, write_output
-from ectui.text import one_line
-
-COMMAND_MODULES = (
-    "license",
-    "clusters",
-    "images",
-    "isos",
-    "projects",
-    "vms",
-    "settings",
-    "stats",
-    "users",
-    "billing",
-    "workflow",
-    "ops",
-    "issuer",
-    "completion",
-    "demo",
+from ectui.commands._util import (
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Handler,
+    Parser,
+    QuickRead,
+    Refused,
+    check_columns_first,
+    run_quick,
+    write_output,
 )
-"""Modules of ectui.commands, in help order; each has `register(subparsers)`."""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
-    from ectui import __version__
-    from ectui.i18n import _
-
-    parser = Parser(
-        prog="ectui",
-        description=_("Terminal console for OpenStack private clouds."),
-        epilog=_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's lines stay as written
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"ectui {__version__}", help=_("show the version and exit")
-    )
-    parser.add_argument("--lang", metavar="LANG", help=_("UI language: en or zh_CN (default: from LANG)"))
-    parser.add_argument(
-        "--db-url",
-        metavar="URL",
-        help=_("SQLAlchemy URL of the console database (default: SQLite in the data dir)"),
-    )
-    parser.add_argument("--readonly", action="store_true", help=_("refuse every changing action"))
-    parser.add_argument(
-        "--demo", action="store_true", help=_("start the built-in dev cloud and open the console on it")
-    )
-    parser.add_argument(
-        "--theme",
-        metavar="NAME",
-        help=_("colour theme of the console for this run (default: the one last chosen with Ctrl+P)"),
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help=_("log the HTTP requests and responses to the clouds on stderr (secrets masked)"),
-    )
-    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar=_("COMMAND"))
-
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"ectui.commands.{name}").register(sub)
-    _register_devcloud(sub)
-    return parser
-
-
-def _register_devcloud(sub: Any) -> None:
-    """`ectui devcloud …` as a light stand-in: its words are kept and parsed by the dev cloud's own parser
-    (ectui.devcloud.cli) when the command runs, so building this parser imports no dev cloud (aiohttp …)."""
-    from ectui.i18n import _
-
-    # no option prefix: every word after `devcloud` (--help too) is kept as it is for the real parser
-    proxy = sub.add_parser(
-        "devcloud",
-        help=_("run the built-in dev cloud (OpenStack APIs + FTP on loopback)"),
-        add_help=False,
-        prefix_chars="\0",
-    )
-    proxy.add_argument(
-        "devcloud_argv",
-        nargs="*",
-        metavar="…",
-        help=_("the dev cloud's options and subcommands (see 'ectui devcloud --help')"),
-    )
+from ectui.commands.tree import build_parser
+from ectui.text import one_line
 
 
 def _run_devcloud(words: Sequence[str]) -> int:
@@ -107,26 +35,6 @@ def _run_devcloud(words: Sequence[str]) -> int:
     parser = Parser(prog="ectui")
     devcloud_cli.register(parser.add_subparsers(dest="command", parser_class=Parser))
     return devcloud_cli.run(parser.parse_args(["devcloud", *words]))
-
-
-def _epilog() -> str:
-    """Where this environment keeps its files, and the variables that move them."""
-    from ectui.config import Settings
-    from ectui.i18n import _
-
-    settings = Settings.from_env()
-    lines = [
-        _("Files of this environment:"),
-        "  " + _("config: {path}").format(path=settings.config_dir),
-        "  " + _("data:   {path}").format(path=settings.data_dir),
-        "  " + _("logs:   {path}").format(path=settings.log_dir),
-        _("Environment variables:"),
-        "  ECTUI_HOME    "
-        + _("one directory for config/, data/ and logs/ (default: the user's platform dirs)"),
-        "  ECTUI_DB_URL  " + _("SQLAlchemy URL of the console database (default: SQLite in the data dir)"),
-        "  ECTUI_LANG    " + _("UI language: en or zh_CN (default: from LANG)"),
-    ]
-    return "\n".join(lines)
 
 
 EXIT_BROKEN_PIPE = 128 + 13
@@ -181,7 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
     known, _rest = pre.parse_known_args(args_list)
     settings = Settings.from_env(lang=normalize_lang(known.lang) if known.lang else None)
     set_language(settings.lang)
-    args = build_parser().parse_args(args_list)
+    args = build_parser(args_list).parse_args(args_list)
     settings = settings.with_changes(db_url=args.db_url or settings.db_url)
     if getattr(args, "issuer_db_url", None):
         settings = settings.with_changes(issuer_db_url=args.issuer_db_url)
@@ -249,13 +157,27 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
     the console database (its parser sets `local_read`, e.g. `vm list` and `image list` without
     --refresh) starts without recovering interrupted operations: recovery may call the clouds and
     change records, which a read must not do (nor wait for). Every other command, `ops resume` and the
-    console recover them at start as before.
+    console recover them at start as before. Such a read with a quick form (its parser's `quick`) runs
+    that first: no services, no ORM; it leaves to the full command what it does not answer itself.
     """
+    status, done = _outcome(settings, args, lambda: check_columns_first(args))
+    if done:  # an unknown column: refused before anything runs
+        return status
+    local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
+    quick: QuickRead | None = getattr(args, "quick", None)
+    if local_read and quick is not None and not issuer:
+        status, done = _outcome(settings, args, lambda: run_quick(settings, args, quick))
+        if done:
+            return status
+    return _outcome(settings, args, lambda: _run_services(settings, args, handler, issuer, local_read))[0]
+
+
+def _run_services(
+    settings: Settings, args: argparse.Namespace, handler: Handler, issuer: bool, local_read: bool
+) -> tuple[object, object] | None:
     import asyncio
 
-    from ectui.i18n import _, render
     from ectui.services import build_console_services, build_issuer_services
-    from ectui.services.errors import ServiceError
 
     services: Any = (
         build_issuer_services(settings)
@@ -263,20 +185,40 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
         else build_console_services(settings, readonly=args.readonly, verify_audit=False)
     )
 
-    local_read = getattr(args, "local_read", False) and not getattr(args, "refresh", False)
-
     async def go() -> Any:
         await (services.start() if issuer else services.start(recover=not local_read))
         return await handler(services, args)
 
     try:
-        result = asyncio.run(go())
+        result: tuple[object, object] | None = asyncio.run(go())
+    finally:
+        services.close()
+    return result if result is not None else _NOTHING
+
+
+_NOTHING = (None, None)
+"""What a command that printed its own output returns through `_outcome` (nothing left to print)."""
+
+
+def _outcome(
+    settings: Settings, args: argparse.Namespace, work: Callable[[], tuple[object, object] | None]
+) -> tuple[int, bool]:
+    """Run a command's work and print its result: (exit status, True), or (0, False) when it gave None.
+
+    A refusal prints its result and exits 1, a domain error is one line on stderr; anything else is
+    a bug or an unreachable database: one line here, the details in the log.
+    """
+    from ectui.i18n import _, render
+    from ectui.services.errors import ServiceError
+
+    try:
+        result = work()
     except Refused as refused:
-        return _write(args, refused.data, refused.text) or EXIT_REFUSED
+        return _write(args, refused.data, refused.text) or EXIT_REFUSED, True
     except ServiceError as err:
         print(f"ectui: {one_line(render(err))}", file=sys.stderr)
-        return err.exit_code
-    except Exception as err:  # a bug or an unreachable database: one line here, the details in the log
+        return err.exit_code, True
+    except Exception as err:
         _log_exception(settings, err)
         print(
             "ectui: "
@@ -285,13 +227,13 @@ def _run(settings: Settings, args: argparse.Namespace, handler: Handler, *, issu
             ),
             file=sys.stderr,
         )
-        return EXIT_REFUSED
-    finally:
-        services.close()
-    if result is not None:
-        data, text = result
-        return _write(args, data, text)
-    return 0
+        return EXIT_REFUSED, True
+    if result is None:
+        return 0, False
+    if result is _NOTHING:
+        return 0, True
+    data, text = result
+    return _write(args, data, text), True
 
 
 def _write(args: argparse.Namespace, data: object, text: object) -> int:

@@ -1,6 +1,6 @@
 """Background jobs of the console (uploads, syncs): they outlive the screen that started them.
 
-A job runs as an app-level worker (STYLE 1.5): its progress comes back as a message that merges
+A job runs as an app-level worker: its progress comes back as a message that merges
 while queued, and every change is published on `Jobs.signal` for the jobs panel and the header.
 """
 

@@ -134,7 +134,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Ar
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help for a in action._choices_actions}
-            hidden = getattr(action, "hidden", set())
+            hidden: set[str] = getattr(action, "hidden", set())
             for name, child in action.choices.items():
                 text = helps.get(name) or ""
                 if name.startswith("__") or name in hidden or text == argparse.SUPPRESS:
@@ -204,7 +204,7 @@ def manpage(parser: argparse.ArgumentParser | None = None, *, date: dt.date | No
     from ectui import __version__
 
     if parser is None:
-        from ectui.cli import build_parser
+        from ectui.commands.tree import build_parser
         from ectui.i18n import language, set_language
 
         lang = language()

@@ -5,17 +5,31 @@ from __future__ import annotations
 import argparse
 import numbers
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
+    from ectui.services.workflow import RequestInfo
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 Handler = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, "tuple[object, object] | None"]]
 """A command: gets the started services and the parsed arguments, returns (JSON data, text)."""
+QuickRead = Callable[["Database", argparse.Namespace, "Settings"], "tuple[object, object] | None"]
+"""The quick form of a read command (its parser's `quick`): reads the console database through
+ectui.db.reads, without services; returns (JSON data, text), or None to leave it to the full command."""
 
 
-class _Subcommands(argparse._SubParsersAction):
+if TYPE_CHECKING:
+    _SubParsersBase = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    _SubParsersBase = argparse._SubParsersAction
+
+
+class _Subcommands(_SubParsersBase):
     """Subcommands whose own --help starts with the one-line help shown in their group's list.
 
     A subcommand added with help=SUPPRESS is hidden: not listed in --help (argparse before 3.14 lists it
@@ -27,7 +41,7 @@ class _Subcommands(argparse._SubParsersAction):
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         if kwargs.get("help") == argparse.SUPPRESS:
             del kwargs["help"]
-            self.hidden = {*getattr(self, "hidden", set()), name}
+            self.hidden = {*getattr(self, "hidden", set[str]()), name}
         if kwargs.get("help") and not kwargs.get("description"):
             text = kwargs["help"]
             kwargs["description"] = text[:1].upper() + text[1:]
@@ -53,20 +67,77 @@ class Parser(argparse.ArgumentParser):
         if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
             from ectui.i18n import _
 
-            hidden = getattr(action, "hidden", set())
+            hidden: set[str] = getattr(action, "hidden", set())
             choices = ", ".join(str(c) for c in action.choices if c not in hidden)
             message = _("invalid choice: %(value)r (choose from %(choices)s)")
             raise argparse.ArgumentError(None, message % {"value": value, "choices": choices})
         super()._check_value(action, value)
 
 
-def command(parser: argparse.ArgumentParser, handler: Handler, *, app: str = "console") -> None:
+def command(
+    parser: argparse.ArgumentParser, handler: Handler, *, app: str = "console", columns: Sequence[str] = ()
+) -> None:
     """Bind a leaf parser to its handler and to the services it needs ('console' or 'issuer').
 
-    Every leaf prints data, so every leaf gets the output options here (`add_output_options`).
+    Every leaf prints data, so every leaf gets the output options here (`add_output_options`). A command
+    whose rows always have the same `columns` has its -c and --sort-column names checked before it runs
+    (`check_columns_first`); the others once their result is known.
     """
-    parser.set_defaults(handler=handler, services=app)
+    parser.set_defaults(handler=handler, services=app, known_columns=tuple(columns))
     add_output_options(parser)
+
+
+def check_columns_first(args: argparse.Namespace) -> None:
+    """Refuse an unknown -c or --sort-column name (ValidationError, exit 2) before the command does anything,
+    where its parser names its columns."""
+    known = list(getattr(args, "known_columns", ()))
+    _check_columns(
+        known, list(getattr(args, "columns", None) or []), list(getattr(args, "sort_columns", None) or [])
+    )
+
+
+def run_quick(settings: Settings, args: argparse.Namespace, read: QuickRead) -> tuple[object, object] | None:
+    """Run a read command's quick form on a console database already at the newest schema.
+
+    As a start does, the license clock's high-water mark moves forward first. None when the database
+    needs migrating or the quick form leaves the command to the full path (which then refuses or reads).
+    """
+    import datetime as dt
+
+    from ectui.db import reads
+
+    settings.ensure_dirs()
+    db = reads.open_current(
+        settings.console_db_url,
+        "console",
+        busy_timeout=settings.db_busy_timeout,
+        create_dir=settings.db_url is None,
+    )
+    if db is None:
+        return None
+    try:
+        reads.mark_clock(db, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        return read(db, args, settings)
+    finally:
+        db.dispose()
+
+
+def one_argument_commands(
+    sub: Any, commands: Mapping[str, tuple[str, Handler]], *, dest: str, metavar: str, help: str
+) -> None:
+    """Leaf commands (verb: (help, handler)) that each take one positional argument, the same for all."""
+    for verb, (text, handler) in commands.items():
+        parser = sub.add_parser(verb, help=text)
+        parser.add_argument(dest, metavar=metavar, help=help)
+        command(parser, handler)
+
+
+def picked(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
+    """Keyword arguments from parsed options: each of `names` as it is, and `renamed` (keyword=option)."""
+    return {
+        **{name: getattr(args, name) for name in names},
+        **{k: getattr(args, v) for k, v in renamed.items()},
+    }
 
 
 class Refused(Exception):
@@ -163,7 +234,7 @@ class TextTable:
         return getattr(str(self), name)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Any:
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> TextTable:
     """Rows as aligned text columns (wide CJK characters count double), built when printed."""
     return TextTable(headers, rows)
 
@@ -200,9 +271,10 @@ def write_text(text: object) -> None:
     sys.stdout.write(visible(text, newlines=True) + "\n")
 
 
-def write_json(data: object) -> None:
+def write_json(data: object, *, indent: int | None = None) -> None:
     """Print a command's data as JSON, streamed; the exact value, with nothing a terminal would obey.
 
+    On one line by default (a stream of documents stays one per line); `indent` spreads it over lines.
     `ensure_ascii=False` keeps names readable; json escapes C0 controls itself, and C1 controls,
     bidirectional overrides and line separators are escaped here as \\uXXXX (still the same JSON value).
     """
@@ -210,9 +282,13 @@ def write_json(data: object) -> None:
 
     from ectui.text import json_safe
 
-    for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(data):
+    for chunk in json.JSONEncoder(ensure_ascii=False, indent=indent).iterencode(data):
         sys.stdout.write(json_safe(chunk))
     sys.stdout.write("\n")
+
+
+JSON_INDENT = 2
+"""Spaces per level of -f json output, as openstackclient prints it; --noindent prints one line."""
 
 
 # ------------------------------------------------------------------ output formats (openstackclient style)
@@ -222,7 +298,7 @@ FORMATS = ("table", "json", "yaml", "csv", "value")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """-f/--format, -c/--column, --sort-column, --noindent and --json (= -f json) on a leaf parser.
+    """-f/--format, -c/--column, --sort-column, --noindent and --json (= -f json --noindent) on a leaf parser.
 
     Column names are the keys of the command's JSON document (the fields of each listed item, or of the
     one object a command shows): the same in every format and every UI language.
@@ -233,10 +309,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "-f", "--format", choices=FORMATS, default="table", help=_("output format (default: table)")
     )
-    if "--json" not in parser._option_string_actions:
-        group.add_argument(
-            "--json", dest="format", action="store_const", const="json", help=_("same as -f json")
-        )
+    group.add_argument(
+        "--json", nargs=0, action=_JsonOnOneLine, help=_("same as -f json --noindent (JSON on one line)")
+    )
     group.add_argument(
         "-c",
         "--column",
@@ -257,8 +332,18 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--noindent",
         action="store_true",
-        help=_("JSON on one line without indentation (as -f json and --json always print it)"),
+        help=_("JSON on one line, without indentation (default: indented)"),
     )
+
+
+class _JsonOnOneLine(argparse.Action):
+    """--json: the JSON document on one line, as scripts of earlier ectui versions read it."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *_args: object
+    ) -> None:
+        namespace.format = "json"
+        namespace.noindent = True
 
 
 class CsvDocument:
@@ -311,7 +396,7 @@ def csv_lines(
     from ectui.services.csvsafe import safe_writer
 
     out = io.StringIO()
-    quoting = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_NONNUMERIC if quote_text else csv.QUOTE_MINIMAL
     writer = safe_writer(csv.writer(out, quoting=quoting, lineterminator="\n"))
     for row in (header, *rows):
         writer.writerow(_cell(v) for v in row)
@@ -363,16 +448,22 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
     """Print a result in the format of -f (or --json), with the columns of -c in their order.
 
     Raises ValidationError (exit 2) for an unknown column before anything is printed. Without -c and
-    --sort-column, 'table' is the command's own text and 'json' exactly its --json document.
+    --sort-column, 'table' is the command's own text and 'json' exactly its --json document: indented,
+    or on one line with --noindent.
     """
     fmt = "json" if getattr(args, "json", False) is True else getattr(args, "format", None) or "table"
+    indent = None if getattr(args, "noindent", False) else JSON_INDENT
+
+    def emit_json(doc: object) -> None:
+        write_json(doc, indent=indent)
+
     columns = list(dict.fromkeys(getattr(args, "columns", None) or []))
     sort = list(getattr(args, "sort_columns", None) or [])
     if isinstance(text, CsvDocument):
         _write_lines(text.lines())
         return
     if not columns and not sort and fmt in ("table", "json"):
-        write_json(data) if fmt == "json" else write_text(text)
+        emit_json(data) if fmt == "json" else write_text(text)
         return
     shape = _Shape(data)
     known = shape.columns()
@@ -382,7 +473,7 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
         fields = {c: shape.obj.get(c) for c in cols}
         doc: object = fields if columns else data
         if fmt in ("json", "yaml"):
-            write_json(doc) if fmt == "json" else write_yaml(doc)
+            emit_json(doc) if fmt == "json" else write_yaml(doc)
         elif fmt == "table":
             write_text(describe(fields) if columns else text)
         elif fmt == "csv":
@@ -396,7 +487,7 @@ def write_output(args: argparse.Namespace, data: object, text: object) -> None:
     if fmt in ("json", "yaml"):
         items = [{c: r.get(c) for c in cols} for r in records] if columns else records
         doc = items if shape.key is None else {**data, shape.key: items}  # type: ignore[dict-item]
-        write_json(doc) if fmt == "json" else write_yaml(doc)
+        emit_json(doc) if fmt == "json" else write_yaml(doc)
         return
     rows = [[r.get(c) for c in cols] for r in records]
     if fmt == "table":
@@ -439,3 +530,50 @@ def write_yaml(data: object) -> None:
             data, allow_unicode=False, sort_keys=False, default_flow_style=False, width=2**30
         )
     sys.stdout.write(text)
+
+
+# ------------------------------------------------------------------ progress and requests (vm and request commands)
+
+
+def progress_printer() -> Any:
+    """Step lines on stderr when it is a terminal (scripts get a clean stderr)."""
+    from ectui.i18n import _
+    from ectui.services.progress import ignore_progress
+
+    if not sys.stderr.isatty():
+        return ignore_progress
+    last: list[str] = []
+
+    def show(progress: Any) -> None:
+        key = f"{progress.step}:{progress.done}"
+        if last and last[-1] == key:
+            return
+        last.append(key)
+        total = progress.total or 0
+        print(f"[{min(progress.done + 1, total)}/{total}] {_(progress.detail)}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def state_text(state: str) -> str:
+    """The translated state name."""
+    from ectui.i18n import _
+    from ectui.services.workflow import STATE_LABELS
+
+    return _(STATE_LABELS.get(state, state))
+
+
+def kind_text(kind: str) -> str:
+    """The translated request kind."""
+    from ectui.i18n import _
+    from ectui.services.workflow import KIND_LABELS
+
+    return _(KIND_LABELS.get(kind, kind))
+
+
+def submitted_text(r: RequestInfo) -> str:
+    """What the create/resize commands print when an operator's action became a request."""
+    from ectui.i18n import render
+    from ectui.services.errors import ServiceError
+
+    return render(ServiceError("workflow.submitted", id=r.id, kind=kind_text(r.kind)))

@@ -1,11 +1,11 @@
-"""`ectui price set|list` and `ectui bill`: the price list and monthly bills of the billing module (SPEC M5)."""
+"""`ectui price set|list` and `ectui bill`: the price list and monthly bills of the billing module."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import CsvDocument, command, table
+from ectui.commands._util import CsvDocument, TextTable, command, table
 
 if TYPE_CHECKING:
     from ectui.services.billing import Bill, PriceInfo
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
     command(bill, bill_show)
 
 
-async def price_set(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def price_set(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.billing import PriceDraft
 
@@ -53,12 +53,12 @@ async def price_set(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), text
 
 
-async def price_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def price_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     prices = await s.billing.prices()
     return [p.to_json() for p in prices], prices_text(prices)
 
 
-def prices_text(prices: list[PriceInfo]) -> str:
+def prices_text(prices: list[PriceInfo]) -> TextTable | str:
     """The price list as a table."""
     from ectui.i18n import _
 
@@ -95,7 +95,7 @@ def bill_text(bill: Bill) -> str:
     """The bill as a heading, a table of line items and the totals."""
     from ectui.i18n import _
 
-    out = [
+    out: list[object] = [
         _("Bill of project {project} for {month} ({start} — {end} UTC)").format(
             project=bill.project,
             month=bill.month_text,

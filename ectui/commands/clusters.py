@@ -1,4 +1,4 @@
-"""`ectui cluster …` and `ectui node …`: clusters, their FTP servers and compute nodes (SPEC C1-C3)."""
+"""`ectui cluster …` and `ectui node …`: clusters, their FTP servers and compute nodes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ectui.commands._util import Parser, Refused, command, read_password, table
+from ectui.commands._util import Parser, Refused, TextTable, command, picked, read_password, table
 
 
 def register(sub: Any) -> None:
@@ -89,7 +89,7 @@ def register(sub: Any) -> None:
     command(nlist, node_list)
 
 
-async def cluster_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def cluster_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     import os
 
     from ectui.i18n import _
@@ -97,27 +97,25 @@ async def cluster_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
 
     cloud = a.cloud or (None if a.auth_url else os.environ.get("OS_CLOUD"))
     password = read_password() if a.password_stdin else None
-    draft = ClusterDraft.parse(
-        name=a.name,
-        storage_mode=a.storage,
-        cloud=cloud,
-        auth_url=a.auth_url,
-        username=a.username,
-        password=password,
-        project=a.project,
-        user_domain=a.user_domain,
-        project_domain=a.project_domain,
-        region=a.region,
-        cacert=a.cacert,
-        insecure=a.insecure,
+    names = (
+        "name",
+        "auth_url",
+        "username",
+        "project",
+        "user_domain",
+        "project_domain",
+        "region",
+        "cacert",
+        "insecure",
     )
+    draft = ClusterDraft.parse(cloud=cloud, password=password, **picked(a, *names, storage_mode="storage"))
     info = await s.clusters.add(draft)
     return info.to_json(), _("Cluster '{name}' added; test it with: ectui cluster test {name}").format(
         name=info.name
     )
 
 
-async def cluster_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def cluster_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.clusters.list()
@@ -126,7 +124,7 @@ async def cluster_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"clusters": [c.to_json() for c in items]}, table(headers, rows)
 
 
-async def cluster_test(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def cluster_test(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _, render
 
     info = await s.clusters.get(a.name)
@@ -161,14 +159,14 @@ async def cluster_test(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, "\n".join(lines)
 
 
-async def cluster_remove(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def cluster_remove(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.clusters.remove(a.name)
     return {"removed": a.name}, _("Cluster '{name}' removed.").format(name=a.name)
 
 
-async def cluster_ftp(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def cluster_ftp(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.clusters import FtpDraft
 
@@ -177,7 +175,7 @@ async def cluster_ftp(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("FTP settings of '{name}' saved.").format(name=info.name)
 
 
-async def node_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def node_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     result = await s.clusters.sync_nodes(a.cluster)
@@ -187,12 +185,12 @@ async def node_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return result.to_json(), text + "\n" + node_table(result.nodes)
 
 
-async def node_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def node_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     nodes = await s.clusters.list_nodes(a.cluster)
     return {"nodes": [n.to_json() for n in nodes]}, node_table(nodes)
 
 
-def node_table(nodes: Sequence[Any]) -> str:
+def node_table(nodes: Sequence[Any]) -> TextTable:
     from ectui.i18n import _
 
     rows = [

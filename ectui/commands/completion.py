@@ -106,7 +106,7 @@ def levels(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help: st
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: _help(a) for a in action._choices_actions}
-            hidden = getattr(action, "hidden", set())
+            hidden: set[str] = getattr(action, "hidden", set())
             for name, child in action.choices.items():
                 if name.startswith("__") or name in hidden:
                     continue
@@ -125,7 +125,7 @@ def levels(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), help: st
 
 
 def root_parser() -> argparse.ArgumentParser:
-    from ectui.cli import build_parser
+    from ectui.commands.tree import build_parser
 
     return build_parser()
 
@@ -177,19 +177,24 @@ def _positionals(level: Level) -> str:
     return " ".join(k or "-" for k in level.positionals)
 
 
+def _case(level: Level, subs: str, opts: str) -> str:
+    """One level of the tree as a case of the bash and zsh scripts' lookup (subs and opts already quoted)."""
+    return (
+        f"    {_sq(' '.join(level.path))})\n"
+        f"        _ectui_subs={subs}\n"
+        f"        _ectui_opts={opts}\n"
+        f"        _ectui_vals={_sq(_values(level))}\n"
+        f"        _ectui_pos={_sq(_positionals(level))}\n"
+        f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
+    )
+
+
 def bash_script(tree: Sequence[Level]) -> str:
     cases = []
     for level in tree:
         subs = " ".join(name for name, _ in level.subcommands)
         opts = " ".join(s for o in level.options for s in o.strings)
-        cases.append(
-            f"    {_sq(' '.join(level.path))})\n"
-            f"        _ectui_subs={_sq(subs)}\n"
-            f"        _ectui_opts={_sq(opts)}\n"
-            f"        _ectui_vals={_sq(_values(level))}\n"
-            f"        _ectui_pos={_sq(_positionals(level))}\n"
-            f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
-        )
+        cases.append(_case(level, _sq(subs), _sq(opts)))
     return _BASH.replace("@CASES@", "\n".join(cases)).replace("@HEADER@", _header("bash"))
 
 
@@ -200,14 +205,7 @@ def zsh_script(tree: Sequence[Level]) -> str:
     cases = []
     for level in tree:
         opts = [(s, o.help) for o in level.options for s in o.strings]
-        cases.append(
-            f"    {_sq(' '.join(level.path))})\n"
-            f"        _ectui_subs=({described(level.subcommands)})\n"
-            f"        _ectui_opts=({described(opts)})\n"
-            f"        _ectui_vals={_sq(_values(level))}\n"
-            f"        _ectui_pos={_sq(_positionals(level))}\n"
-            f"        _ectui_rep={'1' if level.repeat_last else ''} ;;"
-        )
+        cases.append(_case(level, f"({described(level.subcommands)})", f"({described(opts)})"))
     return _ZSH.replace("@CASES@", "\n".join(cases)).replace("@HEADER@", _header("zsh"))
 
 
@@ -546,26 +544,8 @@ complete -c ectui -f -a '(__ectui_complete)'
 # ------------------------------------------------------------------ names from the console database
 
 
-def _queries() -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from ectui.db.models import Cluster, Image, IsoFile, Project, Template, Vm
-
-    return {
-        "cluster": (select(Cluster.name), Cluster.name),
-        "project": (select(Project.name), Project.name),
-        "vm": (select(Vm.name), Vm.name),
-        "template": (select(Template.name), Template.name),
-        "iso": (select(IsoFile.name), IsoFile.name),
-        "image": (select(Image.name).where(Image.gone.is_(False)), Image.name),
-        "image-id": (select(Image.id, Image.name).where(Image.gone.is_(False)), Image.id),
-        "iso-id": (select(IsoFile.id, IsoFile.name), IsoFile.id),
-        "template-id": (select(Template.id, Template.name), Template.id),
-    }
-
-
 NAME_KINDS = ("cluster", "project", "vm", "template", "iso", "image", "image-id", "iso-id", "template-id")
-"""The kinds `ectui __complete` answers (names, or ids with their names)."""
+"""The kinds `ectui __complete` answers (names, or ids with their names), as ectui.db.reads.NAME_KINDS."""
 
 
 def names(kind: str, prefix: str = "", db_url: str | None = None) -> list[str]:
@@ -592,10 +572,9 @@ def names(kind: str, prefix: str = "", db_url: str | None = None) -> list[str]:
         url = url.update_query_dict({"connect_timeout": "2"})
     engine = make_engine(url.render_as_string(hide_password=False), busy_timeout=1.0)
     try:
-        statement, column = _queries()[kind]
-        if prefix and not kind.endswith("-id"):
-            statement = statement.where(column.startswith(prefix, autoescape=True))
-        statement = statement.order_by(column).limit(NAME_LIMIT * 4)
+        from ectui.db.reads import name_query
+
+        statement = name_query(kind, prefix, NAME_LIMIT * 4)
         with engine.connect() as connection:
             rows = connection.execute(statement).all()
     finally:

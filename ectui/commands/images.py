@@ -1,13 +1,25 @@
-"""`ectui image …` and `ectui template …`: Glance images and system templates (SPEC I1-I5)."""
+"""`ectui image …` and `ectui template …`: Glance images and system templates."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import Parser, command, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, one_argument_commands, picked, positive_id, table
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
+
+
+IMAGE_COLUMNS = (
+    "id", "cluster", "cloud_id", "name", "disk_format", "container_format", "size", "checksum", "status",
+    "visibility", "os_type", "min_disk", "min_ram", "source", "enabled", "gone", "uploaded_by", "created",
+    "synced_at",
+)  # fmt: skip
+"""The keys of an image's JSON (ImageInfo.to_json): the columns of `image list`."""
 
 
 def register(sub: Any) -> None:
@@ -23,7 +35,7 @@ def register(sub: Any) -> None:
     ilist.add_argument(
         "--refresh", action="store_true", help=_("sync the images from the clouds first (as 'image sync')")
     )
-    ilist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
+    ilist.set_defaults(local_read=True, quick=image_list_quick)  # without --refresh: no cloud, no recovery
     iup = isub.add_parser("upload", help=_("stream a local file into a new image"))
     iup.add_argument("file", metavar=_("FILE"), help=_("local image file"))
     iup.add_argument("--cluster", required=True, metavar=_("CLUSTER"), help=_("cluster to upload to"))
@@ -42,18 +54,14 @@ def register(sub: Any) -> None:
     )
     iup.add_argument("--min-disk", default="0", metavar="GB", help=_("minimum disk in GiB (default: 0)"))
     iup.add_argument("--min-ram", default="0", metavar="MB", help=_("minimum RAM in MiB (default: 0)"))
-    handlers = {"enable": image_enable, "disable": image_disable, "delete": image_delete}
-    helps = {
-        "enable": _("allow new templates from the image"),
-        "disable": _("stop new templates from the image (existing ones keep working)"),
-        "delete": _("delete an image uploaded through the console (in the cloud too)"),
+    verbs = {
+        "enable": (_("allow new templates from the image"), image_enable),
+        "disable": (_("stop new templates from the image (existing ones keep working)"), image_disable),
+        "delete": (_("delete an image uploaded through the console (in the cloud too)"), image_delete),
     }
-    for verb, handler in handlers.items():
-        p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID", help=_("image id (see 'image list')"))
-        command(p, handler)
+    one_argument_commands(isub, verbs, dest="id", metavar="ID", help=_("image id (see 'image list')"))
     command(isync, image_sync)
-    command(ilist, image_list)
+    command(ilist, image_list, columns=IMAGE_COLUMNS)
     command(iup, image_upload)
 
     template = sub.add_parser("template", help=_("system templates made from enabled images"))
@@ -80,7 +88,7 @@ def register(sub: Any) -> None:
 # ------------------------------------------------------------------ images
 
 
-async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     result = await s.images.sync(a.cluster)
@@ -89,28 +97,33 @@ async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     if a.refresh:  # each cluster (or the one asked for) synced first, as `ectui image sync` does
         for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list()]:
             await s.images.sync(name)
-    images = await s.images.list(a.cluster)
-    return {"images": [i.to_json() for i in images]}, image_table(images)
+    images = [i.to_json() for i in await s.images.list(a.cluster)]
+    return {"images": images}, image_table(images)
 
 
-async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+def image_list_quick(db: Database, a: argparse.Namespace, settings: Settings) -> tuple[object, object] | None:
+    """`image list` from the database through ectui.db.reads; None (the full command) for an unknown cluster."""
+    from ectui.db import reads
+
+    cluster = None
+    if a.cluster is not None:
+        cluster = reads.cluster_id(db, a.cluster)
+        if cluster is None:  # the full command refuses it, in its words
+            return None
+    images = reads.images(db, cluster)
+    return {"images": images}, image_table(images)
+
+
+async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.images import ImageUpload
 
-    request = ImageUpload.parse(
-        path=a.file,
-        cluster=a.cluster,
-        name=a.name,
-        disk_format=a.disk_format,
-        container_format=a.container_format,
-        os_type=a.os_type,
-        min_disk=a.min_disk,
-        min_ram=a.min_ram,
-    )
+    names = ("cluster", "name", "disk_format", "container_format", "os_type", "min_disk", "min_ram")
+    request = ImageUpload.parse(**picked(a, *names, path="file"))
     progress = TerminalProgress(a.name) if sys.stderr.isatty() else None
     try:
         image = await s.images.upload(request, on_progress=progress or _ignore)
@@ -122,14 +135,14 @@ async def image_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_enable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.set_enabled(positive_id(a.id), True)
     return image.to_json(), _("Image '{name}' enabled.").format(name=image.name)
 
 
-async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.set_enabled(positive_id(a.id), False)
@@ -138,7 +151,7 @@ async def image_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     image = await s.images.delete(positive_id(a.id))
@@ -147,20 +160,21 @@ async def image_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     ).format(name=image.name)
 
 
-def image_table(images: Sequence[Any]) -> str:
+def image_table(images: Sequence[dict[str, Any]]) -> TextTable:
+    """Images given as their JSON dicts, as a table."""
     from ectui.i18n import _
 
     rows = [
         (
-            i.id,
-            i.cluster,
-            i.name,
-            i.disk_format,
-            i.size,
-            _("gone") if i.gone else i.status,
-            _(i.source),
-            _("yes") if i.enabled else _("no"),
-            i.created[:19],
+            i["id"],
+            i["cluster"],
+            i["name"],
+            i["disk_format"],
+            i["size"],
+            _("gone") if i["gone"] else i["status"],
+            _(i["source"]),
+            _("yes") if i["enabled"] else _("no"),
+            i["created"][:19],
         )
         for i in images
     ]
@@ -221,24 +235,19 @@ def _human(n: float) -> str:
 # ------------------------------------------------------------------ templates
 
 
-async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.templates import TemplateDraft
 
+    names = ("name", "os_type", "min_cpu", "description")
     draft = TemplateDraft.parse(
-        name=a.name,
-        image_id=a.image,
-        os_type=a.os_type,
-        min_cpu=a.min_cpu,
-        min_ram_gb=a.min_ram,
-        min_disk_gb=a.min_disk,
-        description=a.description,
+        **picked(a, *names, image_id="image", min_ram_gb="min_ram", min_disk_gb="min_disk")
     )
     info = await s.templates.create(draft)
     return info.to_json(), _("Template '{name}' added (id {id}).").format(name=info.name, id=info.id)
 
 
-async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.templates.list(a.cluster)
@@ -270,7 +279,7 @@ async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"templates": [t.to_json() for t in items]}, table(headers, rows)
 
 
-async def template_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def template_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.templates.delete(positive_id(a.id))

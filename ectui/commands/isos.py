@@ -1,4 +1,4 @@
-"""`ectui iso …`: ISO files on the clusters' FTP shares (SPEC S1-S5)."""
+"""`ectui iso …`: ISO files on the clusters' FTP shares."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ectui.commands._util import Parser, command, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, one_argument_commands, positive_id, table
 
 
 def register(sub: Any) -> None:
@@ -46,16 +46,15 @@ def register(sub: Any) -> None:
     iedit.add_argument("--name", metavar=_("NAME"), help=_("new display name"))
     iedit.add_argument("--os-type", metavar=_("TYPE"), help=_("new OS type: linux, windows or other"))
     iedit.add_argument("--description", metavar=_("TEXT"), help=_("new description"))
-    handlers = {"enable": iso_enable, "disable": iso_disable, "delete": iso_delete}
-    helps = {
-        "enable": _("allow mounting the ISO on VMs"),
-        "disable": _("stop new mounts of the ISO"),
-        "delete": _("delete an ISO uploaded through the console and mounted nowhere (on the server too)"),
+    verbs = {
+        "enable": (_("allow mounting the ISO on VMs"), iso_enable),
+        "disable": (_("stop new mounts of the ISO"), iso_disable),
+        "delete": (
+            _("delete an ISO uploaded through the console and mounted nowhere (on the server too)"),
+            iso_delete,
+        ),
     }
-    for verb, handler in handlers.items():
-        p = isub.add_parser(verb, help=helps[verb])
-        p.add_argument("id", metavar="ID", help=_("ISO id (see 'iso list')"))
-        command(p, handler)
+    one_argument_commands(isub, verbs, dest="id", metavar="ID", help=_("ISO id (see 'iso list')"))
     command(isync, iso_sync)
     command(ilist, iso_list)
     command(iup, iso_upload)
@@ -65,7 +64,7 @@ def register(sub: Any) -> None:
     command(iedit, iso_edit)
 
 
-async def iso_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     result = await s.isos.sync(a.cluster)
@@ -77,7 +76,7 @@ async def iso_sync(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return result.to_json(), text + "\n" + iso_table(result.isos)
 
 
-async def iso_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     isos = await s.isos.list(a.cluster)
     return {"isos": [i.to_json() for i in isos]}, iso_table(isos)
 
@@ -90,7 +89,7 @@ def _progress(label: str) -> Any:
     return TerminalProgress(label)
 
 
-async def _send(s: Any, label: str, start: Any) -> tuple[object, str]:
+async def _send(s: Any, label: str, start: Any) -> tuple[object, object]:
     from ectui.i18n import _
 
     progress = _progress(label)
@@ -106,19 +105,19 @@ async def _send(s: Any, label: str, start: Any) -> tuple[object, str]:
     return result.to_json(), text
 
 
-async def iso_upload(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_upload(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.services.isos import IsoUploadRequest
 
     request = IsoUploadRequest.parse(path=a.file, cluster=a.cluster, name=a.name, os_type=a.os_type)
     return await _send(s, request.file_name, lambda p: s.isos.upload(request, on_progress=p))
 
 
-async def iso_resume(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_resume(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     upload_id = positive_id(a.id)
     return await _send(s, f"#{upload_id}", lambda p: s.isos.resume(upload_id, on_progress=p))
 
 
-async def iso_uploads(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_uploads(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     uploads = await s.isos.interrupted(a.cluster)
@@ -127,28 +126,28 @@ async def iso_uploads(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"uploads": [u.to_json() for u in uploads]}, table(headers, rows)
 
 
-async def iso_discard(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_discard(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     upload = await s.isos.discard(positive_id(a.id))
     return upload.to_json(), _("Upload {id} of {file} discarded.").format(id=upload.id, file=upload.file_name)
 
 
-async def iso_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_enable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     iso = await s.isos.set_enabled(positive_id(a.id), True)
     return iso.to_json(), _("ISO {name} enabled.").format(name=iso.name)
 
 
-async def iso_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_disable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     iso = await s.isos.set_enabled(positive_id(a.id), False)
     return iso.to_json(), _("ISO {name} disabled.").format(name=iso.name)
 
 
-async def iso_edit(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_edit(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.isos import IsoEdit
 
@@ -157,7 +156,7 @@ async def iso_edit(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return iso.to_json(), _("ISO {name} saved.").format(name=iso.name)
 
 
-async def iso_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def iso_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     iso = await s.isos.delete(positive_id(a.id))
@@ -170,7 +169,7 @@ def _ignore(_progress: object) -> None:
     """No progress display (not a terminal)."""
 
 
-def iso_table(isos: Sequence[Any]) -> str:
+def iso_table(isos: Sequence[Any]) -> TextTable:
     """ISO files as text columns."""
     from ectui.i18n import _
 

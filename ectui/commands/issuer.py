@@ -1,4 +1,4 @@
-"""`ectui issuer …`: editions and licenses of the license authority (SPEC L1-L6)."""
+"""`ectui issuer …`: editions and licenses of the license authority."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ectui.commands._util import Parser, command, describe, positive_id, table
+from ectui.commands._util import Parser, command, describe, picked, positive_id, table
 
 
 def register(sub: Any) -> None:
@@ -95,25 +95,28 @@ def register(sub: Any) -> None:
     command(lexp, license_export, app="issuer")
 
 
-async def edition_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def edition_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.issuer import EditionDraft
 
     draft = EditionDraft.parse(
-        name=a.name,
-        max_clusters=a.max_clusters,
-        max_nodes=a.max_nodes,
-        storage=a.storage,
-        features=a.features,
-        grace_days=a.grace_days,
-        price=a.price,
-        description=a.description,
+        **picked(
+            a,
+            "name",
+            "max_clusters",
+            "max_nodes",
+            "storage",
+            "features",
+            "grace_days",
+            "price",
+            "description",
+        )
     )
     info = await s.issuer.create_edition(draft)
     return info.to_json(), _("Edition '{name}' created.").format(name=info.name)
 
 
-async def edition_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def edition_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.issuer.list_editions()
@@ -133,19 +136,19 @@ async def edition_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"editions": [e.to_json() for e in items]}, table(headers, rows)
 
 
-async def edition_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def edition_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.issuer.get_edition(a.name)
     return info.to_json(), describe(info.to_json())
 
 
-async def edition_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def edition_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.issuer.delete_edition(a.name)
     return {"deleted": a.name}, _("Edition '{name}' deleted.").format(name=a.name)
 
 
-async def license_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.issuer import LicenseDraft
 
@@ -158,7 +161,7 @@ async def license_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def license_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.issuer.list_licenses()
@@ -167,12 +170,12 @@ async def license_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"licenses": [i.to_json() for i in items]}, table(headers, rows)
 
 
-async def license_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.issuer.get_license(positive_id(a.id))
     return info.to_json(), describe(info.to_json())
 
 
-async def license_update(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_update(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.issuer import LicenseChanges
 
@@ -183,7 +186,7 @@ async def license_update(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("License {id} updated.").format(id=info.id)
 
 
-async def license_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     license_id = positive_id(a.id)
@@ -191,7 +194,7 @@ async def license_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"deleted": license_id}, _("License {id} deleted.").format(id=license_id)
 
 
-async def license_export(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def license_export(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     result = await s.issuer.export_license(positive_id(a.id), a.out, a.properties)

@@ -1,4 +1,4 @@
-"""`ectui license …`: the license installed in this console (SPEC K1, K2)."""
+"""`ectui license …`: the license installed in this console."""
 
 from __future__ import annotations
 
@@ -35,14 +35,14 @@ def register(sub: Any) -> None:
     command(reset, console_reset_clock)
 
 
-async def console_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def console_import(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     status = await s.license.import_license(a.file, a.properties)
     return status.to_json(), _("License installed: {header}").format(header=status.header_text())
 
 
-async def console_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def console_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _, render
 
     status = await s.license.status()
@@ -53,7 +53,7 @@ async def console_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, text
 
 
-async def console_reset_clock(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def console_reset_clock(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     """Reset the clock high-water mark; without --yes, say what it would do and refuse."""
     from ectui.i18n import _
     from ectui.services.errors import LicenseError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ectui.commands._util import Parser, command, describe, positive_id, table
+from ectui.commands._util import Parser, TextTable, command, describe, positive_id, table
 from ectui.i18n import N_
 
 STATE_WORDS = {"cleanup_pending": N_("cleanup pending")}
@@ -35,7 +35,7 @@ def _time(value: Any) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
 
 
-async def ops_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def ops_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     vm_id = (await s.vms.find(a.vm, all_projects=True)).id if a.vm else None
@@ -49,7 +49,7 @@ async def ops_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"operations": [op.to_json() for op in items]}, table(headers, rows)
 
 
-def step_lines(op: Any) -> str:
+def step_lines(op: Any) -> TextTable:
     """The steps of an operation as an aligned table (label in the UI language)."""
     from ectui.i18n import _
 
@@ -67,7 +67,7 @@ def step_lines(op: Any) -> str:
     return table(("#", _("Step"), _("State"), _("Started"), _("Finished"), _("Detail")), rows)
 
 
-async def ops_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def ops_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     op = await s.resize.operation(positive_id(a.id))
@@ -115,7 +115,7 @@ def resumed_line(item: Any) -> str:
     return line
 
 
-async def ops_resume(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def ops_resume(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.errors import ServiceError
 

@@ -1,11 +1,11 @@
-"""`ectui project …`: projects, the operator's current project and quotas (SPEC P1)."""
+"""`ectui project …`: projects, the operator's current project and quotas."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ectui.commands._util import Parser, command, table
+from ectui.commands._util import Parser, command, picked, table
 
 
 def register(sub: Any) -> None:
@@ -43,25 +43,20 @@ def register(sub: Any) -> None:
     command(delete, project_delete)
 
 
-async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.projects import ProjectDraft
 
     draft = ProjectDraft.parse(
-        name=a.name,
-        vcpus=a.vcpus,
-        ram_gb=a.ram,
-        vms=a.vms,
-        public_ips=a.public_ips,
-        cluster=a.cluster,
-        cloud_project=a.cloud_project,
-        description=a.description,
+        **picked(
+            a, "name", "vcpus", "vms", "public_ips", "cluster", "cloud_project", "description", ram_gb="ram"
+        )
     )
     info = await s.projects.add(draft)
     return info.to_json(), _("Project '{name}' created.").format(name=info.name)
 
 
-async def project_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.projects.list()
@@ -87,14 +82,14 @@ def _usage(p: Any, key: str) -> str:
     return f"{used}+{reserved}/{quota}" if reserved else f"{used}/{quota}"
 
 
-async def project_use(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_use(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.projects.use(a.name)
     return info.to_json(), _("Current project: {name}").format(name=info.name)
 
 
-async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.projects import Amounts, ProjectDraft
 
@@ -124,7 +119,7 @@ async def project_quota(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), table(headers, rows)
 
 
-async def project_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def project_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.projects.delete(a.name)

@@ -23,12 +23,12 @@ def register(sub: Any) -> None:
     command(readonly, settings_readonly)
 
 
-async def settings_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def settings_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     current = await s.operator_settings.show()
     return current.to_json(), describe(current.to_json())
 
 
-async def settings_readonly(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def settings_readonly(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     current = await s.operator_settings.set_readonly(a.state == "on")

@@ -1,4 +1,4 @@
-"""`ectui stats`: usage by cluster, node and project, storage and operations per day (SPEC M2)."""
+"""`ectui stats`: usage by cluster, node and project, storage and operations per day."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def report_text(r: StatsReport) -> str:
         )
         if part
     ) or _("all clusters and projects")
-    out = [
+    out: list[object] = [
         _("Statistics · {scope} · {generated} UTC").format(
             scope=scope, generated=r.generated_at.strftime("%Y-%m-%d %H:%M")
         )

@@ -1,4 +1,4 @@
-"""`ectui login | logout`, `ectui user …`, `ectui audit list | verify`: operator accounts and the audit log (SPEC M3)."""
+"""`ectui login | logout`, `ectui user …`, `ectui audit list | verify`: operator accounts and the audit log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from ectui.commands._util import CsvDocument, Parser, Refused, command, read_password, table
+from ectui.commands._util import (
+    CsvDocument,
+    Parser,
+    Refused,
+    command,
+    one_argument_commands,
+    read_password,
+    table,
+)
 
 ROLE_CHOICES = "admin|operator|auditor"
 
@@ -39,22 +47,17 @@ def register(sub: Any) -> None:
     passwd.add_argument(
         "--password-stdin", action="store_true", help=_("read the password from standard input")
     )
-    unlock = usub.add_parser("unlock", help=_("clear a lock-out after failed logins"))
-    unlock.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    enable = usub.add_parser("enable", help=_("allow an account to log in again"))
-    enable.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    disable = usub.add_parser("disable", help=_("stop an account from logging in"))
-    disable.add_argument("name", metavar=_("NAME"), help=_("account name"))
-    delete = usub.add_parser("delete", help=_("delete an account and its sessions"))
-    delete.add_argument("name", metavar=_("NAME"), help=_("account name"))
     command(add, user_add)
     command(ulist, user_list)
     command(role, user_role)
     command(passwd, user_passwd)
-    command(unlock, user_unlock)
-    command(enable, user_enable)
-    command(disable, user_disable)
-    command(delete, user_delete)
+    verbs = {
+        "unlock": (_("clear a lock-out after failed logins"), user_unlock),
+        "enable": (_("allow an account to log in again"), user_enable),
+        "disable": (_("stop an account from logging in"), user_disable),
+        "delete": (_("delete an account and its sessions"), user_delete),
+    }
+    one_argument_commands(usub, verbs, dest="name", metavar=_("NAME"), help=_("account name"))
 
     audit = sub.add_parser("audit", help=_("the audit log of changes (users module)"))
     asub = audit.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -90,7 +93,7 @@ async def _password(a: argparse.Namespace, prompt: str, *, confirm: bool = False
     return first, again
 
 
-async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import FEATURE
 
@@ -111,7 +114,7 @@ async def do_login(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, _("Logged in as {user} ({role}).").format(user=who.user, role=who.role)
 
 
-async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import FEATURE
 
@@ -122,7 +125,7 @@ async def do_logout(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"logged_out": who}, text
 
 
-async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.users import UserDraft
 
@@ -131,7 +134,7 @@ async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Account {name} ({role}) created.").format(name=info.name, role=info.role)
 
 
-async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     users = await s.users.list()
@@ -152,14 +155,14 @@ async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return [u.to_json(now) for u in users], text
 
 
-async def user_role(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_role(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_role(a.name, a.role)
     return info.to_json(), _("{name} is now {role}.").format(name=info.name, role=info.role)
 
 
-async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     password, confirm = await _password(a, _("New password of {name}: ").format(name=a.name), confirm=True)
@@ -167,28 +170,28 @@ async def user_passwd(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), _("Password of {name} changed.").format(name=info.name)
 
 
-async def user_unlock(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_unlock(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.unlock(a.name)
     return info.to_json(), _("{name} is unlocked.").format(name=info.name)
 
 
-async def user_enable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_enable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_enabled(a.name, True)
     return info.to_json(), _("{name} may log in.").format(name=info.name)
 
 
-async def user_disable(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_disable(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.users.set_enabled(a.name, False)
     return info.to_json(), _("{name} is disabled.").format(name=info.name)
 
 
-async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def user_delete(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     await s.users.delete(a.name)
@@ -219,7 +222,7 @@ async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     return data, text
 
 
-async def audit_verify(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def audit_verify(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     """Verify the audit log's hash chain; a break is reported on stdout with exit status 1."""
     from ectui.i18n import _, ngettext, render
 

@@ -1,12 +1,41 @@
-"""`ectui vm …` and `ectui keypair …`: VMs of the current project (SPEC V1-V3) and SSH key pairs."""
+"""`ectui vm …` and `ectui keypair …`: VMs of the current project and SSH key pairs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import Parser, command, describe, read_password, table
+from ectui.commands._util import (
+    Parser,
+    command,
+    describe,
+    progress_printer,
+    read_password,
+    submitted_text,
+    table,
+)
+
+if TYPE_CHECKING:
+    from ectui.config import Settings
+    from ectui.db.session import Database
+
+
+VM_COLUMNS = (
+    "id", "cloud_id", "name", "project", "cluster", "status", "task_state", "vcpus", "ram_gb", "disk_gb", "node",
+    "network", "fixed_ip", "floating_ip", "os_type", "login", "user_name", "keypair", "template", "locked",
+    "lock_reason", "mounted_iso", "description", "created_by", "created_at",
+)  # fmt: skip
+"""The keys of a VM's JSON (VmInfo.to_json): the columns of `vm list`."""
+
+
+def _vm_command(vsub: Any, name: str, **kwargs: Any) -> Any:
+    """A `vm` subcommand that acts on one VM, given by id or name."""
+    from ectui.i18n import _
+
+    parser = vsub.add_parser(name, **kwargs)
+    parser.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    return parser
 
 
 def register(sub: Any) -> None:
@@ -41,11 +70,10 @@ def register(sub: Any) -> None:
     vlist.add_argument(
         "--no-refresh", action="store_true", help=argparse.SUPPRESS
     )  # the old default; a no-op
-    vlist.set_defaults(local_read=True)  # without --refresh: no cloud, no recovery at start (cli._run)
-    show = vsub.add_parser("show", help=_("show one VM with its operations"))
-    show.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    vlist.set_defaults(local_read=True, quick=vm_list_quick)  # without --refresh: no cloud, no recovery
+    show = _vm_command(vsub, "show", help=_("show one VM with its operations"))
     command(create, vm_create)
-    command(vlist, vm_list)
+    command(vlist, vm_list, columns=VM_COLUMNS)
     command(show, vm_show)
     for action, text in (
         ("start", _("power on a VM")),
@@ -53,8 +81,7 @@ def register(sub: Any) -> None:
         ("reboot", _("reboot a VM")),
         ("delete", _("delete a VM")),
     ):
-        parser = vsub.add_parser(action, help=text)
-        parser.add_argument("vm", metavar="VM", help=_("VM id or name"))
+        parser = _vm_command(vsub, action, help=text)
         if action != "delete":
             parser.add_argument("--wait", action="store_true", help=_("wait until the VM is settled"))
         if action == "reboot":
@@ -62,8 +89,7 @@ def register(sub: Any) -> None:
                 "--hard", action="store_true", help=_("power-cycle instead of a guest OS reboot")
             )
         command(parser, vm_action)
-    console = vsub.add_parser("console", help=_("print a remote console URL"))
-    console.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    console = _vm_command(vsub, "console", help=_("print a remote console URL"))
     console.add_argument(
         "--serial",
         action="store_true",
@@ -81,10 +107,9 @@ def register(sub: Any) -> None:
         help=_("the SSH jump host of the --tunnel line (default: the placeholder JUMPHOST)"),
     )
     command(console, vm_console)
-    clog = vsub.add_parser(
-        "console-log", help=_("print the console log of a VM (boot and cloud-init messages)")
+    clog = _vm_command(
+        vsub, "console-log", help=_("print the console log of a VM (boot and cloud-init messages)")
     )
-    clog.add_argument("vm", metavar="VM", help=_("VM id or name"))
     clog.add_argument(
         "--lines", type=int, default=200, metavar="N", help=_("the last N lines (1-10000, default: 200)")
     )
@@ -92,14 +117,12 @@ def register(sub: Any) -> None:
     clog.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)  # seconds between polls
     clog.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests: follow ends
     command(clog, vm_console_log)
-    snap = vsub.add_parser("snapshot", help=_("snapshot a VM into a new custom template"))
-    snap.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    snap = _vm_command(vsub, "snapshot", help=_("snapshot a VM into a new custom template"))
     snap.add_argument("--template-name", required=True, metavar=_("NAME"), help=_("name of the new template"))
     command(snap, vm_snapshot)
-    resize = vsub.add_parser(
-        "resize", help=_("change a VM's CPU and RAM (hot where the cloud can, else cold)")
+    resize = _vm_command(
+        vsub, "resize", help=_("change a VM's CPU and RAM (hot where the cloud can, else cold)")
     )
-    resize.add_argument("vm", metavar="VM", help=_("VM id or name"))
     resize.add_argument("--cpu", required=True, metavar="N", help=_("new number of vCPUs"))
     resize.add_argument("--ram", required=True, metavar="GB", help=_("new RAM in GiB"))
     how = resize.add_mutually_exclusive_group()
@@ -111,8 +134,7 @@ def register(sub: Any) -> None:
         "--yes", action="store_true", help=_("agree that a running VM is stopped (cold resize)")
     )
     command(resize, vm_resize)
-    mount = vsub.add_parser("mount-iso", help=_("mount an enabled ISO of the VM's cluster as its CD-ROM"))
-    mount.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    mount = _vm_command(vsub, "mount-iso", help=_("mount an enabled ISO of the VM's cluster as its CD-ROM"))
     mount.add_argument("iso", metavar="ISO", help=_("ISO id, name or file name"))
     mount.add_argument(
         "--yes",
@@ -120,8 +142,7 @@ def register(sub: Any) -> None:
         help=_("agree that the VM reboots into the ISO (clouds without CD-ROM extension)"),
     )
     command(mount, vm_mount_iso)
-    unmount = vsub.add_parser("unmount-iso", help=_("unmount the VM's ISO"))
-    unmount.add_argument("vm", metavar="VM", help=_("VM id or name"))
+    unmount = _vm_command(vsub, "unmount-iso", help=_("unmount the VM's ISO"))
     command(unmount, vm_unmount_iso)
 
     keypair = sub.add_parser("keypair", help=_("SSH key pairs for VM logins"))
@@ -147,27 +168,7 @@ def register(sub: Any) -> None:
     command(klist, keypair_list)
 
 
-def _progress_printer() -> Any:
-    """Step lines on stderr when it is a terminal (scripts get a clean stderr)."""
-    from ectui.i18n import _
-    from ectui.services.progress import ignore_progress
-
-    if not sys.stderr.isatty():
-        return ignore_progress
-    last: list[str] = []
-
-    def show(progress: Any) -> None:
-        key = f"{progress.step}:{progress.done}"
-        if last and last[-1] == key:
-            return
-        last.append(key)
-        total = progress.total or 0
-        print(f"[{min(progress.done + 1, total)}/{total}] {_(progress.detail)}", file=sys.stderr, flush=True)
-
-    return show
-
-
-async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.vms import VmDraft
 
@@ -188,10 +189,8 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         network=a.network,
         public_ip=a.public_ip,
     )
-    outcome = await s.workflow.submit_or_run(draft, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(draft, on_progress=progress_printer())
     if outcome.submitted:  # an operator with the workflow module: an admin approves it later
-        from ectui.commands.workflow import submitted_text
-
         return outcome.request.to_json(), submitted_text(outcome.request)
     info = outcome.result
     text = _("VM '{name}' created (id {id}) on {node}: {ip}{public}; log in as {user}.").format(
@@ -205,33 +204,54 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return info.to_json(), text
 
 
-async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
+    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
+    return _vm_list_result([v.to_json() for v in items], all_projects=a.all)
+
+
+def vm_list_quick(db: Database, a: argparse.Namespace, settings: Settings) -> tuple[object, object] | None:
+    """`vm list` from the database through ectui.db.reads; None (the full command) without a current project."""
+    from ectui.db import reads
+
+    project = None
+    if not a.all:
+        project = reads.current_project(db, settings.operator)
+        if project is None:  # the full command refuses it, in its words
+            return None
+    return _vm_list_result(reads.vms(db, project), all_projects=a.all)
+
+
+def _vm_list_result(items: list[dict[str, Any]], *, all_projects: bool) -> tuple[object, object]:
+    """The `vm list` result of VMs given as their JSON dicts: the document and the table."""
     from ectui.i18n import _
 
-    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
     headers = [_("ID"), _("Name"), _("Status"), "vCPU", _("RAM GB"), _("Node"), _("IP"), _("Public IP")]
-    if a.all:
+    if all_projects:
         headers += [_("Project"), _("Cluster")]
     rows = []
     for v in items:
-        status = v.status + (f" ({v.task_state})" if v.task_state else "") + (" 🔒" if v.locked else "")
+        status = (
+            v["status"]
+            + (f" ({v['task_state']})" if v["task_state"] else "")
+            + (" 🔒" if v["locked"] else "")
+        )
         row: list[object] = [
-            v.id,
-            v.name,
+            v["id"],
+            v["name"],
             status,
-            v.vcpus,
-            v.ram_gb,
-            v.node,
-            v.fixed_ip,
-            v.floating_ip or "-",
+            v["vcpus"],
+            v["ram_gb"],
+            v["node"],
+            v["fixed_ip"],
+            v["floating_ip"] or "-",
         ]
-        if a.all:
-            row += [v.project or "-", v.cluster]
+        if all_projects:
+            row += [v["project"] or "-", v["cluster"]]
         rows.append(row)
-    return {"vms": [v.to_json() for v in items]}, table(headers, rows)
+    return {"vms": items}, table(headers, rows)
 
 
-async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.vms.find(a.vm, all_projects=True)
     history = await s.vms.history(info.id)
     data = info.to_json()
@@ -248,7 +268,7 @@ async def vm_show(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return data, text
 
 
-async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -263,7 +283,7 @@ async def vm_action(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return done.to_json(), _("VM '{name}': {status}").format(name=done.name, status=status)
 
 
-async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_console(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     info = await s.vms.find(a.vm, all_projects=True)
     url = await s.vms.console_url(info.id)
     if not (a.serial or a.tunnel):
@@ -359,17 +379,17 @@ async def _follow(
             loop.remove_signal_handler(signal.SIGINT)
 
 
-async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_snapshot(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
-    made = await s.vms.snapshot(info.id, a.template_name, on_progress=_progress_printer())
+    made = await s.vms.snapshot(info.id, a.template_name, on_progress=progress_printer())
     return made.to_json(), _(
         "Custom template '{template}' (id {id}) made from a snapshot of VM '{name}'."
     ).format(template=made.template, id=made.template_id, name=made.vm)
 
 
-async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.commands._util import Refused
     from ectui.i18n import _
 
@@ -382,10 +402,8 @@ async def vm_resize(s: Any, a: argparse.Namespace) -> tuple[object, str]:
         if plan.hot_reason:
             text += " " + _("Hot resize is not possible: {reason}.").format(reason=_(plan.hot_reason))
         raise Refused({"refused": "will_stop", "plan": plan.to_json(), "message": text}, text)
-    outcome = await s.workflow.submit_or_run(plan, on_progress=_progress_printer())
+    outcome = await s.workflow.submit_or_run(plan, on_progress=progress_printer())
     if outcome.submitted:  # an operator with the workflow module: an admin approves it later
-        from ectui.commands.workflow import submitted_text
-
         return outcome.request.to_json(), submitted_text(outcome.request)
     op = outcome.result
     data = {"operation": op.to_json(), "plan": plan.to_json(), "vm": (await s.vms.get(info.id)).to_json()}
@@ -408,7 +426,7 @@ async def _iso_id(s: Any, vm: Any, ref: str) -> int:
     return int(found[0])
 
 
-async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -419,7 +437,7 @@ async def vm_mount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return mounted.to_json(), text
 
 
-async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.vms.find(a.vm, all_projects=True)
@@ -427,7 +445,7 @@ async def vm_unmount_iso(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return done.to_json(), _("ISO unmounted from VM {name}.").format(name=done.name)
 
 
-async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     info = await s.keypairs.import_key_file(a.name, a.public_key, cluster=a.cluster)
@@ -436,7 +454,7 @@ async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     )
 
 
-async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
     items = await s.keypairs.list(cluster=a.cluster)

@@ -1,11 +1,19 @@
-"""`ectui request …`: requests that need an approver (SPEC M4): list, approve, reject, cancel."""
+"""`ectui request …`: requests that need an approver: list, approve, reject, cancel."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ectui.commands._util import Parser, command, positive_id, table
+from ectui.commands._util import (
+    Parser,
+    command,
+    kind_text,
+    positive_id,
+    progress_printer,
+    state_text,
+    table,
+)
 
 if TYPE_CHECKING:
     from ectui.services.workflow import RequestInfo
@@ -34,22 +42,6 @@ def register(sub: Any) -> None:
     command(cancel, request_cancel)
 
 
-def state_text(state: str) -> str:
-    """The translated state name."""
-    from ectui.i18n import _
-    from ectui.services.workflow import STATE_LABELS
-
-    return _(STATE_LABELS.get(state, state))
-
-
-def kind_text(kind: str) -> str:
-    """The translated request kind."""
-    from ectui.i18n import _
-    from ectui.services.workflow import KIND_LABELS
-
-    return _(KIND_LABELS.get(kind, kind))
-
-
 def _line(r: RequestInfo) -> str:
     from ectui.i18n import _
 
@@ -63,7 +55,7 @@ def _line(r: RequestInfo) -> str:
     return text
 
 
-async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.workflow import OPEN_STATES
 
@@ -90,29 +82,20 @@ async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, str]:
     return {"requests": [r.to_json() for r in items]}, text
 
 
-async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_approve(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.commands._util import Refused
-    from ectui.commands.vms import _progress_printer
 
-    done = await s.workflow.approve(positive_id(a.id), on_progress=_progress_printer())
+    done = await s.workflow.approve(positive_id(a.id), on_progress=progress_printer())
     if done.state != "done":
         raise Refused(done.to_json(), _line(done))
     return done.to_json(), _line(done)
 
 
-async def request_reject(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_reject(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     done = await s.workflow.reject(positive_id(a.id), a.reason)
     return done.to_json(), _line(done)
 
 
-async def request_cancel(s: Any, a: argparse.Namespace) -> tuple[object, str]:
+async def request_cancel(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     done = await s.workflow.cancel(positive_id(a.id))
     return done.to_json(), _line(done)
-
-
-def submitted_text(r: RequestInfo) -> str:
-    """What the create/resize commands print when an operator's action became a request."""
-    from ectui.i18n import render
-    from ectui.services.errors import ServiceError
-
-    return render(ServiceError("workflow.submitted", id=r.id, kind=kind_text(r.kind)))

@@ -160,7 +160,7 @@ class ConsoleState(ConsoleBase):
 
 
 class Cluster(ConsoleBase):
-    """One OpenStack cloud/region the console manages (SPEC C1); credentials encrypted at rest."""
+    """One OpenStack cloud/region the console manages; credentials encrypted at rest."""
 
     __tablename__ = "cluster"
 
@@ -193,7 +193,7 @@ class Cluster(ConsoleBase):
 
 
 class ClusterFtp(ConsoleBase):
-    """The FTP server in front of a cluster's NFS ISO share (SPEC C3)."""
+    """The FTP server in front of a cluster's NFS ISO share."""
 
     __tablename__ = "cluster_ftp"
 
@@ -210,7 +210,7 @@ class ClusterFtp(ConsoleBase):
 
 
 class ComputeNode(ConsoleBase):
-    """A hypervisor of a cluster as last synced (SPEC C2)."""
+    """A hypervisor of a cluster as last synced."""
 
     __tablename__ = "compute_node"
     __table_args__ = (UniqueConstraint("cluster_id", "name"),)
@@ -235,7 +235,7 @@ class ComputeNode(ConsoleBase):
 
 
 class Image(ConsoleBase):
-    """A Glance image of a cluster as last synced, or uploaded through the console (SPEC I1-I4)."""
+    """A Glance image of a cluster as last synced, or uploaded through the console."""
 
     __tablename__ = "image"
     __table_args__ = (UniqueConstraint("cluster_id", "cloud_id"),)
@@ -265,7 +265,7 @@ class Image(ConsoleBase):
 
 
 class Template(ConsoleBase):
-    """A VM template: system (from an enabled image) or custom (from a VM snapshot) (SPEC I5)."""
+    """A VM template: system (from an enabled image) or custom (from a VM snapshot)."""
 
     __tablename__ = "template"
     __table_args__ = (UniqueConstraint("cluster_id", "name"),)
@@ -287,7 +287,7 @@ class Template(ConsoleBase):
 
 
 class IsoFile(ConsoleBase):
-    """An ISO file on a cluster's FTP/NFS share (SPEC S1-S5)."""
+    """An ISO file on a cluster's FTP/NFS share."""
 
     __tablename__ = "iso_file"
     __table_args__ = (UniqueConstraint("cluster_id", "file_name"),)
@@ -333,7 +333,7 @@ class IsoUpload(ConsoleBase):
 
 
 class Project(ConsoleBase):
-    """A project of the console, mapped to a cloud project of a cluster, with its quotas (SPEC P1).
+    """A project of the console, mapped to a cloud project of a cluster, with its quotas.
 
     Nova keeps no reservations, so the console keeps them: `reserved_*` is what running operations
     hold, `used_*` what exists. Both change only in a locked unit of work (Database.locked_session).
@@ -396,7 +396,7 @@ class Keypair(ConsoleBase):
 
 
 class Vm(ConsoleBase):
-    """A VM (云主机) made or seen by the console, with the spec the console believes it has (SPEC V1-V3)."""
+    """A VM (云主机) made or seen by the console, with the spec the console believes it has."""
 
     __tablename__ = "vm"
     __table_args__ = (UniqueConstraint("cluster_id", "cloud_id"),)
@@ -435,7 +435,7 @@ class Vm(ConsoleBase):
 
 
 class Operation(ConsoleBase):
-    """A multi-step operation (create VM, resize, ISO upload) persisted step by step (SPEC R3)."""
+    """A multi-step operation (create VM, resize, ISO upload) persisted step by step."""
 
     __tablename__ = "operation"
 
@@ -484,7 +484,7 @@ class OperationStep(ConsoleBase):
 
 
 class WorkflowRequest(ConsoleBase):
-    """A create-VM or resize asked by an operator, run only once an admin approves it (SPEC M4)."""
+    """A create-VM or resize asked by an operator, run only once an admin approves it."""
 
     __tablename__ = "workflow_request"
 
@@ -520,7 +520,7 @@ class WorkflowRequest(ConsoleBase):
 
 
 class BillingPrice(ConsoleBase):
-    """A price list entry of the billing module (SPEC M5): applies from `effective_from` (00:00 UTC) until
+    """A price list entry of the billing module: applies from `effective_from` (00:00 UTC) until
     the next entry's date. Money is exact (Numeric): per vCPU-hour, per GB-of-RAM-hour, per public-IP-hour."""
 
     __tablename__ = "billing_price"
@@ -535,7 +535,7 @@ class BillingPrice(ConsoleBase):
 
 
 class MeterSpan(ConsoleBase):
-    """A usage interval of one VM with one spec and power state (SPEC M5), recorded as the lifecycle happens.
+    """A usage interval of one VM with one spec and power state, recorded as the lifecycle happens.
 
     No foreign keys: a VM row (and even its project) may be deleted, its metering stays for the bills.
     """
@@ -561,7 +561,7 @@ class MeterSpan(ConsoleBase):
 
 
 class ConsoleUser(ConsoleBase):
-    """An operator account of the users module (SPEC M3): role, Argon2 password hash, lock-out state."""
+    """An operator account of the users module: role, Argon2 password hash, lock-out state."""
 
     __tablename__ = "console_user"
 

@@ -19,15 +19,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
 
 from ectui.db.errors import DatabaseError, DatabaseUrlError, one_line, translate, url_scheme
+
+if TYPE_CHECKING:  # the ORM loads with the first unit of work: quick reads (ectui.db.reads) never need it
+    from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("ectui.db")
@@ -249,7 +251,7 @@ class Database:
         self.engine = make_engine(url, busy_timeout=busy_timeout, create_dir=create_dir)
         self.where = describe(self.engine.url)
         """Where the database is, for messages: a file path or host:port/name (never the URL)."""
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions: sessionmaker[Session] | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -261,6 +263,10 @@ class Database:
         work opened inside another one in the same thread stays deferred, so it cannot wait on its own
         thread's lock.
         """
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         session = self._sessions()
         depth = getattr(_open_sessions, "depth", 0)
         _open_sessions.depth = depth + 1
@@ -296,7 +302,7 @@ class Database:
             read_only = bool(connection.connection.info.get(_READ_ONLY))
         if current is not None and current not in _revisions(self.kind):
             raise DatabaseError("db.too_new", where=self.where, revision=current)
-        if read_only and current != _head_revision(self.kind):
+        if read_only and current != head_revision(self.kind):
             raise DatabaseError("db.read_only_upgrade", where=self.where)
         return current
 
@@ -304,7 +310,7 @@ class Database:
         """Bring the schema to the newest migration (fast no-op when already there, so a read-only
         database at the head starts). A schema made by a newer ectui is refused with db.too_new."""
         current = self.check() if revision == "head" else self._current_revision()
-        if revision == "head" and current == _head_revision(self.kind):
+        if revision == "head" and current == head_revision(self.kind):
             return
         try:
             self._upgrade(revision)
@@ -354,6 +360,6 @@ def _revisions(kind: Kind) -> set[str]:
     return {p.name.split("_", 1)[0] for p in (MIGRATIONS / kind / "versions").glob("[0-9]*_*.py")}
 
 
-def _head_revision(kind: Kind) -> str:
+def head_revision(kind: Kind) -> str:
     """The newest revision id, read from the file names ('<rev>_<slug>.py', newest sorts last)."""
     return max(_revisions(kind))

@@ -141,7 +141,7 @@ def test_each_format_of_a_list_golden(homes: Homes) -> None:
         "2   evil\\u202etxt.exe       expired\n"
         "1   ACME                    valid\n"
     )
-    assert ok(home, *LICENSES, "-f", "json", *PICK) == (
+    assert ok(home, *LICENSES, "-f", "json", "--noindent", *PICK) == (
         '{"licenses": [{"id": 3, "customer": "=HYPERLINK(\\"http://x\\")", "status": "valid"}, '
         '{"id": 2, "customer": "evil\\u202etxt.exe", "status": "expired"}, '
         '{"id": 1, "customer": "ACME", "status": "valid"}]}\n'
@@ -161,12 +161,15 @@ def test_each_format_of_a_list_golden(homes: Homes) -> None:
     assert ok(home, *LICENSES, "-f", "value", *PICK) == (
         '3 =HYPERLINK("http://x") valid\n2 evil\\u202etxt.exe expired\n1 ACME valid\n'
     )
-    # -f json is --json, byte for byte (and --noindent too: JSON is one line already); yaml is the same document
+    # --json is -f json --noindent, byte for byte: one line; -f json alone is the same document indented
+    # (as openstackclient prints it); yaml is the same document too
     whole = ok(home, *LICENSES, "--json")
-    assert ok(home, *LICENSES, "-f", "json") == whole
     assert ok(home, *LICENSES, "-f", "json", "--noindent") == whole
     assert ok(home, *LICENSES, "-f", "yaml", "--json") == whole  # the last format given wins
     assert whole.count("\n") == 1
+    indented = ok(home, *LICENSES, "-f", "json")
+    assert indented.startswith('{\n  "licenses": [\n    {\n      "id": 3,\n'), indented
+    assert json.loads(indented) == json.loads(whole)
     assert yaml.safe_load(ok(home, *LICENSES, "-f", "yaml")) == json.loads(whole)
     # every column of the JSON items, in every format
     rows = list(csv.reader(io.StringIO(ok(home, *LICENSES, "-f", "csv"))))
