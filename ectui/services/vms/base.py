@@ -67,6 +67,11 @@ class VmBase:
     async def _check(self, *, write: bool) -> None:
         await self._license.require(FEATURE, write=write)
 
+    @property
+    def listeners(self) -> tuple[VmListener, ...]:
+        """Who hears of the VMs' lifecycle events (billing)."""
+        return self._listeners
+
     async def notify(self, vm_id: int, event: str | None) -> None:
         """Tell the lifecycle listeners (billing) of an event of a VM; never raises."""
         await tell_listeners(self._listeners, vm_id, event)
