@@ -1,4 +1,4 @@
-"""operator accounts, CLI sessions and the append-only audit log (SPEC M3)
+"""operator accounts with roles and lockout, CLI sessions, and the append-only audit log
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""workflow requests (SPEC M4)
+"""workflow requests: operators ask, an approver decides, the console then carries the request out
 
 Revision ID: 0008
 Revises: 0007
