@@ -1,84 +1,26 @@
-"""Shared fixtures: issuer and console services, each on its own ECTUI_HOME under tmp_path."""
+"""Shared fixtures: issuer and console services, each on its own ECTUI_HOME under tmp_path.
+
+Plain helpers (the clock, settings, issuing a license) live in tests.kit; this file makes fixtures of them.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from ectui.config import Settings
 from ectui.services import ConsoleServices, IssuerServices, build_console_services, build_issuer_services
-from ectui.services.issuer import EditionDraft, IssuerService, LicenseDraft
+from tests.kit import CONSOLE_NOW, Clock, Issued, build_licensed_console, home_settings, issue_license
 
-CONSOLE_NOW = dt.datetime(2030, 6, 1, 12, 0, 0)
-"""The console clock of service tests: inside the default license validity (2030)."""
-
-
-def home_settings(home: Path, **env: str) -> Settings:
-    """Settings whose config, data and logs all live under `home` (English UI)."""
-    return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_LANG": "en", **env})
-
-
-class Clock:
-    """A settable clock (naive UTC), injected into the console services."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@dataclass(frozen=True)
-class Issued:
-    """One license made by an issuer and exported as `.ec` + `constant.properties`."""
-
-    license_id: int
-    ec_path: Path
-    properties_path: Path
-
-
-async def issue_license(
-    issuer: IssuerService,
-    out_dir: Path,
-    *,
-    customer: str = "ACME Cloud",
-    edition: str = "Standard",
-    valid_from: str = "2030-01-01",
-    valid_to: str = "2030-12-31",
-    **edition_fields: Any,
-) -> Issued:
-    """Create the edition when missing (defaults below, overridable), a license, and export both files.
-
-    The export makes `out_dir` when needed.
-    """
-    if edition not in {e.name for e in await issuer.list_editions()}:
-        fields: dict[str, Any] = {
-            "max_clusters": "2",
-            "max_nodes": "10",
-            "storage": "local",
-            "features": "platform,statistics,users.audit",
-            "grace_days": "7",
-            "price": "1999.00",
-        }
-        fields.update(edition_fields)
-        await issuer.create_edition(EditionDraft.parse(name=edition, **fields))
-    info = await issuer.create_license(
-        LicenseDraft.parse(customer=customer, edition=edition, valid_from=valid_from, valid_to=valid_to)
-    )
-    result = await issuer.export_license(
-        info.id, out_dir / f"license-{info.id}.ec", out_dir / f"license-{info.id}.properties"
-    )
-    return Issued(info.id, result.ec_path, result.properties_path)
+__all__ = ["CONSOLE_NOW", "Clock", "Issued", "home_settings", "issue_license"]  # helpers live in tests.kit
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +57,42 @@ async def console_services(tmp_path: Path, clock: Clock) -> AsyncIterator[Consol
     await services.start()
     yield services
     services.close()
+
+
+class LicensedConsole(Protocol):
+    """The `licensed_console` fixture: builds started, licensed console services (closed after the test)."""
+
+    async def __call__(
+        self,
+        home: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        real_clock: bool = False,
+        operator: str | None = None,
+        env: dict[str, str] | None = None,
+        valid_from: str = "2030-01-01",
+        valid_to: str = "2030-12-31",
+        **edition: str,
+    ) -> ConsoleServices: ...
+
+
+@pytest.fixture
+def licensed_console(tmp_path: Path) -> Iterator[LicensedConsole]:
+    """The one builder of a licensed console: `await licensed_console(features=..., storage=..., ...)`.
+
+    Home defaults to tmp_path (issuer, exported license and console below it); the options are those of
+    tests.kit.build_licensed_console. Every console built is closed after the test.
+    """
+    made: list[ConsoleServices] = []
+
+    async def build(home: Path | None = None, **options: Any) -> ConsoleServices:
+        services = await build_licensed_console(home if home is not None else tmp_path, **options)
+        made.append(services)
+        return services
+
+    yield build
+    for services in made:
+        services.close()
 
 
 # ------------------------------------------------------------------ databases: SQLite always, PostgreSQL on demand

@@ -16,7 +16,7 @@ import pytest
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.services.projects import Amounts
 from ectui.services.workflow import Actor
-from tests.services.test_vms import PASSWORD, draft
+from tests.kit.vms import PASSWORD, draft
 from tests.services.test_workflow import make_env
 
 ROOT = Path(__file__).resolve().parents[2]

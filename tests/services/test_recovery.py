@@ -34,16 +34,10 @@ from ectui.services.resize import ResizeError
 from ectui.services.vms import VmError
 from tests.cli.test_vm_cli import ectui
 from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit.cloud import admin_call
+from tests.kit.vms import Env, assert_nothing_left, assert_quota_free, draft
 from tests.services.test_images import make_file
 from tests.services.test_vm_extras import wait_for
-from tests.services.test_vms import (  # noqa: F401  (env is a fixture)
-    Env,
-    admin_call,
-    assert_nothing_left,
-    assert_quota_free,
-    draft,
-    env,
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import openstack.connection
 import pytest
 from sqlalchemy import select
 
@@ -25,7 +24,9 @@ from ectui.services.projects import Amounts, QuotaError
 from ectui.services.resize import RESIZE_STEPS, ResizeError, ResizeService
 from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmError
-from tests.services.test_vms import Env, admin_call, cluster_draft, draft, fault, licensed, sdk
+from tests.kit import build_licensed_console
+from tests.kit.cloud import admin_call, clean_cloud, cluster_draft, fault, sdk
+from tests.kit.vms import Env, draft
 
 CODES = [code for code, _label in RESIZE_STEPS]
 
@@ -38,21 +39,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle.stop()
 
 
-def clean_cloud(handle: DevCloudHandle, conn: openstack.connection.Connection) -> None:
-    admin_call(handle, "DELETE", "/_admin/faults")
-    handle.cloud.vendor_extensions = ("EC-LIVE-RESIZE", "EC-CDROM")
-    handle.cloud.timings = Timings.fast(0.02)
-    for server in list(conn.compute.servers(all_projects=True)):
-        if server.is_locked:
-            conn.compute.unlock_server(server.id)
-        conn.compute.delete_server(server.id)
-    for server in list(conn.compute.servers(all_projects=True)):
-        conn.compute.wait_for_delete(server, interval=0.02)
-    for flavor in list(conn.compute.flavors(is_public=None)):
-        if flavor.name.startswith("ectui-"):
-            conn.compute.delete_flavor(flavor.id)
-
-
 @pytest.fixture
 async def env(
     tmp_path: Path,
@@ -63,7 +49,7 @@ async def env(
     """A licensed console on the module's cloud: cluster dc1, template cirros, project web (current)."""
     conn = sdk(cloud)
     clean_cloud(cloud, conn)
-    s = await licensed(tmp_path, settings_for, make_license)
+    s = await build_licensed_console(tmp_path, storage="local,shared", operator="alice")
     await s.clusters.add(cluster_draft(cloud))
     await s.images.sync("dc1")
     images = {i.name: i.id for i in await s.images.list("dc1")}

@@ -25,16 +25,8 @@ from ectui.services.operations.engine import Step
 from ectui.services.progress import Cancelled, CancelToken, Progress
 from ectui.services.vms import GUEST_MOUNT_HINT, VmError
 from tests.conftest import CONSOLE_NOW, Clock, home_settings
-from tests.services.test_vms import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    Env,
-    assert_nothing_left,
-    assert_quota_free,
-    cloud,
-    draft,
-    env,
-    fault,
-)
+from tests.kit.cloud import fault
+from tests.kit.vms import PASSWORD, Env, assert_nothing_left, assert_quota_free, draft
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,8 +23,8 @@ from ectui.services.projects import Amounts, ProjectDraft, QuotaError
 from ectui.services.templates import TemplateDraft
 from ectui.services.workflow import Actor, WorkflowError
 from tests.conftest import CONSOLE_NOW, Clock
-from tests.services.test_resize import clean_cloud
-from tests.services.test_vms import PASSWORD, Env, cluster_draft, draft, fault, sdk
+from tests.kit.cloud import clean_cloud, cluster_draft, fault, sdk
+from tests.kit.vms import PASSWORD, Env, draft
 
 FEATURES = "platform,statistics,users,workflow"
 

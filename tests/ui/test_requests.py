@@ -17,8 +17,8 @@ from ectui.screens.requests import RejectRequestModal, RequestsScreen
 from ectui.services.projects import Amounts
 from ectui.services.workflow import Actor
 from ectui.widgets import ConfirmModal
-from tests.services.test_resize import clean_cloud
-from tests.services.test_vms import draft
+from tests.kit.cloud import clean_cloud
+from tests.kit.vms import draft
 from tests.services.test_workflow import make_env
 
 
