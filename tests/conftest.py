@@ -5,6 +5,9 @@ Plain helpers (the clock, settings, issuing a license) live in tests.kit; this f
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import logging
 import os
 import shutil
 import subprocess
@@ -16,9 +19,13 @@ from typing import Any, Protocol
 
 import pytest
 
+from ectui.cli import main
 from ectui.config import Settings
+from ectui.i18n import set_language
 from ectui.services import ConsoleServices, IssuerServices, build_console_services, build_issuer_services
 from tests.kit import CONSOLE_NOW, Clock, Issued, build_licensed_console, home_settings, issue_license
+from tests.kit.cli import Result
+from tests.kit.users import project
 
 __all__ = ["CONSOLE_NOW", "Clock", "Issued", "home_settings", "issue_license"]  # helpers live in tests.kit
 
@@ -93,6 +100,87 @@ def licensed_console(tmp_path: Path) -> Iterator[LicensedConsole]:
     yield build
     for services in made:
         services.close()
+
+
+# ------------------------------------------------------------------ the command line in process
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Result]]:
+    """Call `ectui.cli.main([...])` in this process with ECTUI_HOME=home; restores logging and language."""
+    for name in ("ECTUI_DB_URL", "ECTUI_ISSUER_DB_URL", "ECTUI_ISSUER_PASSPHRASE", "OS_CLOUD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ECTUI_LANG", "en")
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+
+    def call(home: Path, *args: object) -> Result:
+        monkeypatch.setenv("ECTUI_HOME", str(home))
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    yield call
+    for handler in list(root.handlers):
+        if handler not in saved_handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in saved_handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(saved_level)
+    logging.captureWarnings(False)
+    set_language("en")
+
+
+# ------------------------------------------------------------------ a console home the CLI opens (real clock)
+
+
+@pytest.fixture(scope="module")
+def today_license(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A license with the users module, valid around today (the CLI runs on the real clock)."""
+    root = tmp_path_factory.mktemp("chain-license")
+    today = dt.date.today()
+
+    async def make() -> tuple[Path, Path]:
+        issuer = build_issuer_services(home_settings(root / "issuer"))
+        await issuer.start()
+        try:
+            issued = await issue_license(
+                issuer.issuer, root / "out", edition="Users", features="platform,users",
+                valid_from=(today - dt.timedelta(days=1)).isoformat(),
+                valid_to=(today + dt.timedelta(days=60)).isoformat(),
+            )  # fmt: skip
+        finally:
+            issuer.close()
+        return issued.ec_path, issued.properties_path
+
+    return asyncio.run(make())
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, today_license: tuple[Path, Path]) -> Iterator[Path]:
+    """A licensed console home with a few entries (no accounts: the OS operator reads the log)."""
+    home = tmp_path / "cli-console"
+
+    async def prepare() -> None:
+        services = build_console_services(home_settings(home))
+        await services.start()
+        try:
+            await services.license.import_license(*today_license)
+            await services.projects.add(project("web"))
+            await services.projects.add(project("db"))
+        finally:
+            services.close()
+
+    asyncio.run(prepare())
+    yield home
 
 
 # ------------------------------------------------------------------ databases: SQLite always, PostgreSQL on demand

@@ -23,7 +23,7 @@ from ectui.services.billing import BillingError, PriceDraft, parse_month
 from ectui.services.errors import LicenseError, ReadOnlyError, ValidationError
 from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import CONSOLE_NOW, Clock
 from tests.kit.cloud import cluster_draft, sdk
 
 PASSWORD = "Secr3t!pass"

@@ -14,12 +14,7 @@ from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen
 from ectui.services import ConsoleServices, build_console_services
 from ectui.services.projects import ProjectDraft
-from tests.services.test_audit_chain import (  # noqa: F401 - today_license is a fixture
-    drop_guards,
-    entry_ids,
-    raw,
-    today_license,
-)
+from tests.kit.audit import drop_guards, entry_ids, raw
 
 
 @pytest.fixture

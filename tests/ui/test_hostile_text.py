@@ -31,7 +31,6 @@ from ectui.services.templates import TemplateDraft
 from ectui.services.users import UserDraft
 from ectui.services.vms import VmDraft
 from ectui.widgets.tables import table_rows
-from tests.conftest import issue_license
 from tests.hostile.names import (
     MARKUP_CLICK,
     MARKUP_CLOSE,
@@ -41,6 +40,7 @@ from tests.hostile.names import (
     RAW_CONTROLS,
     shown,
 )
+from tests.kit import issue_license
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ from ectui.screens.isos import EditIsoModal, IsosScreen, ResumeUploadsModal, Upl
 from ectui.services import ConsoleServices
 from ectui.services.clusters import ClusterDraft
 from ectui.widgets import ConfirmModal
-from tests.services.test_ftp import PyFtpd
-from tests.services.test_isos import interrupt_after, iso_file
+from tests.kit.files import iso_file
+from tests.kit.ftp import PyFtpd
+from tests.kit.isos import interrupt_after
 
 MIB = 1 << 20
 

@@ -18,8 +18,8 @@ from ectui.screens._base import DomainScreen
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.projects import ProjectDraft
 from ectui.services.users import UserDraft
-from tests.conftest import issue_license
-from tests.services.test_users import ADMIN_PW, FAST_HASHER, OPS_PW
+from tests.kit import issue_license
+from tests.kit.users import ADMIN_PW, FAST_HASHER, OPS_PW
 
 
 @pytest.fixture(scope="module")
