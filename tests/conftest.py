@@ -77,6 +77,8 @@ class LicensedConsole(Protocol):
         real_clock: bool = False,
         operator: str | None = None,
         env: dict[str, str] | None = None,
+        readonly: bool = False,
+        customer: str = "ACME Cloud",
         valid_from: str = "2030-01-01",
         valid_to: str = "2030-12-31",
         **edition: str,

@@ -73,6 +73,12 @@ async def issue_license(
     return Issued(info.id, result.ec_path, result.properties_path)
 
 
+def today_validity(days: int = 90) -> dict[str, str]:
+    """valid_from today, valid_to `days` later: a license for a console on the real clock."""
+    today = dt.date.today()
+    return {"valid_from": today.isoformat(), "valid_to": (today + dt.timedelta(days=days)).isoformat()}
+
+
 async def build_licensed_console(
     home: Path,
     *,
@@ -80,6 +86,8 @@ async def build_licensed_console(
     real_clock: bool = False,
     operator: str | None = None,
     env: dict[str, str] | None = None,
+    readonly: bool = False,
+    customer: str = "ACME Cloud",
     valid_from: str = "2030-01-01",
     valid_to: str = "2030-12-31",
     **edition: str,
@@ -89,7 +97,8 @@ async def build_licensed_console(
     `edition` overrides the edition fields of `issue_license` (`edition=` names it, `features=`,
     `storage=`, `max_clusters=`, ...). The console runs on `clock` (a fresh one at CONSOLE_NOW when
     not given), or on the real clock with `real_clock` (for a console the CLI also opens, at today's
-    date: pass a validity that covers today). `operator` sets ECTUI_OPERATOR; `env` adds settings.
+    date: pass a validity that covers today, e.g. `**today_validity()`). `operator` sets ECTUI_OPERATOR;
+    `env` adds settings; `readonly` opens the console read-only.
     The caller closes the services (the `licensed_console` fixture does it itself).
     """
     issuer = build_issuer_services(home_settings(home / "issuer"))
@@ -106,6 +115,7 @@ async def build_licensed_console(
     console = build_console_services(
         home_settings(home / "console", **extra),
         clock=None if real_clock else (clock if clock is not None else Clock(CONSOLE_NOW)),
+        readonly=readonly,
     )
     await console.start()
     try:

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Static
-from uikit import settle
+from uikit import settings_for, settle
 
 from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen

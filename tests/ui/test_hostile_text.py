@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settings_for
-from test_vms import admin_call
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from uikit import notifications, settle, started, until
+from uikit import notifications, settings_for, settle, started, until
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -41,6 +39,7 @@ from tests.hostile.names import (
     shown,
 )
 from tests.kit import issue_license
+from tests.kit.cloud import admin_call
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from test_clusters import licensed_services
 from textual.widgets import Input
 from textual.worker import WorkerCancelled
 from uikit import notifications, started
 from uikit import settle as settle_workers
+from vmkit import licensed_services
 
 from ectui.app import ConsoleApp
 from ectui.screens.isos import EditIsoModal, IsosScreen, ResumeUploadsModal, UploadIsoModal

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Input, Static
-from uikit import settle
+from uikit import settings_for, settle
 
 from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen

@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from ectui.config import Settings
 from ectui.screens._base import DomainScreen
+
+
+def settings_for(home: Path) -> Settings:
+    """Settings of an installation rooted at `home` (English UI)."""
+    return Settings.from_env({"ECTUI_HOME": str(home)}, lang="en")
 
 
 async def settle(pilot: Pilot[Any], until: Callable[[], bool] | None = None, *, rounds: int = 200) -> None:
