@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import os
+import pkgutil
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,25 @@ from tests.kit import CONSOLE_NOW, Clock, build_licensed_console, home_settings
 from tests.kit.vms import draft, vm_env
 
 pytest_textual_snapshot.SVGImageExtension.file_extension = "svg"  # stored as .svg (syrupy's default: .raw)
+
+
+def _import_screens_in_english() -> None:
+    """Import every screen and widget module now, in English.
+
+    Key descriptions (BINDINGS) are translated when their module is imported, and the app imports a
+    screen module when it first shows the screen: without this, a frame's footer would depend on the
+    language of the first test that showed that screen in this process.
+    """
+    import ectui.screens
+    import ectui.widgets
+
+    set_language("en")
+    for package in (ectui.screens, ectui.widgets):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+
+
+_import_screens_in_english()
 
 FEATURES = "platform,statistics,users.audit"
 SEED_MTIME = CONSOLE_NOW.timestamp() - 86400
