@@ -27,6 +27,7 @@ SnapCompare = Callable[..., bool]
 
 PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
 SVG_TEXT = re.compile(r"<text [^>]*>(.*?)</text>")
+TERMINAL_ID = re.compile(r"terminal-\d+")
 
 
 def frame_text(pilot: Pilot[Any]) -> str:
@@ -37,6 +38,18 @@ def frame_text(pilot: Pilot[Any]) -> str:
 def shows(pilot: Pilot[Any], text: str) -> Callable[[], bool]:
     """A condition: the frame shows `text`."""
     return lambda: text in frame_text(pilot)
+
+
+async def steady(pilot: Pilot[Any]) -> None:
+    """Wait until two frames 50 ms apart are the same (a dialog may still lay out or scroll after it opened)."""
+    previous = ""
+    for _ in range(60):
+        await pilot.pause(0.05)
+        frame = TERMINAL_ID.sub("", pilot.app.export_screenshot())
+        if frame == previous:
+            return
+        previous = frame
+    raise AssertionError(f"the frame still changes after 3 s (screen: {pilot.app.screen!r})")
 
 
 def mask_ports(pilot: Pilot[Any]) -> None:
@@ -62,6 +75,7 @@ def domain(domain_id: str, expected: str) -> Drive:
         await pilot.app.switch_mode(domain_id)
         await settle(pilot, shows(pilot, expected), what=f"{domain_id} showing {expected!r}")
         mask_ports(pilot)
+        await steady(pilot)
 
     return drive
 
@@ -81,6 +95,7 @@ def dialog(
             what=f"the dialog of {keys} on {domain_id}",
         )
         still_cursors(pilot)
+        await steady(pilot)
 
     return drive
 
@@ -94,6 +109,7 @@ async def audit_of_vms(pilot: Pilot[Any]) -> None:
         pilot, lambda: "license.import" not in frame_text(pilot), what="the audit log filtered to vm"
     )
     still_cursors(pilot)
+    await steady(pilot)
 
 
 SCREENS: dict[str, Drive] = {
@@ -125,6 +141,7 @@ def test_welcome(lang: str, empty_services: ConsoleServices, snap_compare: SnapC
 
     async def drive(pilot: Pilot[Any]) -> None:
         await settle(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen), what="the welcome screen")
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=drive), f"welcome in {lang}"
 
