@@ -27,7 +27,7 @@ class PyFtpd:
         """Close the next data connection once this many bytes arrived (a cut connection)."""
         owner = self
 
-        class CountingDTP(DTPHandler):  # type: ignore[misc]
+        class CountingDTP(DTPHandler):
             def handle_read(self) -> None:
                 before = self.tot_bytes_received
                 super().handle_read()

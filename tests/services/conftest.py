@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,7 +55,7 @@ def licenses(tmp_path_factory: pytest.TempPathFactory) -> Licenses:
 
 
 @pytest.fixture
-def make_console(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., object]]:
+def make_console(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Awaitable[ConsoleServices]]]:
     """Build (and later close) started console services on tmp_path/<name>, with the given license."""
     made: list[ConsoleServices] = []
 
@@ -76,6 +76,8 @@ def make_console(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., object]
 
 
 @pytest.fixture
-async def console(make_console: Callable[..., object], licenses: Licenses) -> ConsoleServices:
+async def console(
+    make_console: Callable[..., Awaitable[ConsoleServices]], licenses: Licenses
+) -> ConsoleServices:
     """A console licensed with the users module, no accounts yet (modules may define their own `console`)."""
-    return await make_console(licenses.users)  # type: ignore[operator, no-any-return]
+    return await make_console(licenses.users)

@@ -16,7 +16,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-import pytest_textual_snapshot
+import pytest_textual_snapshot  # type: ignore[import-untyped]
 from sqlalchemy import update
 
 from ectui.db.models import Vm
@@ -38,7 +38,7 @@ def _serialize_stable(self: Any, data: Any, **options: Any) -> Any:
     return _serialize(self, data, **options)
 
 
-pytest_textual_snapshot.SVGImageExtension.serialize = _serialize_stable  # type: ignore[method-assign]
+pytest_textual_snapshot.SVGImageExtension.serialize = _serialize_stable
 pytest_textual_snapshot.SVGImageExtension.file_extension = "svg"  # stored as .svg (syrupy's default: .raw)
 
 

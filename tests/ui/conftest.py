@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from uikit import settings_for
 
 from ectui.app import ConsoleApp, IssuerApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -16,6 +15,7 @@ from ectui.services import (
     build_console_services,
     build_issuer_services,
 )
+from tests.kit.ui import settings_for
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from uikit import domain_key, started, until
 
 from ectui.devcloud import DevCloudHandle
 from ectui.screens.operations import OperationsScreen
@@ -21,6 +20,7 @@ from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmDraft, VmInfo
 from tests.kit import build_licensed_console, today_validity
+from tests.kit.ui import domain_key, started, until
 
 PASSWORD = "Secret#123"
 
@@ -34,6 +34,7 @@ async def licensed_services(
     readonly: bool = False,
 ) -> ConsoleServices:
     """A console on the real clock with a platform license (edition Std, ACME) valid from today for 90 days."""
+    validity = today_validity()
     return await build_licensed_console(
         home,
         real_clock=True,
@@ -45,7 +46,8 @@ async def licensed_services(
         max_nodes="10",
         storage=storage,
         features="platform",
-        **today_validity(),
+        valid_from=validity["valid_from"],
+        valid_to=validity["valid_to"],
     )
 
 
