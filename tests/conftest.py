@@ -1,84 +1,33 @@
-"""Shared fixtures: issuer and console services, each on its own ECTUI_HOME under tmp_path."""
+"""Shared fixtures: issuer and console services, each on its own ECTUI_HOME under tmp_path.
+
+Plain helpers (the clock, settings, issuing a license) live in tests.kit; this file makes fixtures of them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
+from ectui.cli import main
 from ectui.config import Settings
+from ectui.i18n import set_language
 from ectui.services import ConsoleServices, IssuerServices, build_console_services, build_issuer_services
-from ectui.services.issuer import EditionDraft, IssuerService, LicenseDraft
+from tests.kit import CONSOLE_NOW, Clock, Issued, build_licensed_console, home_settings, issue_license
+from tests.kit.cli import Result
+from tests.kit.users import project
 
-CONSOLE_NOW = dt.datetime(2030, 6, 1, 12, 0, 0)
-"""The console clock of service tests: inside the default license validity (2030)."""
-
-
-def home_settings(home: Path, **env: str) -> Settings:
-    """Settings whose config, data and logs all live under `home` (English UI)."""
-    return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_LANG": "en", **env})
-
-
-class Clock:
-    """A settable clock (naive UTC), injected into the console services."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@dataclass(frozen=True)
-class Issued:
-    """One license made by an issuer and exported as `.ec` + `constant.properties`."""
-
-    license_id: int
-    ec_path: Path
-    properties_path: Path
-
-
-async def issue_license(
-    issuer: IssuerService,
-    out_dir: Path,
-    *,
-    customer: str = "ACME Cloud",
-    edition: str = "Standard",
-    valid_from: str = "2030-01-01",
-    valid_to: str = "2030-12-31",
-    **edition_fields: Any,
-) -> Issued:
-    """Create the edition when missing (defaults below, overridable), a license, and export both files.
-
-    The export makes `out_dir` when needed.
-    """
-    if edition not in {e.name for e in await issuer.list_editions()}:
-        fields: dict[str, Any] = {
-            "max_clusters": "2",
-            "max_nodes": "10",
-            "storage": "local",
-            "features": "platform,statistics,users.audit",
-            "grace_days": "7",
-            "price": "1999.00",
-        }
-        fields.update(edition_fields)
-        await issuer.create_edition(EditionDraft.parse(name=edition, **fields))
-    info = await issuer.create_license(
-        LicenseDraft.parse(customer=customer, edition=edition, valid_from=valid_from, valid_to=valid_to)
-    )
-    result = await issuer.export_license(
-        info.id, out_dir / f"license-{info.id}.ec", out_dir / f"license-{info.id}.properties"
-    )
-    return Issued(info.id, result.ec_path, result.properties_path)
+__all__ = ["CONSOLE_NOW", "Clock", "Issued", "home_settings", "issue_license"]  # helpers live in tests.kit
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +64,125 @@ async def console_services(tmp_path: Path, clock: Clock) -> AsyncIterator[Consol
     await services.start()
     yield services
     services.close()
+
+
+class LicensedConsole(Protocol):
+    """The `licensed_console` fixture: builds started, licensed console services (closed after the test)."""
+
+    async def __call__(
+        self,
+        home: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        real_clock: bool = False,
+        operator: str | None = None,
+        env: dict[str, str] | None = None,
+        readonly: bool = False,
+        customer: str = "ACME Cloud",
+        valid_from: str = "2030-01-01",
+        valid_to: str = "2030-12-31",
+        **edition: str,
+    ) -> ConsoleServices: ...
+
+
+@pytest.fixture
+def licensed_console(tmp_path: Path) -> Iterator[LicensedConsole]:
+    """The one builder of a licensed console: `await licensed_console(features=..., storage=..., ...)`.
+
+    Home defaults to tmp_path (issuer, exported license and console below it); the options are those of
+    tests.kit.build_licensed_console. Every console built is closed after the test.
+    """
+    made: list[ConsoleServices] = []
+
+    async def build(home: Path | None = None, **options: Any) -> ConsoleServices:
+        services = await build_licensed_console(home if home is not None else tmp_path, **options)
+        made.append(services)
+        return services
+
+    yield build
+    for services in made:
+        services.close()
+
+
+# ------------------------------------------------------------------ the command line in process
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Result]]:
+    """Call `ectui.cli.main([...])` in this process with ECTUI_HOME=home; restores logging and language."""
+    for name in ("ECTUI_DB_URL", "ECTUI_ISSUER_DB_URL", "ECTUI_ISSUER_PASSPHRASE", "OS_CLOUD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ECTUI_LANG", "en")
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+
+    def call(home: Path, *args: object) -> Result:
+        monkeypatch.setenv("ECTUI_HOME", str(home))
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    yield call
+    for handler in list(root.handlers):
+        if handler not in saved_handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in saved_handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(saved_level)
+    logging.captureWarnings(False)
+    set_language("en")
+
+
+# ------------------------------------------------------------------ a console home the CLI opens (real clock)
+
+
+@pytest.fixture(scope="module")
+def today_license(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A license with the users module, valid around today (the CLI runs on the real clock)."""
+    root = tmp_path_factory.mktemp("chain-license")
+    today = dt.date.today()
+
+    async def make() -> tuple[Path, Path]:
+        issuer = build_issuer_services(home_settings(root / "issuer"))
+        await issuer.start()
+        try:
+            issued = await issue_license(
+                issuer.issuer, root / "out", edition="Users", features="platform,users",
+                valid_from=(today - dt.timedelta(days=1)).isoformat(),
+                valid_to=(today + dt.timedelta(days=60)).isoformat(),
+            )  # fmt: skip
+        finally:
+            issuer.close()
+        return issued.ec_path, issued.properties_path
+
+    return asyncio.run(make())
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, today_license: tuple[Path, Path]) -> Iterator[Path]:
+    """A licensed console home with a few entries (no accounts: the OS operator reads the log)."""
+    home = tmp_path / "cli-console"
+
+    async def prepare() -> None:
+        services = build_console_services(home_settings(home))
+        await services.start()
+        try:
+            await services.license.import_license(*today_license)
+            await services.projects.add(project("web"))
+            await services.projects.add(project("db"))
+        finally:
+            services.close()
+
+    asyncio.run(prepare())
+    yield home
 
 
 # ------------------------------------------------------------------ databases: SQLite always, PostgreSQL on demand

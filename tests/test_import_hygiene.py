@@ -139,7 +139,7 @@ async def _licensed_console(root: Path, cloud: Any) -> None:
     from ectui.services.projects import ProjectDraft
     from ectui.services.templates import TemplateDraft
     from ectui.services.vms import VmDraft
-    from tests.conftest import issue_license
+    from tests.kit import issue_license
 
     def settings(home: Path) -> Settings:
         return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_LANG": "en", "ECTUI_OPERATOR": OPERATOR})

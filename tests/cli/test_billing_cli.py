@@ -12,7 +12,7 @@ import pytest
 from ectui.config import Settings
 from ectui.db.models import MeterSpan
 from ectui.db.session import Database
-from tests.cli.test_stats_cli import ectui, licensed_home
+from tests.kit.cli import ectui, licensed_home
 
 
 @pytest.fixture(scope="module")

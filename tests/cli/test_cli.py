@@ -4,48 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import os
 import shutil
 import stat
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import ectui
-from ectui.cli import main
-from ectui.i18n import set_language
+from tests.kit.cli import Result, run
 
-ROOT = Path(__file__).resolve().parents[2]
 ALL_MODULES = ["platform", "statistics", "users", "workflow", "billing"]
-
-
-def run(
-    home: Path, *args: object, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """`python -m ectui ARGS` with ECTUI_HOME=home, English unless `env` says otherwise."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ECTUI_") and k not in ("LANG", "LC_ALL", "LANGUAGE", "OS_CLOUD")
-    }
-    environ.update({"ECTUI_HOME": str(home), "ECTUI_LANG": "en", "PYTHONIOENCODING": "utf-8"})
-    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH", "")]))
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ectui", *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
 
 
 def one_json_object(stdout: str) -> dict[str, object]:
@@ -121,47 +92,6 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     return Flow(
         root, issuer_home, console_home, ec, properties, edition_add, license_add, export, imported, show
     )
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Callable[..., Result]]:
-    """Call `ectui.cli.main([...])` in this process with ECTUI_HOME=home; restores logging and language."""
-    for name in ("ECTUI_DB_URL", "ECTUI_ISSUER_DB_URL", "ECTUI_ISSUER_PASSPHRASE", "OS_CLOUD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ECTUI_LANG", "en")
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-
-    def call(home: Path, *args: object) -> Result:
-        monkeypatch.setenv("ECTUI_HOME", str(home))
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    yield call
-    for handler in list(root.handlers):
-        if handler not in saved_handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in saved_handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(saved_level)
-    logging.captureWarnings(False)
-    set_language("en")
 
 
 EDITION_ARGS = (

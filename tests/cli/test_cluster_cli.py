@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.kit.cli import ectui, licensed_home
 
 
 @pytest.fixture(scope="module")
@@ -23,35 +19,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle.stop()
 
 
-def ectui(
-    home: Path, *args: object, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ECTUI_", "OS_"))}
-    environ.update({"ECTUI_HOME": str(home), "ECTUI_LANG": "en"})
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "ectui", *map(str, args)],
-        cwd=ROOT, env=environ, input=stdin, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A console home with a license (2 clusters, 10 nodes, local+shared) from its own issuer."""
-    root = tmp_path_factory.mktemp("home")
-    issuer = root / "issuer"
-    assert ectui(issuer, "issuer", "edition", "add", "--name", "Std", "--max-clusters", "2", "--max-nodes", "10",
-                 "--storage", "local,shared", "--features", "platform").returncode == 0  # fmt: skip
-    added = ectui(issuer, "issuer", "license", "add", "--customer", "ACME", "--edition", "Std",
-                  "--valid-from", "2020-01-01", "--valid-to", "2099-12-31", "--json")  # fmt: skip
-    license_id = json.loads(added.stdout)["id"]
-    out = root / "out"
-    assert ectui(issuer, "issuer", "license", "export", license_id, "--out", out / "a.ec",
-                 "--properties", out / "c.properties").returncode == 0  # fmt: skip
-    console = root / "console"
-    imported = ectui(console, "license", "import", out / "a.ec", "--properties", out / "c.properties")
-    assert imported.returncode == 0, imported.stderr
-    return console
+    return licensed_home(tmp_path_factory.mktemp("home"), "platform", storage="local,shared")
 
 
 def test_cluster_lifecycle(home: Path, cloud: DevCloudHandle) -> None:

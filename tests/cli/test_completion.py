@@ -13,7 +13,7 @@ import pytest
 from ectui.cli import build_parser
 from ectui.commands import completion
 from ectui.manpage import escape, manpage
-from tests.cli.test_cli import ROOT, run
+from tests.kit.cli import ROOT, run
 
 SEED = {
     "cluster": ["preprod", "prod", "test lab"],

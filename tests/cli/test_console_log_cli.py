@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_vm_cli import PASSWORD, ROOT, cloud, ectui, home, ok  # noqa: F401  (fixtures)
+from tests.kit.cli import ROOT, ectui, ok
+from tests.kit.vms import PASSWORD
 
 
 @pytest.fixture(scope="module")

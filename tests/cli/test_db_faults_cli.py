@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ectui.services import build_console_services
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit import CONSOLE_NOW, Clock, home_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-pw"

@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cluster_cli import ectui, home  # noqa: F401 - the licensed console home fixture
 
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
+from tests.kit.cli import ectui, licensed_home
 
-__all__ = ["home"]
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A console home with a license (2 clusters, 10 nodes, local+shared) from its own issuer."""
+    return licensed_home(tmp_path_factory.mktemp("home"), "platform", storage="local,shared")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cluster_cli import ectui, home  # noqa: F401  (home is a fixture)
-from tests.services.test_ftp import PASSWORD, USER, PyFtpd
+from tests.kit.cli import ectui, licensed_home
+from tests.kit.ftp import PASSWORD, USER, PyFtpd
 
 MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A console home with a license (2 clusters, 10 nodes, local+shared) from its own issuer."""
+    return licensed_home(tmp_path_factory.mktemp("home"), "platform", storage="local,shared")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from ectui.devcloud import DevCloudHandle
-from tests.cli.test_vm_cli import PASSWORD, cloud, ectui, home, ok  # noqa: F401  (fixtures)
+from tests.kit.cli import ectui, ok
+from tests.kit.vms import PASSWORD
 
 
 def test_resize_refuses_then_runs_and_ops_show_the_steps(home: Path, cloud: DevCloudHandle) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,33 +12,7 @@ import pytest
 from ectui.config import Settings
 from ectui.db.models import Cluster, ComputeNode, Image, Operation, Project, Vm, utcnow
 from ectui.db.session import Database
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def ectui(home: Path, *args: object) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ECTUI_", "OS_"))}
-    environ.update({"ECTUI_HOME": str(home), "ECTUI_LANG": "en"})
-    return subprocess.run(
-        [sys.executable, "-m", "ectui", *map(str, args)],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def licensed_home(root: Path, features: str) -> Path:
-    issuer = root / "issuer"
-    assert ectui(issuer, "issuer", "edition", "add", "--name", "Std", "--max-clusters", "2", "--max-nodes", "10",
-                 "--storage", "local", "--features", features).returncode == 0  # fmt: skip
-    added = ectui(issuer, "issuer", "license", "add", "--customer", "ACME", "--edition", "Std",
-                  "--valid-from", "2020-01-01", "--valid-to", "2099-12-31", "--json")  # fmt: skip
-    license_id = json.loads(added.stdout)["id"]
-    out = root / "out"
-    assert ectui(issuer, "issuer", "license", "export", license_id, "--out", out / "a.ec",
-                 "--properties", out / "c.properties").returncode == 0  # fmt: skip
-    console = root / "console"
-    imported = ectui(console, "license", "import", out / "a.ec", "--properties", out / "c.properties")
-    assert imported.returncode == 0, imported.stderr
-    return console
+from tests.kit.cli import ectui, licensed_home
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_stats_cli import ectui
+from tests.kit.cli import ectui
 
 ADMIN_PW = "admin-pass-1234"
 OPS_PW = "ops-pass-12345"
@@ -24,7 +24,7 @@ def run(home: Path, *args: object, stdin: str | None = None) -> tuple[int, str, 
         import subprocess
         import sys
 
-        from tests.cli.test_stats_cli import ROOT
+        from tests.kit.cli import ROOT
 
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("ECTUI_", "OS_"))}
         environ.update({"ECTUI_HOME": str(home), "ECTUI_LANG": "en"})

@@ -3,69 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import openstack.config
 import openstack.connection
-import pytest
 
-from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
+from ectui.devcloud import DevCloudHandle
+from tests.kit.cli import ectui, ok
+from tests.kit.vms import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "Secr3t!pass"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmSBzTLQxp2VLvRNaBvCPPGKL7S1V4Mq7j9CoJlLk3X cli@ectui\n"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
-    handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.05))
-    yield handle
-    handle.stop()
-
-
-def ectui(home: Path, *args: object, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ECTUI_", "OS_"))}
-    environ.update({"ECTUI_HOME": str(home), "ECTUI_LANG": "en"})
-    return subprocess.run(
-        [sys.executable, "-m", "ectui", *map(str, args)],
-        cwd=ROOT, env=environ, input=stdin, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, cloud: DevCloudHandle) -> Path:
-    """A licensed console with cluster dc1, its images synced, template 'cirros' and project web (current)."""
-    root = tmp_path_factory.mktemp("home")
-    issuer = root / "issuer"
-    ok(ectui(issuer, "issuer", "edition", "add", "--name", "Std", "--max-clusters", "2", "--max-nodes", "10",
-             "--storage", "local,shared", "--features", "platform"))  # fmt: skip
-    added = ok(ectui(issuer, "issuer", "license", "add", "--customer", "ACME", "--edition", "Std",
-                     "--valid-from", "2020-01-01", "--valid-to", "2099-12-31", "--json"))  # fmt: skip
-    out = root / "out"
-    ok(ectui(issuer, "issuer", "license", "export", json.loads(added.stdout)["id"], "--out", out / "a.ec",
-             "--properties", out / "c.properties"))  # fmt: skip
-    console = root / "console"
-    ok(ectui(console, "license", "import", out / "a.ec", "--properties", out / "c.properties"))
-    auth = cloud.cloud.cloud_config()["auth"]
-    ok(ectui(console, "cluster", "add", "--name", "dc1", "--auth-url", auth["auth_url"], "--username", "admin",
-             "--password-stdin", "--project", "demo", "--region", "RegionOne", "--storage", "shared",
-             stdin=auth["password"] + "\n"))  # fmt: skip
-    ok(ectui(console, "image", "sync", "dc1"))
-    images = json.loads(ok(ectui(console, "image", "list", "--json")).stdout)["images"]
-    cirros = next(i["id"] for i in images if i["name"] == "cirros-0.6.2")
-    ok(ectui(console, "template", "add", "--name", "cirros", "--image", cirros, "--os-type", "linux"))
-    ok(ectui(console, "project", "add", "--name", "web", "--cluster", "dc1", "--vcpus", "8", "--ram", "16",
-             "--vms", "3", "--public-ips", "1"))  # fmt: skip
-    return console
 
 
 def sdk(cloud: DevCloudHandle) -> openstack.connection.Connection:

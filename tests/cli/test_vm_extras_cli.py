@@ -1,15 +1,14 @@
 """`ectui vm snapshot|mount-iso|unmount-iso` and `ectui settings …` through `python -m ectui`, against the dev cloud."""
 
-# ruff: noqa: F811  (pytest fixtures imported from the sibling module are redefined as parameters)
-
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from test_vm_cli import PASSWORD, cloud, ectui, home, ok, sdk  # noqa: F401  (fixtures)
-
 from ectui.devcloud import DevCloudHandle
+from tests.kit.cli import ectui, ok
+from tests.kit.cloud import sdk
+from tests.kit.vms import PASSWORD
 
 HINT = "mkdir isoformount && mount -t auto -o ro /dev/cdrom ./isoformount"
 

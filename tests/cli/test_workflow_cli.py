@@ -16,8 +16,8 @@ import pytest
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.services.projects import Amounts
 from ectui.services.workflow import Actor
-from tests.services.test_vms import PASSWORD, draft
-from tests.services.test_workflow import make_env
+from tests.kit.vms import PASSWORD, draft
+from tests.kit.workflow import console_with, make_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +41,7 @@ def ectui(home: Path, *args: object) -> subprocess.CompletedProcess[str]:
 async def test_list_approve_reject_through_the_cli(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    env = await make_env(
-        tmp_path, cloud, settings_for, make_license, "platform,users,workflow", real_clock=True
-    )
+    env = await make_env(tmp_path, cloud, "platform,users,workflow", real_clock=True)
     try:  # operator bob asks twice (the users module gives the CLI its identity; here the services do)
         env.s.workflow.identity_provider = lambda: Actor("bob", "operator")
         first = await env.s.workflow.submit(draft(env, name="cli1", cpu="2", ram_gb="2"))
@@ -98,9 +96,7 @@ async def test_list_approve_reject_through_the_cli(
 async def test_requests_refuse_without_the_workflow_module(
     tmp_path: Path, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    from tests.services.test_workflow import console_with
-
-    console = await console_with(tmp_path, settings_for, make_license, "platform", real_clock=True)
+    console = await console_with(tmp_path, "platform", real_clock=True)
     console.close()
     refused = ectui(tmp_path / "console", "request", "list")
     assert refused.returncode == 1

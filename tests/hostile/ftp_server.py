@@ -228,7 +228,7 @@ class HostileFtpServer:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._sessions.add(task)  # type: ignore[arg-type]
+        self._sessions.add(task)
         passive: _Passive | None = None
         try:
             await _send(writer, b"220 hostile FTP ready\r\n")
@@ -272,7 +272,7 @@ class HostileFtpServer:
             if passive is not None:
                 passive.close()
             writer.close()
-            self._sessions.discard(task)  # type: ignore[arg-type]
+            self._sessions.discard(task)
 
     def _simple(self, verb: str, arg: str) -> str:
         if verb == "USER":

@@ -16,14 +16,8 @@ from ectui.services import ConsoleServices
 from ectui.services.audit import CSV_COLUMNS, AuditFilter, AuditRecord, AuditService, audited
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.services.users import UserDraft
-from tests.conftest import CONSOLE_NOW, Clock
-from tests.services import test_users as kit
-from tests.services.test_users import ADMIN_PW, AUDIT_PW, OPS_PW, project, with_accounts
-
-licenses = kit.licenses
-make_console = kit.make_console
-console = kit.console
-"""The fixtures of test_users: license files, console factory, a console licensed with the users module."""
+from tests.kit import CONSOLE_NOW, Clock
+from tests.kit.users import ADMIN_PW, AUDIT_PW, OPS_PW, project, with_accounts
 
 
 def rows(records: list[AuditRecord]) -> list[tuple[str, str, str, str, str]]:

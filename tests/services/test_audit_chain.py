@@ -3,59 +3,33 @@ noticed, the migration hashing old entries, concurrent writers kept on one chain
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from ectui.db.models import AuditEntry, ConsoleState
 from ectui.db.session import Database
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
+from ectui.services import ConsoleServices, build_console_services
 from ectui.services.audit import (
     CHAIN_HEAD,
     GENESIS,
+    AccessError,
     AuditChainError,
     AuditService,
     ChainVerdict,
     Identity,
     entry_hash,
 )
-from tests.cli.test_cli import Result, cli  # noqa: F401  (the in-process `ectui` fixture)
-from tests.conftest import Clock, home_settings, issue_license
-from tests.services import test_users as kit
-from tests.services.test_users import ADMIN_PW, project, with_accounts
-
-licenses = kit.licenses
-make_console = kit.make_console
-console = kit.console
-"""The fixtures of test_users: license files, console factory, a console licensed with the users module."""
-
-
-def drop_guards(db: Database) -> None:
-    """What someone editing the database by hand does first: drop the append-only triggers of 0007."""
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
-            connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
-        else:
-            connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log")
-
-
-def raw(db: Database, statement: str, **params: object) -> None:
-    """Run SQL outside the services (the tampering)."""
-    with db.engine.begin() as connection:
-        connection.execute(text(statement), params)
-
-
-def entry_ids(db: Database) -> list[int]:
-    with db.engine.connect() as connection:
-        return list(connection.execute(text("SELECT id FROM audit_log ORDER BY id")).scalars())
+from tests.kit import Clock, home_settings
+from tests.kit.audit import drop_guards, entry_ids, raw
+from tests.kit.cli import Result
+from tests.kit.users import ADMIN_PW, OPS_PW, project, with_accounts
 
 
 async def some_history(services: ConsoleServices) -> list[int]:
@@ -186,8 +160,8 @@ async def test_a_deleted_head_record_is_noticed(console: ConsoleServices) -> Non
 
 async def test_verifying_needs_a_reader(console: ConsoleServices) -> None:
     await with_accounts(console)
-    await console.users.login("ops", kit.OPS_PW)
-    with pytest.raises(kit.AccessError, match="may not read the audit log"):
+    await console.users.login("ops", OPS_PW)
+    with pytest.raises(AccessError, match="may not read the audit log"):
         await console.audit.verify()
 
 
@@ -248,47 +222,6 @@ def test_two_writers_appending_at_once_keep_one_chain(db_url: str) -> None:
 
 
 # ------------------------------------------------------------------ `ectui audit verify`
-
-
-@pytest.fixture(scope="module")
-def today_license(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A license with the users module, valid around today (the CLI runs on the real clock)."""
-    root = tmp_path_factory.mktemp("chain-license")
-    today = dt.date.today()
-
-    async def make() -> tuple[Path, Path]:
-        issuer = build_issuer_services(home_settings(root / "issuer"))
-        await issuer.start()
-        try:
-            issued = await issue_license(
-                issuer.issuer, root / "out", edition="Users", features="platform,users",
-                valid_from=(today - dt.timedelta(days=1)).isoformat(),
-                valid_to=(today + dt.timedelta(days=60)).isoformat(),
-            )  # fmt: skip
-        finally:
-            issuer.close()
-        return issued.ec_path, issued.properties_path
-
-    return asyncio.run(make())
-
-
-@pytest.fixture
-def cli_home(tmp_path: Path, today_license: tuple[Path, Path]) -> Iterator[Path]:
-    """A licensed console home with a few entries (no accounts: the OS operator reads the log)."""
-    home = tmp_path / "cli-console"
-
-    async def prepare() -> None:
-        services = build_console_services(home_settings(home))
-        await services.start()
-        try:
-            await services.license.import_license(*today_license)
-            await services.projects.add(project("web"))
-            await services.projects.add(project("db"))
-        finally:
-            services.close()
-
-    asyncio.run(prepare())
-    yield home
 
 
 def test_audit_verify_command_exits_1_naming_the_entry(

@@ -23,8 +23,8 @@ from ectui.services.billing import BillingError, PriceDraft, parse_month
 from ectui.services.errors import LicenseError, ReadOnlyError, ValidationError
 from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
-from tests.conftest import CONSOLE_NOW, Clock
-from tests.services.test_vms import cluster_draft, sdk
+from tests.kit import CONSOLE_NOW, Clock
+from tests.kit.cloud import cluster_draft, sdk
 
 PASSWORD = "Secr3t!pass"
 D = Decimal
@@ -344,7 +344,7 @@ def cloud(tmp_path: Path) -> Iterator[DevCloudHandle]:
 
 
 async def test_vm_and_resize_services_meter_the_lifecycle(s: ConsoleServices, cloud: DevCloudHandle) -> None:
-    from tests.services.test_vms import Env, draft
+    from tests.kit.vms import Env, draft
 
     await s.clusters.add(cluster_draft(cloud))
     await s.images.sync("dc1")

@@ -12,10 +12,10 @@ import pytest
 
 from ectui.config import Settings
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
+from ectui.services import ConsoleServices, build_console_services
 from ectui.services.clusters import ClusterDraft, FtpDraft
 from ectui.services.errors import LicenseError, ReadOnlyError, ServiceError, ValidationError
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import CONSOLE_NOW, Clock, build_licensed_console
 
 
 @pytest.fixture(scope="module")
@@ -40,30 +40,12 @@ def draft_for(cloud: DevCloudHandle, name: str = "dc1", **overrides: Any) -> Clu
     return ClusterDraft.parse(**fields)
 
 
-async def licensed_console(
-    home: Path,
-    settings_for: Callable[..., Settings],
-    make_license: Callable[..., Any],
-    **edition: str,
-) -> ConsoleServices:
-    issuer = build_issuer_services(settings_for(home / "issuer"))
-    await issuer.start()
-    try:
-        issued = await make_license(issuer.issuer, home / "out", **edition)
-    finally:
-        issuer.close()
-    console = build_console_services(settings_for(home / "console"), clock=Clock(CONSOLE_NOW))
-    await console.start()
-    await console.license.import_license(issued.ec_path, issued.properties_path)
-    return console
-
-
 @pytest.fixture
 async def console(
     tmp_path: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any]
 ) -> AsyncIterator[ConsoleServices]:
     # the conftest default edition: 2 clusters, 10 nodes, local storage only
-    services = await licensed_console(tmp_path, settings_for, make_license)
+    services = await build_licensed_console(tmp_path)
     yield services
     services.close()
 
@@ -281,7 +263,7 @@ async def test_node_limit_refuses_the_whole_sync(
     make_license: Callable[..., Any],
     cloud: DevCloudHandle,
 ) -> None:
-    services = await licensed_console(tmp_path, settings_for, make_license, edition="Tiny", max_nodes="2")
+    services = await build_licensed_console(tmp_path, edition="Tiny", max_nodes="2")
     try:
         await services.clusters.add(draft_for(cloud))
         with pytest.raises(LicenseError) as err:

@@ -15,7 +15,7 @@ from ectui.services.console import (
     new_lines,
     ssh_tunnel,
 )
-from tests.services.test_vms import Env, cloud, draft, env  # noqa: F401  (fixtures)
+from tests.kit.vms import Env, draft
 
 
 async def _grows(

@@ -25,7 +25,7 @@ from ectui.db.models import ConsoleState
 from ectui.db.session import Database
 from ectui.i18n import render
 from ectui.services import build_console_services, build_issuer_services
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit import CONSOLE_NOW, Clock, home_settings
 
 SECRET = "s3cret-pw"
 

@@ -14,8 +14,8 @@ import pytest
 from ectui.app import ConsoleApp
 from ectui.services import build_console_services, build_issuer_services
 from ectui.services.demo import DEMO_CLUSTER, demo_session
-from tests.cli.test_cli import Result, cli  # noqa: F401  (the in-process `ectui` fixture)
-from tests.conftest import home_settings, issue_license
+from tests.kit import home_settings, issue_license
+from tests.kit.cli import Result
 
 
 async def _vendor_license(tmp: Path) -> tuple[Path, Path]:

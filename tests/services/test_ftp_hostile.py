@@ -46,8 +46,8 @@ from tests.hostile.ftp_server import (
     SKIPPED_NAMES,
     HostileFtpServer,
 )
-from tests.services.test_clusters import licensed_console
-from tests.services.test_isos import add_cluster
+from tests.kit import build_licensed_console
+from tests.kit.isos import add_cluster
 
 DEADLINE = 1.0
 MARGIN = 1.5
@@ -228,7 +228,7 @@ async def test_bad_sizes_are_rejected_entry_by_entry(hostile: Start, mlsd: bool)
 async def console(
     tmp_path: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any]
 ) -> AsyncIterator[ConsoleServices]:
-    services = await licensed_console(tmp_path, settings_for, make_license)
+    services = await build_licensed_console(tmp_path)
     services.isos.listing_limits = FAST
     yield services
     services.close()

@@ -26,18 +26,12 @@ from ectui.services.csvsafe import safe_cell, safe_row
 from ectui.services.errors import IssuerError, LicenseError
 from ectui.services.stats import StatsFilter, StatsReport
 from ectui.services.stats import write_csv as write_stats_csv
-from ectui.services.users import LOCK_FAILURES, LOCK_WINDOW
-from tests.cli.test_cli import Result, cli  # noqa: F401  (the in-process `ectui` fixture)
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
-from tests.services import test_users as kit
-from tests.services.test_audit_chain import cli_home, raw, today_license  # noqa: F401  (fixtures)
-from tests.services.test_issuer import draft, edition
-from tests.services.test_users import ADMIN_PW, AUDIT_PW, OPS_PW, with_accounts
-
-licenses = kit.licenses
-make_console = kit.make_console
-console = kit.console
-"""The fixtures of test_users: license files, console factory, a console licensed with the users module."""
+from ectui.services.users import LOCK_FAILURES, LOCK_WINDOW, UserError
+from tests.kit import CONSOLE_NOW, Clock, home_settings
+from tests.kit.audit import raw
+from tests.kit.cli import Result
+from tests.kit.issuer import draft, edition
+from tests.kit.users import ADMIN_PW, AUDIT_PW, OPS_PW, with_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -332,7 +326,7 @@ async def test_unknown_locked_and_wrong_password_get_the_same_reply_at_the_same_
 
     async def refused(name: str, password: str) -> None:
         before = hasher.verified
-        with pytest.raises(kit.UserError) as err:
+        with pytest.raises(UserError) as err:
             await users.login(name, password)
         assert hasher.verified == before + 1, name  # one Argon2 verification whatever the case
         replies.append(str(err.value))

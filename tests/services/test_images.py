@@ -3,82 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import openstack
-import openstack.config
-import openstack.connection
 import pytest
 
 from ectui.config import Settings
-from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
-from ectui.services.clusters import ClusterDraft
+from ectui.devcloud import DevCloudHandle
+from ectui.services import ConsoleServices
 from ectui.services.errors import LicenseError, ServiceError, ValidationError
 from ectui.services.images import UPLOAD_MARK, ImageUpload, fetch_active_images
 from ectui.services.progress import Cancelled, CancelToken, Progress
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import build_licensed_console
+from tests.kit.cloud import admin_call, cluster_draft, sdk
+from tests.kit.files import make_file
 
 SEEDED = {"cirros-0.6.2", "ubuntu-22.04-mini", "windows-2019-mini", "rescue-cd"}
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[DevCloudHandle]:
-    """A fresh dev cloud per test: image counts and faults stay independent."""
-    handle = run_in_thread(tmp_path / "cloud", timings=Timings.fast(0.05))
-    yield handle
-    handle.stop()
-
-
-def admin_call(handle: DevCloudHandle, method: str, path: str, body: Any = None) -> Any:
-    """The dev cloud's loopback admin API (faults, bulk images)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        handle.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
-
-
-def sdk(handle: DevCloudHandle) -> openstack.connection.Connection:
-    """An independent admin connection, to look at the cloud behind the console's back."""
-    config = openstack.config.OpenStackConfig(config_files=[str(handle.clouds_yaml)])
-    return openstack.connection.Connection(config=config.get_one(cloud="devcloud"))
-
-
-def cluster_draft(cloud: DevCloudHandle, name: str = "dc1") -> ClusterDraft:
-    auth = cloud.cloud.cloud_config()["auth"]
-    return ClusterDraft.parse(
-        name=name,
-        storage_mode="local",
-        auth_url=auth["auth_url"],
-        username=auth["username"],
-        password=auth["password"],
-        project=auth["project_name"],
-        region="RegionOne",
-    )
-
-
-async def licensed(
-    home: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any], **edition: str
-) -> ConsoleServices:
-    issuer = build_issuer_services(settings_for(home / "issuer"))
-    await issuer.start()
-    try:
-        issued = await make_license(issuer.issuer, home / "out", **edition)
-    finally:
-        issuer.close()
-    console = build_console_services(
-        settings_for(home / "console", ECTUI_OPERATOR="alice"), clock=Clock(CONSOLE_NOW)
-    )
-    await console.start()
-    await console.license.import_license(issued.ec_path, issued.properties_path)
-    return console
 
 
 @pytest.fixture
@@ -88,20 +29,10 @@ async def console(
     settings_for: Callable[..., Settings],
     make_license: Callable[..., Any],
 ) -> AsyncIterator[ConsoleServices]:
-    services = await licensed(tmp_path, settings_for, make_license)
-    await services.clusters.add(cluster_draft(cloud))
+    services = await build_licensed_console(tmp_path, operator="alice")
+    await services.clusters.add(cluster_draft(cloud, storage="local"))
     yield services
     services.close()
-
-
-def make_file(path: Path, size: int, seed: bytes = b"ectui") -> Path:
-    block = hashlib.sha512(seed).digest() * 64  # 4 KiB, not all zero (zero runs become holes)
-    with path.open("wb") as fh:
-        left = size
-        while left > 0:
-            fh.write(block[: min(left, len(block))])
-            left -= len(block)
-    return path
 
 
 def cloud_images(cloud: DevCloudHandle, name: str) -> list[Any]:
@@ -161,9 +92,9 @@ async def test_sync_needs_a_license_with_images(
     settings_for: Callable[..., Settings],
     make_license: Callable[..., Any],
 ) -> None:
-    services = await licensed(tmp_path, settings_for, make_license, features="statistics")
+    services = await build_licensed_console(tmp_path, operator="alice", features="statistics")
     try:
-        await services.clusters.add(cluster_draft(cloud))
+        await services.clusters.add(cluster_draft(cloud, storage="local"))
         with pytest.raises(LicenseError, match="platform.images"):
             await services.images.sync("dc1")
     finally:

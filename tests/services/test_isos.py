@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -18,14 +17,15 @@ from ectui.db.models import IsoFile, IsoUpload
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.i18n import render
 from ectui.services import ConsoleServices, build_console_services
-from ectui.services.clusters import ClusterDraft, FtpDraft
+from ectui.services.clusters import FtpDraft
 from ectui.services.errors import LicenseError, ValidationError
-from ectui.services.ftp import FtpError, FtpSession
+from ectui.services.ftp import FtpError
 from ectui.services.isos import IsoEdit, IsoError, IsoUploadRequest
 from ectui.services.progress import Cancelled, CancelToken, Progress
-from tests.conftest import CONSOLE_NOW, Clock
-from tests.services.test_clusters import licensed_console
-from tests.services.test_ftp import PyFtpd
+from tests.kit import CONSOLE_NOW, Clock, build_licensed_console
+from tests.kit.files import iso_file
+from tests.kit.ftp import PyFtpd
+from tests.kit.isos import add_cluster, interrupt_after
 
 MIB = 1 << 20
 
@@ -67,63 +67,19 @@ def share(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Share]:
     server.stop()
 
 
-async def add_cluster(console: ConsoleServices, settings: FtpDraft, name: str = "dc1") -> None:
-    draft = ClusterDraft.parse(
-        name=name,
-        storage_mode="local",
-        auth_url="http://127.0.0.1:9/v3",
-        username="u",
-        password="p",
-        project="p",
-    )
-    await console.clusters.add(draft)
-    await console.clusters.set_ftp(name, settings)
-
-
 @pytest.fixture
 async def console(
     tmp_path: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any], share: Share
 ) -> AsyncIterator[ConsoleServices]:
-    services = await licensed_console(tmp_path, settings_for, make_license)
+    services = await build_licensed_console(tmp_path)
     await add_cluster(services, share.settings)
     yield services
     services.close()
 
 
-def iso_file(path: Path, size: int) -> Path:
-    block = hashlib.sha256(path.name.encode()).digest() * 4096  # 128 KiB, not all zeros
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            fh.write(block[: min(left, len(block))])
-            left -= min(left, len(block))
-    return path
-
-
 def db_rows(console: ConsoleServices, model: type) -> list[Any]:
     with console.db.session() as session:
         return list(session.scalars(select(model)))
-
-
-def interrupt_after(monkeypatch: pytest.MonkeyPatch, limit: int, action: Callable[[], None]) -> None:
-    """Run `action` after each block once a transfer has sent `limit` bytes (a quit or a kill mid-way).
-
-    Repeated because Python 3.11's wait_for (inside aioftp) may swallow one task cancellation.
-    """
-    original = FtpSession.upload
-
-    async def upload(self: FtpSession, name: str, path: Path, **kwargs: Any) -> int:
-        inner = kwargs.pop("on_sent", None)
-
-        async def on_sent(position: int) -> None:
-            if inner is not None:
-                await inner(position)
-            if position >= limit:
-                action()
-
-        return await original(self, name, path, on_sent=on_sent, **kwargs)
-
-    monkeypatch.setattr(FtpSession, "upload", upload)
 
 
 # ------------------------------------------------------------------ sync
@@ -293,7 +249,7 @@ async def test_a_refused_store_leaves_nothing(
     root = tmp_path / "ro"
     root.mkdir()
     server = PyFtpd(root, perm="elr")  # may list and read, not write
-    console = await licensed_console(tmp_path / "home", settings_for, make_license)
+    console = await build_licensed_console(tmp_path / "home")
     try:
         await add_cluster(console, server.settings())
         src = iso_file(tmp_path / "ro.iso", MIB)
@@ -382,7 +338,7 @@ def test_upload_request_validation(tmp_path: Path, share: Share) -> None:
 async def test_the_license_must_have_the_iso_feature(
     tmp_path: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any], share: Share
 ) -> None:
-    console = await licensed_console(tmp_path, settings_for, make_license, features="platform.clusters")
+    console = await build_licensed_console(tmp_path, features="platform.clusters")
     try:
         await add_cluster(console, share.settings)
         with pytest.raises(LicenseError) as refused:

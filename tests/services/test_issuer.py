@@ -21,12 +21,11 @@ from ectui.services import IssuerServices, build_issuer_services, licfile
 from ectui.services.errors import IssuerError, ValidationError
 from ectui.services.issuer import (
     MODULES,
-    EditionDraft,
     LicenseChanges,
-    LicenseDraft,
     expand_features,
     modules_of,
 )
+from tests.kit.issuer import draft, edition
 
 STABLE_CODES = [
     "platform",
@@ -53,31 +52,6 @@ STABLE_CODES = [
     "billing.bills",
 ]
 """Licenses carry these codes: changing one breaks every console in the field."""
-
-EDITION: dict[str, Any] = {
-    "name": "Standard",
-    "max_clusters": "3",
-    "max_nodes": "50",
-    "storage": "local,shared",
-    "features": "platform,users",
-    "grace_days": "7",
-    "price": "1999.00",
-    "description": "three clusters",
-}
-
-
-def edition(**changes: Any) -> EditionDraft:
-    return EditionDraft.parse(**{**EDITION, **changes})
-
-
-def draft(**changes: str) -> LicenseDraft:
-    values = {
-        "customer": "ACME Cloud",
-        "edition": "Standard",
-        "valid_from": "2030-01-01",
-        "valid_to": "2030-12-31",
-    }
-    return LicenseDraft.parse(**{**values, **changes})
 
 
 def db_bytes(settings: Settings) -> bytes:

@@ -12,7 +12,7 @@ import pytest
 from ectui.config import Settings
 from ectui.services import build_console_services, build_issuer_services
 from ectui.services.errors import LicenseError
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import CONSOLE_NOW, Clock
 
 
 async def _issue(home: Path, settings_for: Callable[..., Settings], make_license: Callable[..., Any]) -> Any:

@@ -14,7 +14,7 @@ from ectui.i18n import render, set_language
 from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.errors import ReadOnlyError, ValidationError
 from ectui.services.projects import Amounts, ProjectDraft, QuotaError
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import CONSOLE_NOW, Clock
 
 
 async def licensed(

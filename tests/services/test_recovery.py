@@ -32,18 +32,11 @@ from ectui.services.progress import Progress
 from ectui.services.projects import Amounts
 from ectui.services.resize import ResizeError
 from ectui.services.vms import VmError
-from tests.cli.test_vm_cli import ectui
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
-from tests.services.test_images import make_file
-from tests.services.test_vm_extras import wait_for
-from tests.services.test_vms import (  # noqa: F401  (env is a fixture)
-    Env,
-    admin_call,
-    assert_nothing_left,
-    assert_quota_free,
-    draft,
-    env,
-)
+from tests.kit import CONSOLE_NOW, Clock, home_settings
+from tests.kit.cli import ectui
+from tests.kit.cloud import admin_call
+from tests.kit.files import make_file, wait_for
+from tests.kit.vms import Env, assert_nothing_left, assert_quota_free, draft
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +101,7 @@ async def reserved(env: Env) -> dict[str, int]:
 
 CHILD = """
 import asyncio, dataclasses, pathlib, threading
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit import CONSOLE_NOW, Clock, home_settings
 from ectui.services import build_console_services, images
 from ectui.services.images import ImageUpload
 from ectui.services.resize import ResizeService

@@ -6,28 +6,33 @@ steps (HTTP errors and Nova's silent failure), refusals before anything is touch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import openstack.connection
 import pytest
-from sqlalchemy import select
 
-from ectui.config import Settings
-from ectui.db.models import Operation, Vm
+from ectui.db.models import Vm
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.i18n import render
 from ectui.services.errors import ValidationError
-from ectui.services.operations.engine import OperationInfo
 from ectui.services.progress import Cancelled, CancelToken, Progress
 from ectui.services.projects import Amounts, QuotaError
 from ectui.services.resize import RESIZE_STEPS, ResizeError, ResizeService
-from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmError
-from tests.services.test_vms import Env, admin_call, cluster_draft, draft, fault, licensed, sdk
-
-CODES = [code for code, _label in RESIZE_STEPS]
+from tests.kit.cloud import admin_call, clean_cloud, fault
+from tests.kit.resize import (
+    CODES,
+    assert_consistent,
+    flavor_id_of,
+    hot_vm,
+    last_op,
+    make_vm,
+    resize_env,
+    server_of,
+    steps_of,
+)
+from tests.kit.vms import Env
 
 
 @pytest.fixture(scope="module")
@@ -38,141 +43,16 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle.stop()
 
 
-def clean_cloud(handle: DevCloudHandle, conn: openstack.connection.Connection) -> None:
-    admin_call(handle, "DELETE", "/_admin/faults")
-    handle.cloud.vendor_extensions = ("EC-LIVE-RESIZE", "EC-CDROM")
-    handle.cloud.timings = Timings.fast(0.02)
-    for server in list(conn.compute.servers(all_projects=True)):
-        if server.is_locked:
-            conn.compute.unlock_server(server.id)
-        conn.compute.delete_server(server.id)
-    for server in list(conn.compute.servers(all_projects=True)):
-        conn.compute.wait_for_delete(server, interval=0.02)
-    for flavor in list(conn.compute.flavors(is_public=None)):
-        if flavor.name.startswith("ectui-"):
-            conn.compute.delete_flavor(flavor.id)
-
-
 @pytest.fixture
-async def env(
-    tmp_path: Path,
-    cloud: DevCloudHandle,
-    settings_for: Callable[..., Settings],
-    make_license: Callable[..., Any],
-) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Env]:
     """A licensed console on the module's cloud: cluster dc1, template cirros, project web (current)."""
-    conn = sdk(cloud)
-    clean_cloud(cloud, conn)
-    s = await licensed(tmp_path, settings_for, make_license)
-    await s.clusters.add(cluster_draft(cloud))
-    await s.images.sync("dc1")
-    images = {i.name: i.id for i in await s.images.list("dc1")}
-    linux = await s.templates.create(
-        TemplateDraft.parse(name="cirros", image_id=images["cirros-0.6.2"], os_type="linux")
-    )
-    from ectui.services.projects import ProjectDraft
-
-    await s.projects.add(
-        ProjectDraft.parse(name="web", vcpus="16", ram_gb="64", vms="5", public_ips="2", cluster="dc1")
-    )
-    await s.projects.use("web")
-    yield Env(s, cloud, conn, linux.id, linux.id, tmp_path)
-    s.close()
-    clean_cloud(cloud, conn)
+    e = await resize_env(tmp_path, cloud)
+    yield e
+    e.s.close()
+    clean_cloud(cloud, e.conn)
 
 
 # ------------------------------------------------------------------ helpers
-
-
-async def make_vm(env: Env, name: str = "r1", cpu: int = 2, ram: int = 2, *, stopped: bool = False) -> int:
-    vm = await env.s.vms.create(draft(env, name=name, cpu=str(cpu), ram_gb=str(ram)))
-    if stopped:
-        await env.s.vms.stop(vm.id, wait=True)
-    return vm.id
-
-
-async def hot_vm(env: Env, name: str = "h1") -> int:
-    """A VM on the seeded flavor hot-2 (2 vCPU, 4 GB, hw:live_resize=true), adopted into project web."""
-    conn = env.conn
-    image = next(i for i in conn.image.images() if i.name == "cirros-0.6.2")
-    network = next(n for n in conn.network.networks() if n.name == "private")
-    server = conn.compute.create_server(
-        name=name, image_id=image.id, flavor_id="hot-2", networks=[{"uuid": network.id}]
-    )
-    server = conn.compute.wait_for_server(server, interval=0.02)
-    with env.s.db.session() as session:
-        row = Vm(
-            cluster_id=1, project_id=1, cloud_id=server.id, name=name, vcpus=2, ram_gb=4, disk_gb=1,
-            flavor_id="hot-2", status="ACTIVE", node=server.hypervisor_hostname or "",
-        )  # fmt: skip
-        session.add(row)
-        session.flush()
-        vm_id = row.id
-    project = await env.s.projects.reserve("web", Amounts(vcpus=2, ram_gb=4, vms=1), purpose="adopt")
-    await env.s.projects.commit(project.id)
-    return vm_id
-
-
-def server_of(env: Env, vm_id: int) -> dict[str, Any]:
-    with env.s.db.session() as session:
-        row = session.get(Vm, vm_id)
-        assert row is not None
-        cloud_id = row.cloud_id
-    return dict(env.conn.compute.get(f"/servers/{cloud_id}", microversion="2.73").json()["server"])
-
-
-def steps_of(info: OperationInfo) -> dict[str, str]:
-    return {s.code: s.state for s in info.steps}
-
-
-async def last_op(env: Env) -> OperationInfo:
-    return (await env.s.resize.operations(limit=1))[0]
-
-
-async def assert_consistent(
-    env: Env,
-    vm_id: int,
-    spec: tuple[int, int],
-    power: str,
-    *,
-    vm_name: str = "r1",
-    gone_flavor: str | None = None,
-) -> None:
-    """Cloud and database agree: flavor, power, no locks, no orphan flavor, quota = the VM rows, nothing held."""
-    server = server_of(env, vm_id)
-    flavor = server["flavor"]
-    assert (flavor["vcpus"], flavor["ram"] // 1024) == spec
-    assert server["status"] == power and not server["OS-EXT-STS:task_state"]
-    assert not server["locked"], server.get("locked_reason")
-    with env.s.db.session() as session:
-        row = session.get(Vm, vm_id)
-        assert row is not None
-        assert (row.vcpus, row.ram_gb) == spec and row.locked_by_operation is None
-        rows = list(session.scalars(select(Vm)))
-        flavor_id = row.flavor_id
-        assert session.scalar(select(Operation.id).where(Operation.state == "running")) is None
-    in_db = env.conn.compute.find_flavor(flavor_id, is_public=None)
-    assert in_db is not None and in_db.name == flavor["original_name"]  # the row names the server's flavor
-    ours = sorted(
-        f.name for f in env.conn.compute.flavors(is_public=None) if f.name.startswith(f"ectui-{vm_name}-")
-    )
-    used_names = {server_of(env, r.id)["flavor"]["original_name"] for r in rows}
-    assert set(ours) <= used_names, ours  # no orphan flavor of this VM
-    if gone_flavor is not None:
-        assert env.conn.compute.find_flavor(gone_flavor, is_public=None) is None
-    project = await env.s.projects.get("web")
-    assert project.used.vcpus == sum(r.vcpus for r in rows) and project.used.ram_gb == sum(
-        r.ram_gb for r in rows
-    )
-    assert project.reserved.to_json() == {"vcpus": 0, "ram_gb": 0, "vms": 0, "public_ips": 0}
-    assert await env.s.projects.held("web") == []
-
-
-def flavor_id_of(env: Env, vm_id: int) -> str:
-    with env.s.db.session() as session:
-        row = session.get(Vm, vm_id)
-        assert row is not None
-        return row.flavor_id
 
 
 # ------------------------------------------------------------------ planning and refusals

@@ -1,8 +1,6 @@
 """Resize crash safety: a console process killed (SIGKILL) at each of the ten steps, then a restart
 (`ConsoleServices.start()` → `resume_interrupted`) resumes or compensates; the end state is consistent."""
 
-# ruff: noqa: F811  (pytest fixtures imported from the sibling modules are redefined as parameters)
-
 from __future__ import annotations
 
 import asyncio
@@ -10,31 +8,45 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from ectui.db.models import Operation, OperationStep
+from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.services import build_console_services
 from ectui.services.vms import VmError
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
-from tests.services.test_resize import (  # noqa: F401  (fixtures)
-    CODES,
-    assert_consistent,
-    cloud,
-    env,
-    flavor_id_of,
-    make_vm,
-)
-from tests.services.test_vm_extras import wait_for
-from tests.services.test_vms import Env
+from tests.kit import CONSOLE_NOW, Clock, home_settings
+from tests.kit.cloud import clean_cloud
+from tests.kit.files import wait_for
+from tests.kit.resize import CODES, assert_consistent, flavor_id_of, make_vm, resize_env
+from tests.kit.vms import Env
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
+    """One dev cloud for the module (each test cleans up its servers and faults)."""
+    handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.02))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+async def env(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Env]:
+    """A licensed console on the module's cloud: cluster dc1, template cirros, project web (current)."""
+    e = await resize_env(tmp_path, cloud)
+    yield e
+    e.s.close()
+    clean_cloud(cloud, e.conn)
+
+
 CHILD = """
 import asyncio, pathlib, threading
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit import CONSOLE_NOW, Clock, home_settings
 from ectui.services import build_console_services
 from ectui.services.vms import VmError
 from ectui.services.operations.engine import SkipStep, Step

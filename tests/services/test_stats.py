@@ -25,7 +25,7 @@ from ectui.services.projects import Amounts, ProjectDraft
 from ectui.services.stats import StatsError, StatsFilter, StatsReport, StatsService
 from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmDraft
-from tests.conftest import CONSOLE_NOW, Clock
+from tests.kit import CONSOLE_NOW, Clock
 
 PASSWORD = "Secr3t!pass"
 GIB = 1024**3

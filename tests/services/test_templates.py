@@ -13,9 +13,8 @@ from ectui.devcloud import DevCloudHandle
 from ectui.services import ConsoleServices
 from ectui.services.errors import ServiceError, ValidationError
 from ectui.services.templates import TemplateDraft
-from tests.services.test_images import cloud, cluster_draft, licensed  # noqa: F401 - the cloud fixture
-
-__all__ = ["cloud"]
+from tests.kit import build_licensed_console
+from tests.kit.cloud import cluster_draft
 
 
 @pytest.fixture
@@ -25,8 +24,8 @@ async def console(
     settings_for: Callable[..., Settings],
     make_license: Callable[..., Any],
 ) -> AsyncIterator[ConsoleServices]:
-    services = await licensed(tmp_path, settings_for, make_license)
-    await services.clusters.add(cluster_draft(cloud))
+    services = await build_licensed_console(tmp_path, operator="alice")
+    await services.clusters.add(cluster_draft(cloud, storage="local"))
     await services.images.sync("dc1")
     yield services
     services.close()

@@ -2,94 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
+from ectui.services import ConsoleServices
 from ectui.services.audit import AccessError, AuditFilter
 from ectui.services.errors import LicenseError, ReadOnlyError, ValidationError
-from ectui.services.projects import ProjectDraft
 from ectui.services.users import LOCK_FAILURES, LOCK_WINDOW, UserDraft, UserError
-from tests.conftest import CONSOLE_NOW, Clock, home_settings, issue_license
-
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-ADMIN_PW = "admin-pass-1234"
-OPS_PW = "ops-pass-12345"
-AUDIT_PW = "audit-pass-1234"
-
-
-@dataclass(frozen=True)
-class Licenses:
-    """Exported license files: one edition with the users module, one without."""
-
-    users: tuple[Path, Path]
-    plain: tuple[Path, Path]
-
-
-@pytest.fixture(scope="session")
-def licenses(tmp_path_factory: pytest.TempPathFactory) -> Licenses:
-    root = tmp_path_factory.mktemp("user-licenses")
-
-    async def make() -> Licenses:
-        issuer = build_issuer_services(home_settings(root / "issuer"))
-        await issuer.start()
-        try:
-            users = await issue_license(issuer.issuer, root / "u", edition="Users", features="platform,users")
-            plain = await issue_license(issuer.issuer, root / "p", edition="Plain", features="platform")
-        finally:
-            issuer.close()
-        return Licenses((users.ec_path, users.properties_path), (plain.ec_path, plain.properties_path))
-
-    return asyncio.run(make())
-
-
-@pytest.fixture
-def make_console(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., object]]:
-    """Build (and later close) started console services on tmp_path/<name>, with the given license."""
-    made: list[ConsoleServices] = []
-
-    async def build(license_files: tuple[Path, Path] | None, name: str = "console") -> ConsoleServices:
-        services = build_console_services(
-            home_settings(tmp_path / name, ECTUI_OPERATOR="osuser"), clock=clock
-        )
-        services.users._hasher = FAST_HASHER  # real Argon2id, cheaper parameters: keeps the tests fast
-        await services.start()
-        if license_files is not None and (await services.license.status()).license is None:
-            await services.license.import_license(*license_files)
-        made.append(services)
-        return services
-
-    yield build
-    for services in made:
-        services.close()
-
-
-@pytest.fixture
-async def console(make_console: Callable[..., object], licenses: Licenses) -> ConsoleServices:
-    """A console licensed with the users module, no accounts yet."""
-    return await make_console(licenses.users)  # type: ignore[operator, no-any-return]
-
-
-async def with_accounts(services: ConsoleServices) -> None:
-    """admin (as the OS operator: first account), then ops and aud (as admin); ends logged out."""
-    users = services.users
-    await users.add(UserDraft.parse(name="admin", role="admin", password=ADMIN_PW))
-    await users.login("admin", ADMIN_PW)
-    await users.add(UserDraft.parse(name="ops", role="operator", password=OPS_PW))
-    await users.add(UserDraft.parse(name="aud", role="auditor", password=AUDIT_PW))
-    await users.logout()
-
-
-def project(name: str = "web") -> ProjectDraft:
-    return ProjectDraft.parse(name=name, vcpus="4", ram_gb="8", vms="2")
-
+from tests.kit import CONSOLE_NOW, Clock
+from tests.kit.users import ADMIN_PW, AUDIT_PW, OPS_PW, Licenses, project, with_accounts
 
 # ------------------------------------------------------------------ gating
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,17 +23,10 @@ from ectui.services.isos import IsoError
 from ectui.services.operations.engine import Step
 from ectui.services.progress import Cancelled, CancelToken, Progress
 from ectui.services.vms import GUEST_MOUNT_HINT, VmError
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
-from tests.services.test_vms import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    Env,
-    assert_nothing_left,
-    assert_quota_free,
-    cloud,
-    draft,
-    env,
-    fault,
-)
+from tests.kit import CONSOLE_NOW, Clock, home_settings
+from tests.kit.cloud import fault
+from tests.kit.files import wait_for
+from tests.kit.vms import PASSWORD, Env, assert_nothing_left, assert_quota_free, draft
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -214,19 +206,12 @@ async def test_operator_readonly_setting_acts_like_the_flag(env: Env) -> None:
 # ------------------------------------------------------------------ crash safety of create
 
 
-def wait_for(condition: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
-
-
 async def test_create_killed_mid_way_is_compensated_at_the_next_start(env: Env) -> None:
     env.cloud.cloud.timings.build = 600.0  # the server stays BUILD: the create waits in step 'wait'
     # another console process (on the services' fixed clock, inside the license) creates crash1 ...
     script = f"""
 import asyncio
-from tests.conftest import CONSOLE_NOW, Clock, home_settings
+from tests.kit import CONSOLE_NOW, Clock, home_settings
 from ectui.services import build_console_services
 from ectui.services.vms import VmDraft
 

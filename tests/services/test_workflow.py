@@ -17,14 +17,12 @@ from ectui.config import Settings
 from ectui.db.models import WorkflowRequest
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.i18n import render
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
 from ectui.services.errors import LicenseError, ValidationError
-from ectui.services.projects import Amounts, ProjectDraft, QuotaError
-from ectui.services.templates import TemplateDraft
+from ectui.services.projects import Amounts, QuotaError
 from ectui.services.workflow import Actor, WorkflowError
-from tests.conftest import CONSOLE_NOW, Clock
-from tests.services.test_resize import clean_cloud
-from tests.services.test_vms import PASSWORD, Env, cluster_draft, draft, fault, sdk
+from tests.kit.cloud import clean_cloud, fault
+from tests.kit.vms import PASSWORD, Env, draft
+from tests.kit.workflow import make_env
 
 FEATURES = "platform,statistics,users,workflow"
 
@@ -37,64 +35,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle.stop()
 
 
-async def console_with(
-    home: Path,
-    settings_for: Callable[..., Settings],
-    make_license: Any,
-    features: str,
-    *,
-    real_clock: bool = False,
-) -> ConsoleServices:
-    """A console licensed with `features` (real_clock: for a console the CLI also opens, at today's date)."""
-    issuer = build_issuer_services(settings_for(home / "issuer"))
-    await issuer.start()
-    try:
-        issued = await make_license(
-            issuer.issuer, home / "out", edition="E-" + features.replace(",", "-"), features=features,
-            storage="local,shared", valid_from="2020-01-01", valid_to="2099-12-31",
-        )  # fmt: skip
-    finally:
-        issuer.close()
-    console = build_console_services(
-        settings_for(home / "console", ECTUI_OPERATOR="root"),
-        clock=None if real_clock else Clock(CONSOLE_NOW),
-    )
-    await console.start()
-    await console.license.import_license(issued.ec_path, issued.properties_path)
-    return console
-
-
-async def make_env(
-    home: Path,
-    cloud: DevCloudHandle,
-    settings_for: Any,
-    make_license: Any,
-    features: str,
-    *,
-    real_clock: bool = False,
-) -> Env:
-    conn = sdk(cloud)
-    clean_cloud(cloud, conn)
-    s = await console_with(home, settings_for, make_license, features, real_clock=real_clock)
-    await s.clusters.add(cluster_draft(cloud))
-    await s.images.sync("dc1")
-    images = {i.name: i.id for i in await s.images.list("dc1")}
-    linux = await s.templates.create(
-        TemplateDraft.parse(name="cirros", image_id=images["cirros-0.6.2"], os_type="linux")
-    )
-    await s.projects.add(
-        ProjectDraft.parse(name="web", vcpus="8", ram_gb="16", vms="3", public_ips="1", cluster="dc1")
-    )
-    await s.projects.use("web")
-    return Env(s, cloud, conn, linux.id, linux.id, home)
-
-
 @pytest.fixture
 async def env(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Settings], make_license: Any
 ) -> AsyncIterator[Env]:
     """A console licensed with the workflow module, cluster dc1, template cirros, project web (8 vCPU, 16 GB, 3 VMs)."""
-    e = await make_env(tmp_path, cloud, settings_for, make_license, FEATURES)
+    e = await make_env(tmp_path, cloud, FEATURES)
     yield e
     e.s.close()
     clean_cloud(cloud, e.conn)
@@ -268,7 +214,7 @@ async def test_without_the_users_module_the_os_operator_is_an_admin(env: Env) ->
 async def test_without_the_workflow_module_everyone_runs_directly_and_requests_refuse(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Settings], make_license: Any
 ) -> None:
-    e = await make_env(tmp_path, cloud, settings_for, make_license, "platform,statistics")
+    e = await make_env(tmp_path, cloud, "platform,statistics")
     try:
         act_as(e, "bob", "operator")
         assert not await e.s.workflow.needs_approval()

@@ -1,25 +1,21 @@
-"""Fixtures of the Pilot tests: services on a temporary ECTUI_HOME, and the apps built from them."""
+"""Fixtures of the Pilot tests: services on a temporary ECTUI_HOME, the apps built from them, a dev cloud."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from ectui.app import ConsoleApp, IssuerApp
-from ectui.config import Settings
+from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.services import (
     ConsoleServices,
     IssuerServices,
     build_console_services,
     build_issuer_services,
 )
-
-
-def settings_for(home: Path) -> Settings:
-    """Settings of an installation rooted at `home` (English UI)."""
-    return Settings.from_env({"ECTUI_HOME": str(home)}, lang="en")
+from tests.kit.ui import settings_for
 
 
 @pytest.fixture
@@ -44,3 +40,11 @@ async def ui_console_services(tmp_path: Path) -> AsyncIterator[ConsoleServices]:
 @pytest.fixture
 def console_app(ui_console_services: ConsoleServices) -> ConsoleApp:
     return ConsoleApp(ui_console_services)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
+    """One dev cloud for the module (modules needing a fresh one per test define their own `cloud`)."""
+    handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.05))
+    yield handle
+    handle.stop()

@@ -6,20 +6,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Static
-from uikit import settle
+from uikit import settings_for, settle
 
 from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen
 from ectui.services import ConsoleServices, build_console_services
 from ectui.services.projects import ProjectDraft
-from tests.services.test_audit_chain import (  # noqa: F401 - today_license is a fixture
-    drop_guards,
-    entry_ids,
-    raw,
-    today_license,
-)
+from tests.kit.audit import drop_guards, entry_ids, raw
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settings_for
 from textual.binding import Binding
 from textual.widgets import Input, Static
-from uikit import domain_key, notifications, settle, started
+from uikit import domain_key, notifications, settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.db.models import Cluster, Project, Vm

@@ -6,16 +6,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Input
 from uikit import domain_key, notifications, settle, started
+from vmkit import licensed_services
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.screens.clusters import ClusterFormModal, ClustersScreen, FtpFormModal
 from ectui.screens.nodes import NodesScreen, capacity_bar
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
-from ectui.services.issuer import EditionDraft, LicenseDraft
+from ectui.services import ConsoleServices
 from ectui.widgets import AppHeader, ConfirmModal
 from ectui.widgets.tables import table_rows
 
@@ -25,39 +24,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
     handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.05))
     yield handle
     handle.stop()
-
-
-async def licensed_services(home: Path, *, max_clusters: str = "2") -> ConsoleServices:
-    import datetime as dt
-
-    issuer = build_issuer_services(settings_for(home / "issuer"))
-    await issuer.start()
-    try:
-        await issuer.issuer.create_edition(
-            EditionDraft.parse(
-                name="Std",
-                max_clusters=max_clusters,
-                max_nodes="10",
-                storage="local,shared",
-                features="platform",
-            )
-        )
-        today = dt.date.today()
-        lic = await issuer.issuer.create_license(
-            LicenseDraft.parse(
-                customer="ACME",
-                edition="Std",
-                valid_from=today.isoformat(),
-                valid_to=(today + dt.timedelta(days=90)).isoformat(),
-            )
-        )
-        result = await issuer.issuer.export_license(lic.id, home / "a.ec", home / "a.properties")
-    finally:
-        issuer.close()
-    console = build_console_services(settings_for(home / "console"))
-    await console.start()
-    await console.license.import_license(result.ec_path, result.properties_path)
-    return console
 
 
 @pytest.fixture

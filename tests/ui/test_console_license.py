@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Input
-from uikit import settle, started
+from uikit import settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.license import LicenseScreen

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_vms import cloud, made_vm, open_vms, until, vm_console  # noqa: F401  (cloud is a fixture)
-from uikit import notifications
+from uikit import notifications, until
+from vmkit import made_vm, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle

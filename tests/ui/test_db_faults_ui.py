@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from conftest import settings_for
 from textual.widgets import Static
-from uikit import settle
+from uikit import settings_for, settle
 
 from ectui.app import ConsoleApp
 from ectui.services import build_console_services

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settings_for
-from test_vms import admin_call
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from uikit import notifications, settle, started, until
+from uikit import notifications, settings_for, settle, started, until
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
@@ -31,7 +29,6 @@ from ectui.services.templates import TemplateDraft
 from ectui.services.users import UserDraft
 from ectui.services.vms import VmDraft
 from ectui.widgets.tables import table_rows
-from tests.conftest import issue_license
 from tests.hostile.names import (
     MARKUP_CLICK,
     MARKUP_CLOSE,
@@ -41,6 +38,8 @@ from tests.hostile.names import (
     RAW_CONTROLS,
     shown,
 )
+from tests.kit import issue_license
+from tests.kit.cloud import admin_call
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import urllib.request
@@ -15,16 +14,15 @@ import openstack.connection
 import pytest
 from textual.widgets import Input
 from uikit import domain_key, notifications, settle, started
+from vmkit import images_console
 
 from ectui.app import ConsoleApp
 from ectui.config import Settings
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
 from ectui.screens.images import ImageDetailModal, ImagesScreen, ImageTable, UploadImageModal
 from ectui.screens.jobs import JobsScreen
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
-from ectui.services.clusters import ClusterDraft
+from ectui.services import ConsoleServices
 from ectui.services.images import ImageUpload
-from ectui.services.issuer import EditionDraft, LicenseDraft
 from ectui.widgets import ConfirmModal
 from ectui.widgets.tables import table_rows
 
@@ -40,49 +38,9 @@ def settings_at(home: Path) -> Settings:
     return Settings.from_env({"ECTUI_HOME": str(home), "ECTUI_OPERATOR": "alice"}, lang="en")
 
 
-async def licensed_services(home: Path, cloud: DevCloudHandle) -> ConsoleServices:
-    """Console services with a platform license and the dev cloud as cluster dc1."""
-    issuer = build_issuer_services(settings_at(home / "issuer"))
-    await issuer.start()
-    try:
-        await issuer.issuer.create_edition(
-            EditionDraft.parse(
-                name="Std", max_clusters="2", max_nodes="10", storage="local", features="platform"
-            )
-        )
-        today = dt.date.today()
-        lic = await issuer.issuer.create_license(
-            LicenseDraft.parse(
-                customer="ACME",
-                edition="Std",
-                valid_from=today.isoformat(),
-                valid_to=(today + dt.timedelta(days=90)).isoformat(),
-            )
-        )
-        result = await issuer.issuer.export_license(lic.id, home / "a.ec", home / "a.properties")
-    finally:
-        issuer.close()
-    console = build_console_services(settings_at(home / "console"))
-    await console.start()
-    await console.license.import_license(result.ec_path, result.properties_path)
-    auth = cloud.cloud.cloud_config()["auth"]
-    await console.clusters.add(
-        ClusterDraft.parse(
-            name="dc1",
-            storage_mode="local",
-            auth_url=auth["auth_url"],
-            username=auth["username"],
-            password=auth["password"],
-            project=auth["project_name"],
-            region="RegionOne",
-        )
-    )
-    return console
-
-
 @pytest.fixture
 async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[ConsoleServices]:
-    console = await licensed_services(tmp_path, cloud)
+    console = await images_console(tmp_path, cloud)
     yield console
     console.close()
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from test_clusters import licensed_services
 from textual.widgets import Input
 from textual.worker import WorkerCancelled
 from uikit import notifications, started
 from uikit import settle as settle_workers
+from vmkit import licensed_services
 
 from ectui.app import ConsoleApp
 from ectui.screens.isos import EditIsoModal, IsosScreen, ResumeUploadsModal, UploadIsoModal
@@ -18,8 +18,9 @@ from ectui.services import ConsoleServices
 from ectui.services.clusters import ClusterDraft
 from ectui.widgets import ConfirmModal
 from ectui.widgets.tables import table_rows
-from tests.services.test_ftp import PyFtpd
-from tests.services.test_isos import interrupt_after, iso_file
+from tests.kit.files import iso_file
+from tests.kit.ftp import PyFtpd
+from tests.kit.isos import interrupt_after
 
 MIB = 1 << 20
 

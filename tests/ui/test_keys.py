@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.app import App, ComposeResult
-from uikit import domain_key, notifications, settle, started
+from uikit import domain_key, notifications, settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.images import ImageTable

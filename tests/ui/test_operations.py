@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_vms import admin_call, cloud, made_vm, until, vm_console  # noqa: F401  (cloud is a fixture)
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import Input
-from uikit import domain_key, started
+from uikit import until
+from vmkit import made_vm, open_operations, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle
@@ -26,6 +26,7 @@ from ectui.services.progress import Progress
 from ectui.services.resize import RESIZE_STEPS
 from ectui.widgets.steps import StepProgress, StepRow
 from ectui.widgets.tables import table_rows
+from tests.kit.cloud import admin_call
 
 
 @pytest.fixture
@@ -36,17 +37,6 @@ async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Conso
     console.close()
     cloud.cloud.vendor_extensions = ("EC-LIVE-RESIZE", "EC-CDROM")
     admin_call(cloud, "DELETE", "/_admin/faults")
-
-
-async def open_operations(pilot) -> OperationsScreen:  # type: ignore[no-untyped-def]
-    app = pilot.app
-    await started(pilot)
-    await pilot.press(domain_key(app, "operations"))
-    await until(pilot, lambda: isinstance(app.screen, OperationsScreen))
-    screen = app.screen
-    assert isinstance(screen, OperationsScreen)
-    await until(pilot, lambda: screen.table.row_count > 0)
-    return screen
 
 
 async def test_history_lists_create_and_resize_with_their_steps(services: ConsoleServices) -> None:

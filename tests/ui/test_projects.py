@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Input, OptionList
-from uikit import domain_key, settle, started
+from uikit import domain_key, settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.clusters import ClustersScreen

@@ -7,9 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_operations import open_operations
-from test_vms import until, vm_console
-from uikit import started
+from uikit import started, until
+from vmkit import open_operations, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.services import ConsoleServices

@@ -18,9 +18,9 @@ from ectui.services.projects import Amounts
 from ectui.services.workflow import Actor
 from ectui.widgets import ConfirmModal
 from ectui.widgets.tables import table_rows
-from tests.services.test_resize import clean_cloud
-from tests.services.test_vms import draft
-from tests.services.test_workflow import make_env
+from tests.kit.cloud import clean_cloud
+from tests.kit.vms import draft
+from tests.kit.workflow import make_env
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def state_of(screen: RequestsScreen, request_id: int) -> str:
 async def test_admin_rejects_and_approves_and_the_requester_follows(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    env = await make_env(tmp_path, cloud, settings_for, make_license, "platform,users,workflow")
+    env = await make_env(tmp_path, cloud, "platform,users,workflow")
     s = env.s
     bob = Actor("bob", "operator")
     s.workflow.identity_provider = lambda: bob
@@ -112,7 +112,7 @@ async def test_admin_rejects_and_approves_and_the_requester_follows(
 async def test_requests_screen_is_hidden_without_the_workflow_module(
     tmp_path: Path, cloud: DevCloudHandle, settings_for: Callable[..., Any], make_license: Any
 ) -> None:
-    env = await make_env(tmp_path, cloud, settings_for, make_license, "platform")
+    env = await make_env(tmp_path, cloud, "platform")
     app = ConsoleApp(env.s)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -129,7 +129,7 @@ async def test_an_operators_create_and_resize_from_the_tui_become_requests(
     from ectui.screens.vms import VmsScreen
     from ectui.screens.vms.resize import start_resize_job
 
-    env = await make_env(tmp_path, cloud, settings_for, make_license, "platform,users,workflow")
+    env = await make_env(tmp_path, cloud, "platform,users,workflow")
     s = env.s
     vm = await s.vms.create(draft(env, name="base", cpu="1", ram_gb="1"))  # made by the OS operator (admin)
     s.workflow.identity_provider = lambda: Actor("bob", "operator")

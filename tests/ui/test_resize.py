@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_vms import admin_call, cloud, made_vm, open_vms, until, vm_console  # noqa: F401  (cloud is a fixture)
 from textual.pilot import Pilot
 from textual.widgets import Input
-from uikit import domain_key, notifications
+from uikit import domain_key, notifications, until
+from vmkit import made_vm, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.db.models import Operation, Vm
@@ -27,6 +27,7 @@ from ectui.services import ConsoleServices
 from ectui.widgets import ConfirmModal
 from ectui.widgets.confirm_name import TypeNameConfirmModal
 from ectui.widgets.tables import table_rows
+from tests.kit.cloud import admin_call
 
 EXTENSIONS = ("EC-LIVE-RESIZE", "EC-CDROM")
 

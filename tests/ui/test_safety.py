@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
-from test_vms import PASSWORD, fill, fill_valid, made_vm, open_form, open_vms, until, vm_console
 from textual.widgets import Button, Input
-from uikit import domain_key, notifications
+from uikit import domain_key, notifications, settings_for, until
+from vmkit import PASSWORD, fill, fill_valid, made_vm, open_form, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle, Timings, run_in_thread

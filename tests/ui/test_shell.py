@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import settings_for
 from textual.command import CommandPalette
 from textual.widgets import Button, DataTable, Label, Tree
-from uikit import notifications, settle, started
+from uikit import notifications, settings_for, settle, started
 
 from ectui.app import IssuerApp
 from ectui.i18n import set_language

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.binding import Binding
 from textual.widgets import Sparkline
-from uikit import domain_key, notifications, settle, started
+from uikit import domain_key, notifications, settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.db.models import Cluster, ComputeNode, Image, IsoFile, Operation, Project, Vm, utcnow

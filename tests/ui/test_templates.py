@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_images import cloud, licensed_services  # noqa: F401 - the cloud fixture
 from textual.widgets import Input, Select
 from uikit import domain_key, notifications, settle, started
+from vmkit import images_console
 
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle
@@ -21,7 +21,7 @@ from ectui.widgets.tables import table_rows
 
 @pytest.fixture
 async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[ConsoleServices]:  # noqa: F811
-    console = await licensed_services(tmp_path, cloud)
+    console = await images_console(tmp_path, cloud)
     await console.images.sync("dc1")
     yield console
     console.close()

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_vms import cloud, made_vm, open_form, open_vms, vm_console
 from textual import events
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
 from uikit import settle, until
+from vmkit import made_vm, open_form, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.screens.jobs import JobsScreen
@@ -20,8 +20,6 @@ from ectui.screens.vms import CreateVmModal, VmsScreen
 from ectui.services import ConsoleServices
 from ectui.services.audit import AuditFilter
 from ectui.widgets.modals import ShellModal
-
-__all__ = ["cloud"]  # the module-scoped dev cloud fixture of test_vms
 
 NAMED = {"tab": "\t", "enter": "\r", "shift+tab": None, "escape": "\x1b"}
 

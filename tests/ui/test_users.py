@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from textual.widgets import Input, Static
-from uikit import settle
+from uikit import settings_for, settle
 
 from ectui.app import ConsoleApp
 from ectui.screens._base import DomainScreen
@@ -19,8 +18,8 @@ from ectui.services import ConsoleServices, build_console_services, build_issuer
 from ectui.services.projects import ProjectDraft
 from ectui.services.users import UserDraft
 from ectui.widgets.tables import table_rows
-from tests.conftest import issue_license
-from tests.services.test_users import ADMIN_PW, FAST_HASHER, OPS_PW
+from tests.kit import issue_license
+from tests.kit.users import ADMIN_PW, FAST_HASHER, OPS_PW
 
 
 @pytest.fixture(scope="module")

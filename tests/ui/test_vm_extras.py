@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_vms import cloud, made_vm, open_vms, until, vm_console  # noqa: F401  (cloud is a fixture)
-from uikit import domain_key, notifications
+from uikit import domain_key, notifications, until
+from vmkit import made_vm, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.db.models import IsoFile

@@ -2,105 +2,41 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settings_for
-from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from uikit import domain_key, notifications, started, until
+from uikit import domain_key, notifications, until
+from vmkit import (
+    PASSWORD,
+    error_text,
+    fill,
+    fill_valid,
+    made_vm,
+    open_form,
+    open_vms,
+    submit_expect,
+    template_id,
+    vm_console,
+)
 
 from ectui.app import ConsoleApp
-from ectui.devcloud import DevCloudHandle, Timings, run_in_thread
+from ectui.devcloud import DevCloudHandle
 from ectui.screens.jobs import JobsScreen
 from ectui.screens.vms import (
     ConsoleUrlModal,
-    CreateVmModal,
     VmDetailModal,
     VmsScreen,
 )
-from ectui.services import ConsoleServices, build_console_services, build_issuer_services
-from ectui.services.clusters import ClusterDraft
-from ectui.services.issuer import EditionDraft, LicenseDraft
+from ectui.services import ConsoleServices
 from ectui.services.projects import ProjectDraft
-from ectui.services.templates import TemplateDraft
-from ectui.services.vms import VmDraft, VmInfo
+from ectui.services.vms import VmInfo
 from ectui.widgets import ConfirmModal
 from ectui.widgets.password_rules import PasswordRules
 from ectui.widgets.tables import table_rows
-
-PASSWORD = "Secret#123"
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloudHandle]:
-    handle = run_in_thread(tmp_path_factory.mktemp("cloud"), timings=Timings.fast(0.05))
-    yield handle
-    handle.stop()
-
-
-async def vm_console(
-    home: Path,
-    cloud: DevCloudHandle | None,
-    *,
-    storage: str = "shared",
-    project: bool = True,
-    production: bool = False,
-    readonly: bool = False,
-    min_cpu: int = 1,
-) -> ConsoleServices:
-    """A licensed console; with a cloud: cluster dc1 (nodes, images, template centos), project web in use."""
-    issuer = build_issuer_services(settings_for(home / "issuer"))
-    await issuer.start()
-    try:
-        await issuer.issuer.create_edition(
-            EditionDraft.parse(
-                name="Std", max_clusters="2", max_nodes="10", storage="local,shared", features="platform"
-            )
-        )
-        today = dt.date.today()
-        lic = await issuer.issuer.create_license(
-            LicenseDraft.parse(customer="ACME", edition="Std", valid_from=today.isoformat(),
-                               valid_to=(today + dt.timedelta(days=90)).isoformat())
-        )  # fmt: skip
-        result = await issuer.issuer.export_license(lic.id, home / "a.ec", home / "a.properties")
-    finally:
-        issuer.close()
-    console = build_console_services(settings_for(home / "console"), readonly=readonly)
-    await console.start()
-    await console.license.import_license(result.ec_path, result.properties_path)
-    cluster = None
-    if cloud is not None:
-        auth = cloud.cloud.cloud_config()["auth"]
-        await console.clusters.add(
-            ClusterDraft.parse(name="dc1", storage_mode=storage, auth_url=auth["auth_url"],
-                               username=auth["username"], password=auth["password"],
-                               project=auth["project_name"], region="RegionOne", production=production)
-        )  # fmt: skip
-        await console.clusters.sync_nodes("dc1")
-        await console.images.sync("dc1")
-        images = {i.name: i for i in await console.images.list()}
-        await console.templates.create(
-            TemplateDraft.parse(
-                name="centos", image_id=images["cirros-0.6.2"].id, os_type="linux", min_cpu=min_cpu
-            )
-        )
-        await console.templates.create(
-            TemplateDraft.parse(name="win", image_id=images["windows-2019-mini"].id, os_type="windows",
-                                min_cpu=2, min_ram_gb=4)
-        )  # fmt: skip
-        cluster = "dc1"
-    if project:
-        await console.projects.add(
-            ProjectDraft.parse(name="web", vcpus="8", ram_gb="16", vms="5", public_ips="1", cluster=cluster)
-        )
-        await console.projects.use("web")
-    return console
+from tests.kit.cloud import admin_call
 
 
 @pytest.fixture
@@ -108,89 +44,6 @@ async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Conso
     console = await vm_console(tmp_path, cloud)
     yield console
     console.close()
-
-
-def admin_call(handle: DevCloudHandle, method: str, path: str, body: Any = None) -> Any:
-    """Call the dev cloud's admin API (faults)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        handle.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else None
-
-
-async def open_vms(pilot: Pilot[Any]) -> VmsScreen:
-    """Start the app and show the VMs screen with its first list."""
-    app = pilot.app
-    await started(pilot)
-    await pilot.press(domain_key(app, "vms"))
-    await until(pilot, lambda: isinstance(app.screen, VmsScreen))
-    screen = app.screen
-    assert isinstance(screen, VmsScreen)
-    await until(pilot, lambda: not any(w.group == "vms-refresh" and not w.is_finished for w in app.workers))
-    return screen
-
-
-async def open_form(pilot: Pilot[Any]) -> CreateVmModal:
-    await pilot.press("n")
-    await until(  # pushed and composed
-        pilot,
-        lambda: isinstance(pilot.app.screen, CreateVmModal) and bool(pilot.app.screen.query("#vm-form-box")),
-    )
-    form = pilot.app.screen
-    assert isinstance(form, CreateVmModal)
-    return form
-
-
-def error_text(form: CreateVmModal) -> str:
-    return str(form.query_one("#vm-error").render())
-
-
-def fill(form: CreateVmModal, **values: Any) -> None:
-    """Set inputs (str) and selects (other values) by the widget id without its 'vm-' prefix."""
-    for key, value in values.items():
-        widget = form.query_one(f"#vm-{key.replace('_', '-')}")
-        if isinstance(widget, Select):
-            widget.value = Select.NULL if value is None else value
-        elif isinstance(widget, Input):
-            widget.value = value
-        else:
-            widget.value = value  # type: ignore[attr-defined]
-
-
-def template_id(form: CreateVmModal, name: str) -> int:
-    return next(t.id for t in form.choices.templates if t.name == name)
-
-
-def fill_valid(form: CreateVmModal, name: str, **extra: Any) -> None:
-    values: dict[str, Any] = {"name": name, "template": template_id(form, "centos"), "node": "node-1",
-                              "login": "password", "password": PASSWORD, "password_confirm": PASSWORD,
-                              "cpu": "1", "ram": "1"}  # fmt: skip
-    values.update(extra)
-    fill(form, **values)
-
-
-async def submit_expect(
-    pilot: Pilot[Any], form: CreateVmModal, text: str, invalid: str | None = None
-) -> None:
-    """Ctrl+S and wait until the form shows `text` (and marks the widget `invalid`)."""
-    await pilot.press("ctrl+s")
-    await until(pilot, lambda: text in error_text(form) and form.run is None)
-    assert pilot.app.screen is form
-    if invalid is not None:
-        assert form.query_one(f"#{invalid}").has_class("-invalid"), invalid
-
-
-async def made_vm(services: ConsoleServices, name: str, **extra: Any) -> VmInfo:
-    choices = await services.vms.form_choices()
-    template = next(t.id for t in choices.templates if t.name == "centos")
-    fields: dict[str, Any] = {"name": name, "template_id": template, "placement": "manual", "node": "node-2",
-                              "login": "password", "password": PASSWORD, "password_confirm": PASSWORD,
-                              "cpu": 1, "ram_gb": 1, "network": "private"}  # fmt: skip
-    fields.update(extra)
-    return await services.vms.create(VmDraft.parse(**fields))
 
 
 # ---------------------------------------------------------------------------------------- the form

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from conftest import settings_for
-from uikit import settle, started
+from uikit import settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.license import LicenseScreen
