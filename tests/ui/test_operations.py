@@ -19,7 +19,6 @@ from vmkit import made_vm, open_operations, vm_console
 from ectui.app import ConsoleApp
 from ectui.devcloud import DevCloudHandle
 from ectui.i18n import set_language
-from ectui.screens.operations import OperationsScreen
 from ectui.screens.vms.resize import start_resize_job
 from ectui.services import ConsoleServices
 from ectui.services.progress import Progress
