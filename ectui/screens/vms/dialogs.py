@@ -273,8 +273,10 @@ class SnapshotTemplateModal(ShellModal["str | None"]):
         """Return the template name (required)."""
         name = self.query_one("#snapshot-name", Input).value.strip()
         if not name:
-            self.query_one("#snapshot-error", Static).update(render(ValidationError("validation.required",
-                                                                                    field=N_("Template name"))))  # fmt: skip
+            error = ValidationError(
+                "validation.required", field=N_("Template name"), field_id="template_name"
+            )
+            self.query_one("#snapshot-error", Static).update(render(error))
             return
         self.dismiss(name)
 

@@ -34,17 +34,8 @@ if TYPE_CHECKING:
     from ectui.services.resize import ResizePlan
     from ectui.services.vms import VmInfo
 
-RESIZE_FIELDS = {
-    "cpu": "resize-cpu",
-    "cpu cores": "resize-cpu",
-    "vcpu": "resize-cpu",
-    "vcpus": "resize-cpu",
-    "ram": "resize-ram",
-    "ram gb": "resize-ram",
-    "ram (gb)": "resize-ram",
-    "mode": "resize-mode",
-}
-"""ValidationError.field (lower-cased) → the widget of the dialog to mark and focus."""
+RESIZE_FIELDS = {"cpu": "resize-cpu", "ram": "resize-ram", "mode": "resize-mode"}
+"""ValidationError.field_id → the widget of the dialog to mark and focus."""
 
 MODE_LABELS = {
     "hot": N_("hot: the VM keeps running"),
