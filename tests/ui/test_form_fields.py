@@ -18,6 +18,7 @@ from typing import Any, cast
 import pytest
 from textual.app import App
 from textual.widgets import Input, Select
+from uikit import settle
 
 from ectui.i18n import set_language
 from ectui.screens import billing as billing_screen
@@ -40,7 +41,6 @@ from ectui.services.vms import model as vm_model
 from ectui.widgets import cluster_form
 from ectui.widgets.forms import field_widget
 from ectui.widgets.modals import ShellModal
-from tests.ui.uikit import settle
 
 
 def raised_ids(module: ModuleType, *names: str) -> set[str]:

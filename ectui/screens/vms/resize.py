@@ -297,30 +297,6 @@ class ResizeVmModal(ShellModal["int | None"]):
         for widget in self.query(".-invalid"):
             widget.remove_class("-invalid")
 
-    @property
-    def offered_modes(self) -> list[str]:
-        """The modes the dialog offers now (for tests)."""
-        return [
-            str(value)
-            for _label, value in self.query_one("#resize-mode", Select)._options
-            if value != Select.NULL
-        ]
-
-    @property
-    def quota_line(self) -> str:
-        """The quota delta as shown (for tests)."""
-        return str(self.query_one("#resize-quota", Static).content)
-
-    @property
-    def note(self) -> str:
-        """The mode note as shown (for tests)."""
-        return str(self.query_one("#resize-note", Static).content)
-
-    @property
-    def error(self) -> str:
-        """The refusal as shown (for tests)."""
-        return str(self.query_one("#resize-error", Static).content)
-
     # -- submit
 
     @on(Input.Submitted)
