@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import settings_for
+from test_keys import help_text
 from textual.command import CommandPalette
 from textual.widgets import Button, DataTable, Label, Tree
 from uikit import notifications, settle, started
@@ -53,7 +54,7 @@ async def test_help_modal_lists_screen_and_global_keys(issuer_app: IssuerApp) ->
         await settle(pilot, lambda: isinstance(issuer_app.screen, HelpModal))
         modal = issuer_app.screen
         assert isinstance(modal, HelpModal)
-        text = modal.text()
+        text = help_text(modal)
         for expected in (
             "This screen",
             "New",

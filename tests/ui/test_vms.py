@@ -31,10 +31,19 @@ from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmDraft, VmInfo
 from ectui.widgets import ConfirmModal
+from ectui.widgets.literal import Static
 from ectui.widgets.password_rules import PasswordRules
 from ectui.widgets.tables import table_rows
 
 PASSWORD = "Secret#123"
+
+
+def detail_text(modal: object) -> str:
+    """Everything the VM detail shows: its spec, then its history."""
+    assert isinstance(modal, VmDetailModal)
+    return "\n".join(
+        str(modal.query_one(f"#{part}", Static).content) for part in ("vm-detail-spec", "vm-detail-history")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +243,11 @@ async def test_each_validation_message_is_shown_on_the_form(services: ConsoleSer
         form.query_one("#vm-password", Input).focus()
         await pilot.press("a", "b", "c")
         await pilot.pause()
-        assert not rules.all_met and "✓ a lower-case letter" in rules.text and "✗ an upper-case" in rules.text
+        assert (
+            not rules.all_met
+            and "✓ a lower-case letter" in str(rules.content)
+            and "✗ an upper-case" in str(rules.content)
+        )
         await submit_expect(pilot, form, "Password does not meet the rules", "vm-password")
         fill(form, password=PASSWORD)
         await pilot.pause()
@@ -490,7 +503,7 @@ async def test_every_action(services: ConsoleServices) -> None:
         # detail: spec, node, networks, IPs, ISO, lock, history
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, VmDetailModal))
-        text = app.screen.text  # type: ignore[attr-defined]
+        text = detail_text(app.screen)
         for expected in ("1 vCPU · 1 GB RAM", "node-2", "private", vm.fixed_ip, vm.floating_ip, "centos",
                          "Mounted ISO  —", "not locked", "create_vm  done", "Boot on the node"):  # fmt: skip
             assert expected in text, expected

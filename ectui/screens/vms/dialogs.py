@@ -402,9 +402,3 @@ class VmDetailModal(ShellModal["str | None"]):
     def action_resize(self) -> None:
         """Close the detail and open the resize dialog of this VM."""
         self.dismiss("resize")
-
-    @property
-    def text(self) -> str:
-        """Everything the detail shows (for tests)."""
-        spec = str(self.query_one("#vm-detail-spec", Static).content)
-        return spec + "\n" + str(self.query_one("#vm-detail-history", Static).content)
