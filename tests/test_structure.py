@@ -33,7 +33,9 @@ def graph() -> grimp.ImportGraph:
 
 
 def test_no_module_is_over_the_line_limit() -> None:
-    long = {_name(p): n for p in _modules() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        _name(p): n for p in _modules() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"modules over {MAX_LINES} lines (split them by flow): {long}"
 
 
@@ -107,7 +109,9 @@ def test_screens_do_not_import_each_other(graph: grimp.ImportGraph) -> None:
         for other in graph.find_modules_directly_imported_by(m)
         if other in screens and _screen_of(other) != _screen_of(m)
     )
-    assert not borrowed, f"screens importing other screens (move the shared piece to ectui/widgets): {borrowed}"
+    assert not borrowed, (
+        f"screens importing other screens (move the shared piece to ectui/widgets): {borrowed}"
+    )
 
 
 def _screen_of(module: str) -> str:
@@ -122,11 +126,15 @@ def test_services_use_no_private_names_of_other_services() -> None:
         if not name.startswith("ectui.services."):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ectui.services.")):
+            if not (
+                isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ectui.services.")
+            ):
                 continue
             if _package_of(node.module) == _package_of(name):
                 continue  # a service's own modules share its private names
-            offences += [f"{name} imports {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            offences += [
+                f"{name} imports {node.module}.{a.name}" for a in node.names if a.name.startswith("_")
+            ]
     assert not offences, "private names borrowed across services: " + "; ".join(offences)
 
 

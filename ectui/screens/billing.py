@@ -27,12 +27,14 @@ if TYPE_CHECKING:
     from ectui.services.billing import Bill, PriceDraft, PriceInfo
 
 PRICE_FIELDS = {
-    "price per vcpu-hour": "price-vcpu",
-    "price per gb-ram-hour": "price-ram",
-    "price per public-ip-hour": "price-ip",
-    "effective from": "price-from",
+    "vcpu_hour": "price-vcpu",
+    "ram_gb_hour": "price-ram",
+    "ip_hour": "price-ip",
+    "effective_from": "price-from",
 }
+"""ValidationError.field_id → the widget to mark and focus."""
 BILL_FIELDS = {"project": "bill-project", "month": "bill-month"}
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 def shift_month(month: str, delta: int) -> str:
@@ -140,7 +142,7 @@ class ChooseBillModal(ShellModal["tuple[str, str] | None"]):
         month = self.query_one("#bill-month", Input).value.strip()
         try:
             if not project:
-                raise ValidationError("validation.required", field=PROJECT)
+                raise ValidationError("validation.required", field=PROJECT, field_id="project")
             parse_month(month)
         except ServiceError as err:
             mark_field(self, BILL_FIELDS, "bill-error", err)

@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 
 
 FTP_FIELDS = {
-    "ftp host": "ftp-host",
-    "ftp port": "ftp-port",
-    "ftp user": "ftp-user",
-    "ftp password": "ftp-password",
-    "iso directory": "ftp-dir",
+    "host": "ftp-host",
+    "port": "ftp-port",
+    "username": "ftp-user",
+    "password": "ftp-password",
+    "iso_dir": "ftp-dir",
 }
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 class FtpFormModal(ShellModal["FtpDraft | None"]):

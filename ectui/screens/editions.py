@@ -26,18 +26,15 @@ if TYPE_CHECKING:
 
 FIELD_INPUTS = {
     "name": "edition-name",
-    "max clusters": "edition-max-clusters",
     "max_clusters": "edition-max-clusters",
-    "max nodes": "edition-max-nodes",
     "max_nodes": "edition-max-nodes",
-    "grace days": "edition-grace-days",
     "grace_days": "edition-grace-days",
     "price": "edition-price",
     "description": "edition-description",
     "storage": "edition-storage-local",
     "features": "edition-menus",
 }
-"""ValidationError.field (lower-cased) → the widget to mark and focus."""
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 class NewEditionModal(ShellModal["EditionInfo | None"]):

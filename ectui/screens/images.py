@@ -35,16 +35,16 @@ if TYPE_CHECKING:
 SOURCE_LABELS = {"synced": N_("synced"), "uploaded": N_("uploaded")}
 
 UPLOAD_FIELDS = {
-    "file": "upload-file",
+    "path": "upload-file",
     "cluster": "upload-cluster",
-    "image name": "upload-name",
-    "disk format": "upload-disk-format",
-    "container format": "upload-container-format",
-    "os type": "upload-os-type",
-    "min disk (gb)": "upload-min-disk",
-    "min ram (mb)": "upload-min-ram",
+    "name": "upload-name",
+    "disk_format": "upload-disk-format",
+    "container_format": "upload-container-format",
+    "os_type": "upload-os-type",
+    "min_disk": "upload-min-disk",
+    "min_ram": "upload-min-ram",
 }
-"""ValidationError.field (lower-cased) → the widget to mark and focus."""
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 # ------------------------------------------------------------------ the virtual table

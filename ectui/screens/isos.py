@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 SOURCE_LABELS = {"synced": N_("synced"), "uploaded": N_("uploaded")}
 
-UPLOAD_FIELDS = {"file": "iso-path", "name": "iso-name", "os type": "iso-os-type", "cluster": "iso-path"}
-EDIT_FIELDS = {"name": "iso-edit-name", "os type": "iso-edit-os-type", "description": "iso-edit-description"}
+UPLOAD_FIELDS = {"path": "iso-path", "name": "iso-name", "os_type": "iso-os-type", "cluster": "iso-path"}
+"""ValidationError.field_id → the widget to mark and focus."""
+EDIT_FIELDS = {"name": "iso-edit-name", "os_type": "iso-edit-os-type", "description": "iso-edit-description"}
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 class UploadIsoModal(ShellModal["IsoUploadRequest | None"]):

@@ -30,12 +30,10 @@ STATUS_LABELS = {"valid": N_("valid"), "expired": N_("expired"), "not yet valid"
 LICENSE_FIELDS = {
     "customer": "license-customer",
     "edition": "license-edition",
-    "valid from": "license-valid-from",
     "valid_from": "license-valid-from",
-    "valid to": "license-valid-to",
     "valid_to": "license-valid-to",
 }
-"""ValidationError.field (lower-cased) → the widget to mark and focus."""
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 def add_years(day: dt.date, years: int) -> dt.date:

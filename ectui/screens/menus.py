@@ -63,17 +63,3 @@ class MenusScreen(IssuerDomainScreen):
         for menu in menus:
             add(tree.root, menu)
         tree.root.expand()
-
-    def codes(self) -> list[str]:
-        """All codes in the tree (for tests)."""
-        tree: Tree[str] = self.query_one("#menus-tree", Tree)
-        found: list[str] = []
-
-        def walk(node: TreeNode[str]) -> None:
-            for child in node.children:
-                if child.data:
-                    found.append(child.data)
-                walk(child)
-
-        walk(tree.root)
-        return found

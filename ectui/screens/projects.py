@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from ectui.services.projects import ProjectDraft, ProjectInfo
 
 PROJECT_FIELDS = {
-    "project name": "project-name",
-    "cloud project": "project-cloud",
-    "vcpu quota": "project-vcpus",
-    "ram quota (gb)": "project-ram",
-    "vm quota": "project-vms",
-    "public ip quota": "project-ips",
+    "name": "project-name",
+    "cloud_project": "project-cloud",
+    "vcpus": "project-vcpus",
+    "ram_gb": "project-ram",
+    "vms": "project-vms",
+    "public_ips": "project-ips",
 }
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 def quota_cell(used: int, reserved: int, quota: int) -> str:

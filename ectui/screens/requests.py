@@ -81,7 +81,7 @@ class RejectRequestModal(ShellModal["str | None"]):
         reason = self.query_one("#reject-reason", Input).value.strip()
         if not reason:
             self.query_one("#reject-error", Static).update(
-                render(ValidationError("validation.required", field=N_("Reason")))
+                render(ValidationError("validation.required", field=N_("Reason"), field_id="reason"))
             )
             return
         self.dismiss(reason)

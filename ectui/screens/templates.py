@@ -25,15 +25,15 @@ if TYPE_CHECKING:
     from ectui.services.templates import TemplateDraft, TemplateInfo
 
 TEMPLATE_FIELDS = {
-    "template name": "template-name",
-    "image": "template-image",
-    "os type": "template-os-type",
-    "min cpu": "template-min-cpu",
-    "min ram (gb)": "template-min-ram",
-    "min disk (gb)": "template-min-disk",
+    "name": "template-name",
+    "image_id": "template-image",
+    "os_type": "template-os-type",
+    "min_cpu": "template-min-cpu",
+    "min_ram_gb": "template-min-ram",
+    "min_disk_gb": "template-min-disk",
     "description": "template-description",
 }
-"""ValidationError.field (lower-cased) → the widget to mark and focus."""
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 def image_label(image: ImageInfo) -> str:

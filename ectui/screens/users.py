@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 ROLE_LABELS = {"admin": N_("admin"), "operator": N_("operator"), "auditor": N_("auditor")}
 USER_FIELDS = {
-    "user name": "user-name",
+    "name": "user-name",
     "role": "user-role",
     "password": "user-password",
-    "confirm password": "user-confirm",
+    "confirm": "user-confirm",
 }
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 class NewUserModal(ShellModal["UserDraft | None"]):

@@ -549,7 +549,9 @@ class IsoService:
             try:
                 now_size = path.stat().st_size
             except OSError:
-                raise ValidationError("iso.no_file", field=N_("File"), path=row.local_path) from None
+                raise ValidationError(
+                    "iso.no_file", field=N_("File"), field_id="path", path=row.local_path
+                ) from None
             if now_size != row.size:
                 raise IsoError("iso.source_changed", path=row.local_path, size=row.size, now=now_size)
             row.status, row.updated_at = "running", utcnow()

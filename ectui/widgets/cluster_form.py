@@ -23,19 +23,19 @@ if TYPE_CHECKING:
 STORAGE_LABELS = {"local": N_("local storage"), "shared": N_("shared storage")}
 
 CLUSTER_FIELDS = {
-    "cluster name": "cluster-name",
-    "storage mode": "cluster-storage",
+    "name": "cluster-name",
+    "storage_mode": "cluster-storage",
     "cloud": "cluster-cloud",
-    "auth url": "cluster-auth-url",
-    "user name": "cluster-username",
+    "auth_url": "cluster-auth-url",
+    "username": "cluster-username",
     "password": "cluster-password",
     "project": "cluster-project",
-    "user domain": "cluster-user-domain",
-    "project domain": "cluster-project-domain",
+    "user_domain": "cluster-user-domain",
+    "project_domain": "cluster-project-domain",
     "region": "cluster-region",
-    "ca file": "cluster-cacert",
+    "cacert": "cluster-cacert",
 }
-"""ValidationError.field (lower-cased) → the widget to mark and focus."""
+"""ValidationError.field_id → the widget to mark and focus."""
 
 
 class ClusterFormModal(ShellModal["ClusterDraft | None"]):

@@ -12,10 +12,11 @@ from ectui.widgets.modals import ShellModal
 
 
 def field_widget(fields: Mapping[str, str], err: ServiceError) -> str | None:
-    """The id of the widget a refusal names: its ValidationError.field (lower-cased) looked up in `fields`;
-    None for other refusals and unknown fields. Every form finds its field here."""
-    if isinstance(err, ValidationError):
-        return fields.get(err.field.lower())
+    """The id of the widget a refusal names: its ValidationError.field_id looked up in `fields`
+    (field id → widget id); None for other refusals and unknown fields. Every form finds its field here;
+    the field's label is only shown, never matched."""
+    if isinstance(err, ValidationError) and err.field_id:
+        return fields.get(err.field_id)
     return None
 
 

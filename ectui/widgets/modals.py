@@ -144,14 +144,6 @@ class HelpModal(ShellModal[None]):
     }
     """
 
-    def text(self) -> str:
-        """All help text as plain lines (for tests)."""
-        out: list[str] = []
-        for title, rows in self.sections:
-            out.append(title)
-            out.extend(f"{key} {desc}" for key, desc in rows)
-        return "\n".join(out)
-
 
 class GoToModal(ShellModal["str | None"]):
     """Type part of a domain's name, Enter goes there (k9s' `:`)."""

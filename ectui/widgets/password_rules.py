@@ -39,8 +39,3 @@ class PasswordRules(Static):
     def all_met(self) -> bool:
         """Whether every rule shown is met."""
         return bool(self.checks) and all(ok for _code, _label, ok in self.checks)
-
-    @property
-    def text(self) -> str:
-        """The rules as plain text (for tests)."""
-        return "  ".join(f"{'✓' if ok else '✗'} {_(label)}" for _code, label, ok in self.checks)

@@ -14,6 +14,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from ectui.config import Settings
 from ectui.screens._base import DomainScreen
+from ectui.widgets.modals import HelpModal
 
 
 def settings_for(home: Path) -> Settings:
@@ -74,3 +75,11 @@ async def until(
                 f"condition not reached in {timeout:.0f} s{f': {what}' if what else ''} (screen: {pilot.app.screen!r})"
             )
         await pilot.pause(0.02)
+
+
+def help_text(modal: object) -> str:
+    """The help's sections as lines: each title, then 'key description' per row."""
+    assert isinstance(modal, HelpModal)
+    return "\n".join(
+        line for title, rows in modal.sections for line in (title, *(f"{k} {d}" for k, d in rows))
+    )

@@ -84,7 +84,9 @@ async def _seed(root: Path, cloud: DevCloudHandle) -> None:
         )
         await s.isos.sync("dc1")
         ids = (f"00000000-0000-4000-8000-{n:012d}" for n in itertools.count(1))
-        with mock.patch("ectui.devcloud.nova.servers.new_id", lambda: next(ids)):  # the detail shows the cloud id
+        with mock.patch(
+            "ectui.devcloud.nova.servers.new_id", lambda: next(ids)
+        ):  # the detail shows the cloud id
             await s.vms.create(draft(env, name="web-1"))
         vms = await s.vms.list()
         assert [v.name for v in vms] == ["web-1"], f"seeded VMs: {[v.name for v in vms]}"

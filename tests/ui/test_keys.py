@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
-from uikit import domain_key, notifications, settings_for, settle, started
+from uikit import domain_key, help_text, notifications, settings_for, settle, started
 
 from ectui.app import ConsoleApp
 from ectui.screens.images import ImageTable
@@ -75,7 +75,7 @@ async def test_vi_keys_move_the_cursor_in_a_data_table_and_ctrl_d_still_deletes(
         await settle(pilot, lambda: app.screen is screen)
         await pilot.press("question_mark")
         await settle(pilot, lambda: isinstance(app.screen, HelpModal))
-        text = app.screen.text()  # type: ignore[attr-defined]
+        text = help_text(app.screen)
         assert "j Next row" in text and "G Last row" in text and "^u Half a page up" in text
         assert "^d Delete" in text and "Half a page down" not in text
 
@@ -188,7 +188,7 @@ async def test_keymap_toml_remaps_keys_and_names_bad_lines(tmp_path: Path) -> No
         assert not isinstance(app.screen, HelpModal)
         await pilot.press("f1")
         await settle(pilot, lambda: isinstance(app.screen, HelpModal))
-        assert "f1 Help" in app.screen.text()  # type: ignore[attr-defined]
+        assert "f1 Help" in help_text(app.screen)
         hint = app.screen.query_one("#help-hint", Label)
         assert "f2" in str(hint.content) and "esc" in str(hint.content)
         await pilot.press("f2")

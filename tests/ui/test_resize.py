@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 from uikit import domain_key, notifications, until
 from vmkit import made_vm, open_vms, vm_console
 
@@ -26,6 +26,7 @@ from ectui.screens.vms.resize import ResizeVmModal
 from ectui.services import ConsoleServices
 from ectui.widgets import ConfirmModal
 from ectui.widgets.confirm_name import TypeNameConfirmModal
+from ectui.widgets.literal import Static
 from ectui.widgets.tables import table_rows
 from tests.kit.cloud import admin_call
 
@@ -51,6 +52,17 @@ async def open_resize(pilot: Pilot[Any], screen: VmsScreen) -> ResizeVmModal:
     return modal
 
 
+def shown(modal: ResizeVmModal, static_id: str) -> str:
+    """The text of one of the dialog's lines (resize-quota, resize-note, resize-error)."""
+    return str(modal.query_one(f"#{static_id}", Static).content)
+
+
+def offered_modes(modal: ResizeVmModal) -> list[str]:
+    """The modes the dialog offers now."""
+    select = modal.query_one("#resize-mode", Select)
+    return [str(value) for _label, value in select._options if value != Select.NULL]
+
+
 def type_spec(modal: ResizeVmModal, cpu: str, ram: str) -> None:
     modal.query_one("#resize-cpu", Input).value = cpu
     modal.query_one("#resize-ram", Input).value = ram
@@ -71,8 +83,8 @@ async def refused(pilot: Pilot[Any], modal: ResizeVmModal, cpu: str, ram: str) -
     """Type a spec and wait until the dialog shows a refusal."""
     modal.clear_error()
     type_spec(modal, cpu, ram)
-    await until(pilot, lambda: modal.plan is None and modal.error != "")
-    return modal.error
+    await until(pilot, lambda: modal.plan is None and shown(modal, "resize-error") != "")
+    return shown(modal, "resize-error")
 
 
 # ------------------------------------------------------------------------------------------ the dialog
@@ -87,13 +99,13 @@ async def test_dialog_prefills_shows_quota_delta_and_offers_hot_only_when_planne
         screen = await open_vms(pilot)
         modal = await open_resize(pilot, screen)
         assert modal.values() == ("1", "1")
-        assert modal.quota_line == "Enter the new CPU and RAM."
+        assert shown(modal, "resize-quota") == "Enter the new CPU and RAM."
         await planned(pilot, modal, "2", "3")
-        assert modal.quota_line == "Quota: reserves 1 vCPU, 2 GB RAM of the project's quota"
+        assert shown(modal, "resize-quota") == "Quota: reserves 1 vCPU, 2 GB RAM of the project's quota"
         plan = await services.resize.plan(vm.id, 2, 3)  # type: ignore[attr-defined]
-        assert modal.offered_modes == (["hot", "cold"] if plan.hot_available else ["cold"])
+        assert offered_modes(modal) == (["hot", "cold"] if plan.hot_available else ["cold"])
         if not plan.hot_available:
-            assert "Hot resize is not offered" in modal.note
+            assert "Hot resize is not offered" in shown(modal, "resize-note")
         # shrinking releases after success
         await pilot.press("escape")
     await services.resize.resize(await services.resize.plan(vm.id, 2, 2, "cold"))  # type: ignore[attr-defined]
@@ -102,7 +114,7 @@ async def test_dialog_prefills_shows_quota_delta_and_offers_hot_only_when_planne
         modal = await open_resize(pilot, screen)
         assert modal.values() == ("2", "2")
         await planned(pilot, modal, "1", "1")
-        assert modal.quota_line == "Quota: releases 1 vCPU, 1 GB RAM after it succeeds"
+        assert shown(modal, "resize-quota") == "Quota: releases 1 vCPU, 1 GB RAM after it succeeds"
 
 
 async def test_cloud_without_hot_plug_offers_cold_and_says_the_vm_will_stop(
@@ -115,10 +127,10 @@ async def test_cloud_without_hot_plug_offers_cold_and_says_the_vm_will_stop(
         screen = await open_vms(pilot)
         modal = await open_resize(pilot, screen)
         await planned(pilot, modal, "2", "2")
-        assert modal.offered_modes == ["cold"]
+        assert offered_modes(modal) == ["cold"]
         assert modal.plan is not None and modal.plan.will_stop and not modal.plan.hot_available
-        assert "Hot resize is not offered: " in modal.note
-        assert "alpha will be stopped, resized and started again." in modal.note
+        assert "Hot resize is not offered: " in shown(modal, "resize-note")
+        assert "alpha will be stopped, resized and started again." in shown(modal, "resize-note")
         await pilot.press("ctrl+s")  # explicit confirmation before the VM is stopped
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "alpha will be stopped and started again." in app.screen.question  # type: ignore[attr-defined]
@@ -137,14 +149,14 @@ async def test_validation_and_refusals_are_shown_on_the_form(
         modal = await open_resize(pilot, screen)
         # validation: the field is named and marked
         await refused(pilot, modal, "0", "1")
-        assert "CPU" in modal.error and modal.query_one("#resize-cpu").has_class("-invalid")
+        assert "CPU" in shown(modal, "resize-error") and modal.query_one("#resize-cpu").has_class("-invalid")
         await refused(pilot, modal, "1", "0")
-        assert "RAM" in modal.error and modal.query_one("#resize-ram").has_class("-invalid")
+        assert "RAM" in shown(modal, "resize-error") and modal.query_one("#resize-ram").has_class("-invalid")
         # same spec: refused when submitted
         type_spec(modal, "1", "1")
-        await until(pilot, lambda: modal.error == "")
+        await until(pilot, lambda: shown(modal, "resize-error") == "")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: modal.error != "")
+        await until(pilot, lambda: shown(modal, "resize-error") != "")
         assert modal.job is None and app.screen is modal
         # quota (project web: 8 vCPU, 16 GB): refused before anything is touched
         error = await refused(pilot, modal, "9", "1")
@@ -187,7 +199,7 @@ async def test_production_cluster_asks_to_type_the_vm_name(tmp_path: Path, cloud
             await pilot.press("enter")
             await until(pilot, lambda: app.screen is modal and modal.job is not None)
             await until(pilot, lambda: modal.job is not None and not modal.job.running, timeout=60)
-            assert modal.job.state == "done", modal.error  # type: ignore[union-attr]
+            assert modal.job.state == "done", shown(modal, "resize-error")  # type: ignore[union-attr]
         assert (await services.vms.get(vm.id)).vcpus == 2
     finally:
         services.close()
@@ -277,16 +289,18 @@ async def test_failed_resize_shows_the_failed_step_and_the_compensation(
         await until(pilot, lambda: app.screen is modal and modal.job is not None)
         await until(pilot, lambda: modal.job is not None and not modal.job.running, timeout=60)
         assert modal.job.state == "failed"  # type: ignore[union-attr]
-        await until(pilot, lambda: "Failed step:" in modal.error and modal.steps.finished)
+        await until(pilot, lambda: "Failed step:" in shown(modal, "resize-error") and modal.steps.finished)
         states = modal.steps.states()
         assert "failed" in states.values() and "compensated" in states.values(), states
-        assert "failed at step 'Resize and confirm'" in modal.error and "no valid host" in modal.error
+        assert "failed at step 'Resize and confirm'" in shown(
+            modal, "resize-error"
+        ) and "no valid host" in shown(modal, "resize-error")
         assert states["resize"] == "failed" and states["stop"] == "compensated"
         assert (
             "Failed step: Resize and confirm: The cloud refused the request (HTTP 500): no valid host"
-            in modal.error
+            in shown(modal, "resize-error")
         )
-        assert "Undone:" in modal.error
+        assert "Undone:" in shown(modal, "resize-error")
         assert any("alpha was not resized" in n for n in notifications(app))
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from uikit import domain_key, notifications, until
-from vmkit import made_vm, open_vms, vm_console
+from vmkit import detail_text, made_vm, open_vms, vm_console
 
 from ectui.app import ConsoleApp
 from ectui.db.models import IsoFile
@@ -85,7 +85,7 @@ async def test_mount_shows_the_guest_hint_and_unmount_confirms(services: Console
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, VmDetailModal))
-        assert "Mounted ISO  virtio-tools" in app.screen.text  # type: ignore[attr-defined]
+        assert "Mounted ISO  virtio-tools" in detail_text(app.screen)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen and screen.selected_vm() is not None)
         await until(pilot, lambda: screen.selected_vm().mounted_iso == "virtio-tools")  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from textual.widgets import Input, Select
 from uikit import domain_key, notifications, until
 from vmkit import (
     PASSWORD,
+    detail_text,
     error_text,
     fill,
     fill_valid,
@@ -87,7 +88,11 @@ async def test_each_validation_message_is_shown_on_the_form(services: ConsoleSer
         form.query_one("#vm-password", Input).focus()
         await pilot.press("a", "b", "c")
         await pilot.pause()
-        assert not rules.all_met and "✓ a lower-case letter" in rules.text and "✗ an upper-case" in rules.text
+        assert (
+            not rules.all_met
+            and "✓ a lower-case letter" in str(rules.content)
+            and "✗ an upper-case" in str(rules.content)
+        )
         await submit_expect(pilot, form, "Password does not meet the rules", "vm-password")
         fill(form, password=PASSWORD)
         await pilot.pause()
@@ -343,7 +348,7 @@ async def test_every_action(services: ConsoleServices) -> None:
         # detail: spec, node, networks, IPs, ISO, lock, history
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, VmDetailModal))
-        text = app.screen.text  # type: ignore[attr-defined]
+        text = detail_text(app.screen)
         for expected in ("1 vCPU · 1 GB RAM", "node-2", "private", vm.fixed_ip, vm.floating_ip, "centos",
                          "Mounted ISO  —", "not locked", "create_vm  done", "Boot on the node"):  # fmt: skip
             assert expected in text, expected

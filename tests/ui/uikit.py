@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.kit.ui import domain_key, notifications, settings_for, settle, started, until
+from tests.kit.ui import domain_key, help_text, notifications, settings_for, settle, started, until
 
-__all__ = ["domain_key", "notifications", "settings_for", "settle", "started", "until"]
+__all__ = ["domain_key", "help_text", "notifications", "settings_for", "settle", "started", "until"]

@@ -13,12 +13,13 @@ from textual.widgets import Input, Select
 
 from ectui.devcloud import DevCloudHandle
 from ectui.screens.operations import OperationsScreen
-from ectui.screens.vms import CreateVmModal, VmsScreen
+from ectui.screens.vms import CreateVmModal, VmDetailModal, VmsScreen
 from ectui.services import ConsoleServices
 from ectui.services.clusters import ClusterDraft
 from ectui.services.projects import ProjectDraft
 from ectui.services.templates import TemplateDraft
 from ectui.services.vms import VmDraft, VmInfo
+from ectui.widgets.literal import Static
 from tests.kit import build_licensed_console, today_validity
 from tests.kit.ui import domain_key, started, until
 
@@ -194,3 +195,11 @@ async def open_operations(pilot: Pilot[Any]) -> OperationsScreen:
     assert isinstance(screen, OperationsScreen)
     await until(pilot, lambda: screen.table.row_count > 0)
     return screen
+
+
+def detail_text(modal: object) -> str:
+    """Everything the VM detail shows: its spec, then its history."""
+    assert isinstance(modal, VmDetailModal)
+    return "\n".join(
+        str(modal.query_one(f"#{part}", Static).content) for part in ("vm-detail-spec", "vm-detail-history")
+    )

@@ -44,37 +44,22 @@ SORTS: tuple[tuple[str, str], ...] = (
 
 VM_FIELDS = {
     "name": "vm-name",
-    "vm name": "vm-name",
     "template": "vm-template",
-    "node": "vm-node",
     "placement": "vm-node",
+    "node": "vm-node",
     "login": "vm-login",
-    "login method": "vm-login",
-    "key pair": "vm-keypair",
-    "keypair": "vm-keypair",
     "password": "vm-password",
-    "password confirmation": "vm-password-confirm",
-    "confirm password": "vm-password-confirm",
-    "confirmation": "vm-password-confirm",
+    "password_confirm": "vm-password-confirm",
+    "keypair": "vm-keypair",
     "cpu": "vm-cpu",
-    "cpu cores": "vm-cpu",
-    "vcpu": "vm-cpu",
     "ram": "vm-ram",
-    "ram gb": "vm-ram",
-    "ram (gb)": "vm-ram",
     "description": "vm-description",
     "network": "vm-network",
-    "private network": "vm-network",
-    "public ip": "vm-public-ip",
 }
-"""ValidationError.field (lower-cased) → the widget of the create form to mark and focus."""
+"""ValidationError.field_id → the widget of the create form to mark and focus."""
 
-KEY_FIELDS = {
-    "key pair name": "key-name",
-    "name": "key-name",
-    "public key": "key-path",
-    "key file": "key-path",
-}
+KEY_FIELDS = {"name": "key-name", "public_key": "key-path"}
+"""ValidationError.field_id → the widget of the key import form to mark and focus."""
 
 AUTO = "auto"
 """Value of the node choice that lets the cloud place the VM."""

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     )
 
 
+REFUSAL_FIELDS = frozenset({"template", "placement", "node", "network"})
+"""Fields that are empty when no VM can be created here (no project, no cluster): the refusal explains them."""
+
+
 class ImportKeypairModal(ShellModal["tuple[str, str] | None"]):
     """Import an SSH public key file as a key pair: returns (name, path)."""
 
@@ -64,7 +68,7 @@ class ImportKeypairModal(ShellModal["tuple[str, str] | None"]):
                 self,
                 KEY_FIELDS,
                 "key-error",
-                ValidationError("validation.required", field=N_("Key pair name")),
+                ValidationError("validation.required", field=N_("Key pair name"), field_id="name"),
             )
             return
         if path is None or not path.is_file():
@@ -72,7 +76,7 @@ class ImportKeypairModal(ShellModal["tuple[str, str] | None"]):
                 self,
                 KEY_FIELDS,
                 "key-error",
-                ValidationError("validation.required", field=N_("Public key file")),
+                ValidationError("validation.required", field=N_("Public key file"), field_id="public_key"),
             )
             return
         self.dismiss((name, str(path)))
@@ -341,11 +345,7 @@ class CreateVmModal(ShellModal["Job | None"]):
             try:
                 self.draft()
             except ServiceError as err:
-                if not isinstance(err, ValidationError) or err.field not in (
-                    "Template",
-                    "Node",
-                    "Private network",
-                ):
+                if not isinstance(err, ValidationError) or err.field_id not in REFUSAL_FIELDS:
                     mark_field(self, VM_FIELDS, "vm-error", err)
                     return
             mark_field(self, VM_FIELDS, "vm-error", self.refusal)

@@ -273,8 +273,10 @@ class SnapshotTemplateModal(ShellModal["str | None"]):
         """Return the template name (required)."""
         name = self.query_one("#snapshot-name", Input).value.strip()
         if not name:
-            self.query_one("#snapshot-error", Static).update(render(ValidationError("validation.required",
-                                                                                    field=N_("Template name"))))  # fmt: skip
+            error = ValidationError(
+                "validation.required", field=N_("Template name"), field_id="template_name"
+            )
+            self.query_one("#snapshot-error", Static).update(render(error))
             return
         self.dismiss(name)
 
@@ -400,9 +402,3 @@ class VmDetailModal(ShellModal["str | None"]):
     def action_resize(self) -> None:
         """Close the detail and open the resize dialog of this VM."""
         self.dismiss("resize")
-
-    @property
-    def text(self) -> str:
-        """Everything the detail shows (for tests)."""
-        spec = str(self.query_one("#vm-detail-spec", Static).content)
-        return spec + "\n" + str(self.query_one("#vm-detail-history", Static).content)

@@ -34,17 +34,8 @@ if TYPE_CHECKING:
     from ectui.services.resize import ResizePlan
     from ectui.services.vms import VmInfo
 
-RESIZE_FIELDS = {
-    "cpu": "resize-cpu",
-    "cpu cores": "resize-cpu",
-    "vcpu": "resize-cpu",
-    "vcpus": "resize-cpu",
-    "ram": "resize-ram",
-    "ram gb": "resize-ram",
-    "ram (gb)": "resize-ram",
-    "mode": "resize-mode",
-}
-"""ValidationError.field (lower-cased) → the widget of the dialog to mark and focus."""
+RESIZE_FIELDS = {"cpu": "resize-cpu", "ram": "resize-ram", "mode": "resize-mode"}
+"""ValidationError.field_id → the widget of the dialog to mark and focus."""
 
 MODE_LABELS = {
     "hot": N_("hot: the VM keeps running"),
@@ -305,30 +296,6 @@ class ResizeVmModal(ShellModal["int | None"]):
         self.query_one("#resize-error", Static).update("")
         for widget in self.query(".-invalid"):
             widget.remove_class("-invalid")
-
-    @property
-    def offered_modes(self) -> list[str]:
-        """The modes the dialog offers now (for tests)."""
-        return [
-            str(value)
-            for _label, value in self.query_one("#resize-mode", Select)._options
-            if value != Select.NULL
-        ]
-
-    @property
-    def quota_line(self) -> str:
-        """The quota delta as shown (for tests)."""
-        return str(self.query_one("#resize-quota", Static).content)
-
-    @property
-    def note(self) -> str:
-        """The mode note as shown (for tests)."""
-        return str(self.query_one("#resize-note", Static).content)
-
-    @property
-    def error(self) -> str:
-        """The refusal as shown (for tests)."""
-        return str(self.query_one("#resize-error", Static).content)
 
     # -- submit
 
