@@ -100,18 +100,6 @@ def dialog(
     return drive
 
 
-async def audit_of_vms(pilot: Pilot[Any]) -> None:
-    """The audit log filtered to the VM actions (the license import names a temporary path)."""
-    await domain("audit", "vm.create")(pilot)
-    pilot.app.screen.query_one("#audit-action", Input).focus()
-    await pilot.press("v", "m", "enter")
-    await settle(
-        pilot, lambda: "license.import" not in frame_text(pilot), what="the audit log filtered to vm"
-    )
-    still_cursors(pilot)
-    await steady(pilot)
-
-
 SCREENS: dict[str, Drive] = {
     "vms": domain("vms", "web-1"),
     "vm_form": dialog("vms", "web-1", "n"),
@@ -124,8 +112,9 @@ SCREENS: dict[str, Drive] = {
     "isos": domain("isos", "virtio-tools"),
     "projects": domain("projects", "web"),
     "clusters": domain("clusters", "dc1"),
-    "audit": audit_of_vms,
 }
+"""The audit log is not among them: its DataTable's column widths (and so its scrollbar) vary with the
+order rows arrive in; tests/ui/test_audit_chain.py and the hostile-text walk cover that screen."""
 
 
 @pytest.mark.parametrize("screen", sorted(SCREENS))
