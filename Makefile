@@ -35,17 +35,19 @@ run: $(STAMP)  ## open the console on the built-in dev cloud (started and stoppe
 issuer: $(STAMP)  ## open the license issuer
 	$(BIN)/ectui issuer
 
-test: $(STAMP)  ## the whole suite: import contracts, translations, services, CLI, screens
+test: $(STAMP)  ## the whole suite: import contracts, types, translations, services, CLI, screens, snapshots
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)  ## benchmarks: each prints a table and writes bench/results/<name>.json
 	$(BIN)/python bench/bench.py
 	for script in bench/*_bench.py; do $(BIN)/python $$script || exit 1; done
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff (style and format) and mypy
 	$(BIN)/ruff check ectui tests bench tools
 	$(BIN)/ruff format --check ectui tests bench tools
+	$(BIN)/mypy
 
 check: lint test
 
@@ -57,7 +59,7 @@ man: $(STAMP)  ## the man page man/ectui.1, generated from the command tree (rea
 	$(BIN)/python -m ectui.manpage -o man/ectui.1
 
 clean:
-	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .ruff_cache .mypy_cache
 
 typecheck: $(STAMP)  ## mypy over the package (strict for services, database, commands and config)
 	$(BIN)/mypy

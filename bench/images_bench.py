@@ -102,7 +102,7 @@ async def main():
     services = build_console_services(_settings(Path(sys.argv[1])))
     await services.start()
     request = ImageUpload.parse(path=sys.argv[2], cluster="dc1", name="bench-service", disk_format="raw")
-    await services.images.list()
+    await services.images.list_all()
     await services.clusters.connections.call(1, lambda conn: conn.authorize())  # token and catalog first
     before = dict(hwm())
     t0 = time.perf_counter()

@@ -115,7 +115,7 @@ def _child(home: Path, src: Path) -> None:
         console = build_console_services(Settings.from_env({"ECTUI_HOME": str(home / "console")}))
         await console.start()
         request = IsoUploadRequest.parse(path=src, cluster="bench")
-        await console.isos.list()  # warm imports and the database before measuring
+        await console.isos.list_all()  # warm imports and the database before measuring
         before = _status_kib("VmRSS")
         reports = 0
 

@@ -117,7 +117,7 @@ async def licensed_console(home: Path, state: Path) -> Any:
         )  # fmt: skip
     )
     await console.images.sync("dc1")
-    cirros = next(i.id for i in await console.images.list("dc1") if i.name == "cirros-0.6.2")
+    cirros = next(i.id for i in await console.images.list_all("dc1") if i.name == "cirros-0.6.2")
     await console.templates.create(TemplateDraft.parse(name="cirros", image_id=cirros, os_type="linux"))
     await console.projects.add(
         ProjectDraft.parse(
@@ -145,7 +145,7 @@ async def bench_create(console: Any, build: float, runs: int) -> dict[str, Any]:
             info = await console.vms.create(draft)
             totals.append(time.perf_counter() - t0)
             assert info.status == "ACTIVE"
-        for vm in await console.vms.list():
+        for vm in await console.vms.list_all():
             await console.vms.delete(vm.id)
         overheads = [t - build for t in totals]
         results[label] = {
@@ -234,7 +234,7 @@ async def bench_refresh(console: Any, state: Path, count: int) -> dict[str, Any]
         await console.vms.refresh()
         incremental.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    listed = await console.vms.list()
+    listed = await console.vms.list_all()
     db_only = time.perf_counter() - t0
     assert len(listed) == count
     return {

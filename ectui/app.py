@@ -424,7 +424,7 @@ class ConsoleApp(ShellApp):
         self.apply_license_status(await self.services.license.status())
         current = await self.services.projects.current()
         self.project = current.name if current else "—"
-        clusters = await self.services.clusters.list()
+        clusters = await self.services.clusters.list_all()
         names = [c.name for c in clusters]
         if self.cluster not in names:
             self.cluster = names[0] if names else "—"

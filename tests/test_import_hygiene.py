@@ -166,7 +166,7 @@ async def _licensed_console(root: Path, cloud: Any) -> None:
                                password=auth["password"], project="demo", region="RegionOne")
         )  # fmt: skip
         await console.images.sync("dc1")
-        cirros = next(i.id for i in await console.images.list("dc1") if i.name == "cirros-0.6.2")
+        cirros = next(i.id for i in await console.images.list_all("dc1") if i.name == "cirros-0.6.2")
         await console.templates.create(TemplateDraft.parse(name="cirros", image_id=cirros, os_type="linux"))
         await console.projects.add(
             ProjectDraft.parse(name="web", vcpus="8", ram_gb="16", vms="3", public_ips="1", cluster="dc1")

@@ -118,7 +118,7 @@ async def cluster_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 async def cluster_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
-    items = await s.clusters.list()
+    items = await s.clusters.list_all()
     rows = [(c.name, c.source, c.project, c.storage_mode, c.node_count, c.ftp or "-") for c in items]
     headers = (_("Name"), _("Source"), _("Project"), _("Storage"), _("Nodes"), "FTP")
     return {"clusters": [c.to_json() for c in items]}, table(headers, rows)

@@ -99,9 +99,9 @@ async def image_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 
 async def image_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     if a.refresh:  # each cluster (or the one asked for) synced first, as `ectui image sync` does
-        for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list()]:
+        for name in [a.cluster] if a.cluster else [c.name for c in await s.clusters.list_all()]:
             await s.images.sync(name)
-    images = [i.to_json() for i in await s.images.list(a.cluster)]
+    images = [i.to_json() for i in await s.images.list_all(a.cluster)]
     return {"images": images}, image_table(images)
 
 
@@ -250,7 +250,7 @@ async def template_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 async def template_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
-    items = await s.templates.list(a.cluster)
+    items = await s.templates.list_all(a.cluster)
     rows = [
         (
             t.id,

@@ -77,7 +77,7 @@ async def iso_sync(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 
 
 async def iso_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
-    isos = await s.isos.list(a.cluster)
+    isos = await s.isos.list_all(a.cluster)
     return {"isos": [i.to_json() for i in isos]}, iso_table(isos)
 
 

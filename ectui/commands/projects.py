@@ -59,7 +59,7 @@ async def project_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 async def project_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
-    items = await s.projects.list()
+    items = await s.projects.list_all()
     current = await s.projects.current()
     rows = [
         (

@@ -137,7 +137,7 @@ async def user_add(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 async def user_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
-    users = await s.users.list()
+    users = await s.users.list_all()
     now = s.users.now()
     rows = [
         (
@@ -203,7 +203,7 @@ async def audit_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.services.audit import AuditFilter
 
     audit_filter = AuditFilter.parse(since=a.since, who=a.who, action=a.action)
-    records = await s.audit.list(audit_filter)
+    records = await s.audit.list_all(audit_filter)
     data: Any = [r.to_json() for r in records]
     rows = [
         (r.at.strftime("%Y-%m-%d %H:%M:%S"), r.who, r.role, r.action, r.target, r.result, r.detail)

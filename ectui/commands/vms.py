@@ -205,7 +205,7 @@ async def vm_create(s: Any, a: argparse.Namespace) -> tuple[object, object]:
 
 
 async def vm_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
-    items = await (s.vms.refresh if a.refresh else s.vms.list)(all_projects=a.all)
+    items = await (s.vms.refresh if a.refresh else s.vms.list_all)(all_projects=a.all)
     return _vm_list_result([v.to_json() for v in items], all_projects=a.all)
 
 
@@ -417,7 +417,7 @@ async def _iso_id(s: Any, vm: Any, ref: str) -> int:
     from ectui.services.vms import VmError
 
     text = ref.strip()
-    isos = await s.isos.list(vm.cluster)
+    isos = await s.isos.list_all(vm.cluster)
     if text.isascii() and text.isdigit() and any(i.id == int(text) for i in isos):
         return int(text)
     found = [i.id for i in isos if text in (i.name, i.file_name)]
@@ -457,7 +457,7 @@ async def keypair_import(s: Any, a: argparse.Namespace) -> tuple[object, object]
 async def keypair_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
 
-    items = await s.keypairs.list(cluster=a.cluster)
+    items = await s.keypairs.list_all(cluster=a.cluster)
     rows = [(k.name, k.cluster, k.fingerprint) for k in items]
     return {"keypairs": [k.to_json() for k in items]}, table(
         (_("Name"), _("Cluster"), _("Fingerprint")), rows

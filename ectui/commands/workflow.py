@@ -59,7 +59,7 @@ async def request_list(s: Any, a: argparse.Namespace) -> tuple[object, object]:
     from ectui.i18n import _
     from ectui.services.workflow import OPEN_STATES
 
-    items = await s.workflow.list(states=OPEN_STATES if a.open else None)
+    items = await s.workflow.list_all(states=OPEN_STATES if a.open else None)
     rows = [
         (
             r.id,

@@ -288,7 +288,7 @@ class ConsoleDomainScreen(ConsoleServicesAccess, DomainScreen):
     async def pick_project(self) -> None:
         from ectui.widgets.project_picker import PickProjectModal
 
-        projects = await self.services.projects.list()
+        projects = await self.services.projects.list_all()
         current = await self.services.projects.current()
 
         def chosen(name: str | None) -> None:
@@ -307,7 +307,7 @@ class ConsoleDomainScreen(ConsoleServicesAccess, DomainScreen):
     async def sync_each_cluster(self, sync: Callable[[str], Awaitable[Any]], failed_title: str) -> None:
         """Run `sync` (cluster name → a result with cluster, added, updated, gone) for every cluster and
         report each; a refused cluster is reported with `failed_title` ('{name}: …') and the others go on."""
-        for cluster in await self.services.clusters.list():
+        for cluster in await self.services.clusters.list_all():
             try:
                 result = await sync(cluster.name)
             except ServiceError as err:

@@ -113,7 +113,7 @@ class AuditScreen(ConsoleDomainScreen):
         """Load the entries the filter selects."""
         status = self.query_one("#audit-status", Static)
         try:
-            records = await self.services.audit.list(self.audit_filter)
+            records = await self.services.audit.list_all(self.audit_filter)
         except ServiceError as err:
             self.table.clear()
             status.update(render(err))

@@ -134,7 +134,7 @@ class ClustersScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="clusters-refresh", exit_on_error=False)
     async def refresh_clusters(self, select: str | None = None) -> None:
         """Reload the list, keeping the cursor on the same cluster (or on `select`)."""
-        self.show_clusters(await self.services.clusters.list(), select=select)
+        self.show_clusters(await self.services.clusters.list_all(), select=select)
 
     def show_clusters(self, clusters: Sequence[ClusterInfo], *, select: str | None = None) -> None:
         """Fill the table."""

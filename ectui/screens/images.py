@@ -522,7 +522,7 @@ class ImagesScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="images-refresh", exit_on_error=False)
     async def refresh_images(self, select: int | None = None) -> None:
         """Reload the images from the database (after a sync, an upload or a change)."""
-        images = await self.services.images.list()
+        images = await self.services.images.list_all()
         self.show_images(images, select=select)
 
     def show_images(self, images: Sequence[ImageInfo], *, select: int | None = None) -> None:

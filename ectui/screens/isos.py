@@ -249,7 +249,7 @@ class IsosScreen(ConsoleDomainScreen):
             self.isos, self.uploads = [], []
         else:
             try:
-                self.isos = await self.services.isos.list(cluster)
+                self.isos = await self.services.isos.list_all(cluster)
                 self.uploads = await self.services.isos.interrupted(cluster)
             except ServiceError as err:
                 self.isos, self.uploads = [], []
@@ -311,7 +311,7 @@ class IsosScreen(ConsoleDomainScreen):
 
     @work(exclusive=True, group="isos-cluster", exit_on_error=False)
     async def switch_cluster(self) -> None:
-        names = [c.name for c in await self.services.clusters.list()]
+        names = [c.name for c in await self.services.clusters.list_all()]
         if not names:
             return
         current = self.cluster

@@ -187,7 +187,7 @@ class OperationsScreen(ConsoleDomainScreen):
         """Read the operations (and the VM names), show them, arm the next read."""
         try:
             operations = await self.services.resize.operations(limit=self.LIMIT)
-            vms = await self.services.vms.list(all_projects=True)
+            vms = await self.services.vms.list_all(all_projects=True)
         except ServiceError as err:
             self.failures += 1
             self.query_one("#operations-summary", Static).update(

@@ -144,7 +144,7 @@ class ProjectsScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="projects-refresh", exit_on_error=False)
     async def refresh_projects(self, select: str | None = None) -> None:
         """Reload projects and the current one."""
-        projects = await self.services.projects.list()
+        projects = await self.services.projects.list_all()
         current = await self.services.projects.current()
         self.show_projects(projects, current.name if current else None, select=select)
 
@@ -190,7 +190,7 @@ class ProjectsScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="projects-form", exit_on_error=False)
     async def open_form(self, name: str | None) -> None:
         current = await self.services.projects.get(name) if name else None
-        clusters = [c.name for c in await self.services.clusters.list()]
+        clusters = [c.name for c in await self.services.clusters.list_all()]
 
         def submitted(draft: ProjectDraft | None) -> None:
             if draft is not None:

@@ -142,7 +142,7 @@ class RequestsScreen(ConsoleDomainScreen):
         """Read the requests (an operator's own, or all) and notify what changed since the last read."""
         try:
             who = await self.services.workflow.identity()
-            items = await self.services.workflow.list()
+            items = await self.services.workflow.list_all()
         except ServiceError as err:
             self.query_one("#requests-detail", Static).update(render(err))
             return

@@ -174,7 +174,7 @@ class TemplatesScreen(ConsoleDomainScreen):
     @work(exclusive=True, group="templates-refresh", exit_on_error=False)
     async def refresh_templates(self, select: int | None = None) -> None:
         """Reload the templates."""
-        self.show_templates(await self.services.templates.list(), select=select)
+        self.show_templates(await self.services.templates.list_all(), select=select)
 
     def show_templates(self, templates: Sequence[TemplateInfo], *, select: int | None = None) -> None:
         """Fill the table, keeping the cursor on the same template."""
@@ -220,7 +220,7 @@ class TemplatesScreen(ConsoleDomainScreen):
     @opens_screen
     @work(exclusive=True, group="templates-form", exit_on_error=False)
     async def open_form(self, template_id: int | None) -> None:
-        images = await self.services.images.list()
+        images = await self.services.images.list_all()
         current = await self.services.templates.get(template_id) if template_id is not None else None
 
         def submitted(draft: TemplateDraft | None) -> None:

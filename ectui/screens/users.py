@@ -214,7 +214,7 @@ class UsersScreen(ConsoleDomainScreen):
                 )
             )
         try:
-            users = await self.services.users.list()
+            users = await self.services.users.list_all()
         except ServiceError as err:
             self.table.clear()
             status.update(render(err))

@@ -20,7 +20,6 @@ after the edit.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextvars
 import csv
 import datetime as dt
@@ -319,14 +318,14 @@ class AuditService:
 
     # -- reading
 
-    async def list(
+    async def list_all(
         self, audit_filter: AuditFilter | None = None, *, limit: int = MAX_ROWS
     ) -> list[AuditRecord]:
         """Entries matching the filter, newest first (admins and auditors; the licensed users.audit menu)."""
         await self._require_reader()
         return await asyncio.to_thread(self._list, audit_filter or AuditFilter(), limit)
 
-    def _list(self, f: AuditFilter, limit: int) -> builtins.list[AuditRecord]:
+    def _list(self, f: AuditFilter, limit: int) -> list[AuditRecord]:
         query = select(AuditEntry)
         if f.since is not None:
             query = query.where(AuditEntry.at >= f.since)
@@ -399,7 +398,7 @@ class AuditService:
         text = str(path or "").strip()
         if not text:
             raise ValidationError("audit.no_path", field=N_("CSV file"), field_id="path")
-        records = await self.list(audit_filter)
+        records = await self.list_all(audit_filter)
         return await asyncio.to_thread(_write_text, Path(text), csv_text(list(reversed(records))))
 
     async def _require_reader(self) -> None:

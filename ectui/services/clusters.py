@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import dataclasses
 import datetime as dt
 import re
@@ -299,11 +298,11 @@ class ClusterService:
 
     # -- clusters
 
-    async def list(self) -> list[ClusterInfo]:
+    async def list_all(self) -> list[ClusterInfo]:
         """All clusters by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> builtins.list[ClusterInfo]:
+    def _list(self) -> list[ClusterInfo]:
         with self._db.session() as session:
             return [
                 self._info(session, row) for row in session.scalars(select(Cluster).order_by(Cluster.name))
@@ -462,7 +461,7 @@ class ClusterService:
         return await asyncio.to_thread(self._store_nodes, info, hypervisors, zones)
 
     def _store_nodes(
-        self, info: ClusterInfo, hypervisors: builtins.list[dict[str, Any]], zones: dict[str, str]
+        self, info: ClusterInfo, hypervisors: list[dict[str, Any]], zones: dict[str, str]
     ) -> NodeSyncResult:
         policy = self._license.policy()
         now = utcnow()
@@ -513,11 +512,11 @@ class ClusterService:
             )
         return NodeSyncResult(info.name, added, updated, gone, nodes)
 
-    async def list_nodes(self, cluster: str | None = None) -> builtins.list[NodeInfo]:
+    async def list_nodes(self, cluster: str | None = None) -> list[NodeInfo]:
         """Nodes of one cluster or all, as last synced."""
         return await asyncio.to_thread(self._list_nodes, cluster)
 
-    def _list_nodes(self, cluster: str | None) -> builtins.list[NodeInfo]:
+    def _list_nodes(self, cluster: str | None) -> list[NodeInfo]:
         with self._db.session() as session:
             query = select(ComputeNode, Cluster.name).join(Cluster).order_by(Cluster.name, ComputeNode.name)
             if cluster is not None:

@@ -213,8 +213,8 @@ async def _seed_console(services: ConsoleServices) -> None:
 
     await services.images.sync(DEMO_CLUSTER)
     await services.isos.sync(DEMO_CLUSTER)
-    if not await services.templates.list(DEMO_CLUSTER):
-        images = [i for i in await services.images.list(DEMO_CLUSTER) if i.enabled and not i.gone]
+    if not await services.templates.list_all(DEMO_CLUSTER):
+        images = [i for i in await services.images.list_all(DEMO_CLUSTER) if i.enabled and not i.gone]
         if images:
             image = images[0]
             await services.templates.create(
@@ -225,7 +225,7 @@ async def _seed_console(services: ConsoleServices) -> None:
                     description="demo template",
                 )
             )
-    if DEMO_PROJECT not in {p.name for p in await services.projects.list()}:
+    if DEMO_PROJECT not in {p.name for p in await services.projects.list_all()}:
         await services.projects.add(
             ProjectDraft.parse(
                 name=DEMO_PROJECT, cluster=DEMO_CLUSTER, cloud_project="demo", vcpus="32", ram_gb="64", vms="10",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import datetime as dt
 import json
 import logging
@@ -307,11 +306,11 @@ class ImageService:
 
     # -- reading
 
-    async def list(self, cluster: str | None = None) -> list[ImageInfo]:
+    async def list_all(self, cluster: str | None = None) -> list[ImageInfo]:
         """Images of one cluster or all, by cluster then name (gone ones included, marked)."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> builtins.list[ImageInfo]:
+    def _list(self, cluster: str | None) -> list[ImageInfo]:
         with self._db.session() as session:
             query = select(Image, Cluster.name).join(Cluster).order_by(Cluster.name, Image.name, Image.id)
             if cluster is not None:
@@ -504,7 +503,7 @@ class ImageService:
 
     # -- crash recovery
 
-    async def recover_uploads(self) -> builtins.list[Recovered]:
+    async def recover_uploads(self) -> list[Recovered]:
         """Delete the half-made Glance images of uploads a dead console left, or whose rollback could not reach the cloud.
 
         An upload is recorded (an `image_upload` operation: cluster, name, mark property) before its

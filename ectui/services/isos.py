@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import datetime as dt
 import os
 import time
@@ -315,12 +314,12 @@ class IsoService:
 
     # -- reading
 
-    async def list(self, cluster: str | None = None) -> list[IsoInfo]:
+    async def list_all(self, cluster: str | None = None) -> list[IsoInfo]:
         """ISO files of one cluster or all, by cluster and name."""
         await self._license.require(FEATURE)
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> builtins.list[IsoInfo]:
+    def _list(self, cluster: str | None) -> list[IsoInfo]:
         with self._db.session() as session:
             query = (
                 select(IsoFile, Cluster.name).join(Cluster).order_by(Cluster.name, IsoFile.name, IsoFile.id)
@@ -363,7 +362,7 @@ class IsoService:
         return await asyncio.to_thread(self._store_sync, info.id, info.name, files, listing.skipped)
 
     def _store_sync(
-        self, cluster_id: int, cluster: str, files: builtins.list[Any], skipped: tuple[SkippedEntry, ...] = ()
+        self, cluster_id: int, cluster: str, files: list[Any], skipped: tuple[SkippedEntry, ...] = ()
     ) -> IsoSyncResult:
         now = utcnow()
         added = updated = gone = 0
@@ -561,12 +560,12 @@ class IsoService:
     def _stale(self, row: IsoUpload) -> bool:
         return (utcnow() - row.updated_at).total_seconds() >= self.stale_after
 
-    async def interrupted(self, cluster: str | None = None) -> builtins.list[UploadInfo]:
+    async def interrupted(self, cluster: str | None = None) -> list[UploadInfo]:
         """Uploads that stopped before the end (cut, cancelled by a quit, or a console that died)."""
         await self._license.require(FEATURE)
         return await asyncio.to_thread(self._interrupted, cluster)
 
-    def _interrupted(self, cluster: str | None) -> builtins.list[UploadInfo]:
+    def _interrupted(self, cluster: str | None) -> list[UploadInfo]:
         with self._db.session() as session:
             query = select(IsoUpload, Cluster.name).join(Cluster).order_by(IsoUpload.id)
             if cluster is not None:

@@ -212,7 +212,7 @@ class KeypairService:
         text = await asyncio.to_thread(read_public_key_file, path)
         return await self.import_key(name, text, cluster=cluster)
 
-    async def list(self, *, cluster: str | None = None) -> list[KeypairInfo]:
+    async def list_all(self, *, cluster: str | None = None) -> list[KeypairInfo]:
         """Key pairs of one cluster, or of every cluster."""
 
         def load() -> list[KeypairInfo]:

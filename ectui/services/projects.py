@@ -8,7 +8,6 @@ UPDATE` of the project row elsewhere, so racing operators (even in separate proc
 from __future__ import annotations
 
 import asyncio
-import builtins
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -204,11 +203,11 @@ class ProjectService:
 
     # -- projects
 
-    async def list(self) -> list[ProjectInfo]:
+    async def list_all(self) -> list[ProjectInfo]:
         """All projects by name."""
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> builtins.list[ProjectInfo]:
+    def _list(self) -> list[ProjectInfo]:
         with self._db.session() as session:
             return [self._info(session, p) for p in session.scalars(select(Project).order_by(Project.name))]
 
@@ -395,7 +394,7 @@ class ProjectService:
 
         return await asyncio.to_thread(free)
 
-    async def held(self, name: str) -> builtins.list[Reservation]:
+    async def held(self, name: str) -> list[Reservation]:
         """The reservations a project holds now."""
 
         def load() -> list[Reservation]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,11 +129,11 @@ class TemplateService:
         self._settings = settings
         self._audit = audit
 
-    async def list(self, cluster: str | None = None) -> list[TemplateInfo]:
+    async def list_all(self, cluster: str | None = None) -> list[TemplateInfo]:
         """Templates of one cluster or all, by cluster then name."""
         return await asyncio.to_thread(self._list, cluster)
 
-    def _list(self, cluster: str | None) -> builtins.list[TemplateInfo]:
+    def _list(self, cluster: str | None) -> list[TemplateInfo]:
         with self._db.session() as session:
             query = (
                 select(Template, Cluster.name, Image)

@@ -19,7 +19,6 @@ either. The audit log keeps the real reason for admins and auditors.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import datetime as dt
 import math
@@ -368,7 +367,7 @@ class UserService:
 
     # -- accounts
 
-    async def list(self) -> list[UserInfo]:
+    async def list_all(self) -> list[UserInfo]:
         """All accounts (admins and auditors; the OS operator while none exist)."""
         await self._license.require(FEATURE)
         who = self.current_identity()
@@ -376,7 +375,7 @@ class UserService:
             self._deny(who, N_("list accounts"))
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> builtins.list[UserInfo]:
+    def _list(self) -> list[UserInfo]:
         with self._db.session() as session:
             return [_info(r) for r in session.scalars(select(ConsoleUser).order_by(ConsoleUser.name))]
 

@@ -355,7 +355,7 @@ class WorkflowService:
 
     # -- reading
 
-    async def list(self, *, states: tuple[str, ...] | None = None, limit: int = 500) -> list[RequestInfo]:
+    async def list_all(self, *, states: tuple[str, ...] | None = None, limit: int = 500) -> list[RequestInfo]:
         """Requests newest first: an operator sees their own, admins and auditors see all."""
         await self._license.require(FEATURE)
         who = await self._actor(changing=False)

@@ -61,10 +61,10 @@ async def test_quick_reads_match_the_services(tmp_path: Path, db_url: str) -> No
     try:
         await services.start(recover=False)
         _fill(services.db)
-        mine = [v.to_json() for v in await services.vms.list()]
-        every = [v.to_json() for v in await services.vms.list(all_projects=True)]
-        images = [i.to_json() for i in await services.images.list()]
-        dc1 = [i.to_json() for i in await services.images.list("dc1")]
+        mine = [v.to_json() for v in await services.vms.list_all()]
+        every = [v.to_json() for v in await services.vms.list_all(all_projects=True)]
+        images = [i.to_json() for i in await services.images.list_all()]
+        dc1 = [i.to_json() for i in await services.images.list_all("dc1")]
     finally:
         services.close()
     from ectui.commands.images import IMAGE_COLUMNS

@@ -47,7 +47,7 @@ async def vm_env(
     """
     await s.clusters.add(cluster_draft(cloud))
     await s.images.sync("dc1")
-    images = {i.name: i.id for i in await s.images.list("dc1")}
+    images = {i.name: i.id for i in await s.images.list_all("dc1")}
     assert {"cirros-0.6.2", "windows-2019-mini"} <= images.keys(), f"dev cloud images: {sorted(images)}"
     linux = await s.templates.create(
         TemplateDraft.parse(name="cirros", image_id=images["cirros-0.6.2"], os_type="linux")

@@ -67,7 +67,7 @@ async def build_home(home: Path, cloud: DevCloudHandle) -> Path:
         )  # fmt: skip
         await console.clusters.sync_nodes("dc1")
         await console.images.sync("dc1")
-        image = next(i for i in await console.images.list() if i.name == "cirros-0.6.2")
+        image = next(i for i in await console.images.list_all() if i.name == "cirros-0.6.2")
         await console.templates.create(TemplateDraft.parse(name="centos", image_id=image.id, os_type="linux"))
         await console.projects.add(
             ProjectDraft.parse(name="web", vcpus="8", ram_gb="16", vms="5", public_ips="1", cluster="dc1")

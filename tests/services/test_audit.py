@@ -50,7 +50,7 @@ async def scripted(console: ConsoleServices, clock: Clock) -> None:
 
 async def test_every_change_and_refusal_is_recorded(console: ConsoleServices, clock: Clock) -> None:
     await scripted(console, clock)
-    records = await console.audit.list()
+    records = await console.audit.list_all()
     assert rows(records)[0][:3] == ("osuser", "admin", "license.import")
     assert rows(records)[1:] == [
         ("osuser", "admin", "user.add", "admin", "ok"),
@@ -85,24 +85,24 @@ async def test_failed_logins_are_recorded_with_the_reason(console: ConsoleServic
     with pytest.raises(ServiceError):
         await console.users.login("ops", "wrong-password")
     await console.users.login("admin", ADMIN_PW)
-    [entry] = await console.audit.list(AuditFilter.parse(action="user.login", who="ops"))
+    [entry] = await console.audit.list_all(AuditFilter.parse(action="user.login", who="ops"))
     assert (entry.target, entry.result, entry.detail) == ("ops", "refused", "Unknown user or wrong password.")
 
 
 async def test_filters_since_who_and_action(console: ConsoleServices, clock: Clock) -> None:
     await scripted(console, clock)
     audit = console.audit
-    since = await audit.list(AuditFilter.parse(since=(CONSOLE_NOW + dt.timedelta(hours=2)).isoformat()))
+    since = await audit.list_all(AuditFilter.parse(since=(CONSOLE_NOW + dt.timedelta(hours=2)).isoformat()))
     assert {r.who for r in since} == {"ops", "aud"}
-    assert rows(await audit.list(AuditFilter.parse(who="ops", action="project"))) == [
+    assert rows(await audit.list_all(AuditFilter.parse(who="ops", action="project"))) == [
         ("ops", "operator", "project.delete", "db", "ok")
     ]
-    assert {r.action for r in await audit.list(AuditFilter.parse(action="user"))} == {
+    assert {r.action for r in await audit.list_all(AuditFilter.parse(action="user"))} == {
         "user.add",
         "user.login",
         "user.logout",
     }
-    assert await audit.list(AuditFilter.parse(since="2031-01-01")) == []
+    assert await audit.list_all(AuditFilter.parse(since="2031-01-01")) == []
     with pytest.raises(ValidationError) as raised:
         AuditFilter.parse(since="yesterday")
     assert raised.value.field == "Since"
@@ -116,7 +116,7 @@ async def test_the_log_is_append_only(console: ConsoleServices) -> None:
     for statement in ("UPDATE audit_log SET result = 'ok'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"), console.db.engine.begin() as connection:
             connection.execute(text(statement))
-    entries = await console.audit.list()
+    entries = await console.audit.list_all()
     assert [(e.who, e.action, e.target, e.result) for e in entries][0] == (
         "osuser",
         "project.add",
@@ -155,7 +155,7 @@ async def test_without_a_license_changes_are_refused_and_recorded(make_console: 
     with pytest.raises(ServiceError):
         await services.license.import_license(Path("/nonexistent.ec"))
     await services.license.import_license(*licenses.users)
-    records = await services.audit.list()
+    records = await services.audit.list_all()
     assert [(r.action, r.result) for r in reversed(records)] == [
         ("project.add", "refused"),
         ("license.import", "refused"),

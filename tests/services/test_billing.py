@@ -348,7 +348,7 @@ async def test_vm_and_resize_services_meter_the_lifecycle(s: ConsoleServices, cl
 
     await s.clusters.add(cluster_draft(cloud))
     await s.images.sync("dc1")
-    images = {i.name: i.id for i in await s.images.list("dc1")}
+    images = {i.name: i.id for i in await s.images.list_all("dc1")}
     linux = await s.templates.create(
         TemplateDraft.parse(name="cirros", image_id=images["cirros-0.6.2"], os_type="linux")
     )
@@ -402,7 +402,7 @@ async def test_setting_a_price_is_in_the_audit_log(
                 vcpu_hour="0.01", ram_gb_hour="0.005", ip_hour="0.002", effective_from="2030-06-01"
             )
         )
-        entries = await console.audit.list()
+        entries = await console.audit.list_all()
         assert ("price.set", "ok") in [(e.action, e.result) for e in entries]
     finally:
         console.close()

@@ -61,7 +61,7 @@ def free_port() -> int:
 
 async def test_add_list_and_test_a_cluster(console: ConsoleServices, cloud: DevCloudHandle) -> None:
     info = await console.clusters.add(draft_for(cloud))
-    assert [c.name for c in await console.clusters.list()] == ["dc1"]
+    assert [c.name for c in await console.clusters.list_all()] == ["dc1"]
     assert info.source == cloud.auth_url and info.storage_mode == "local"
     verdict = await console.clusters.test("dc1")
     assert verdict.ok and verdict.verdict == "ok"
@@ -79,7 +79,7 @@ async def test_password_is_encrypted_at_rest(console: ConsoleServices, cloud: De
     console.db.dispose()
     data = b"".join(p.read_bytes() for p in console.settings.data_dir.glob("console.db*"))
     assert secret.encode() not in data
-    assert "ftp-" + secret not in repr(await console.clusters.list())
+    assert "ftp-" + secret not in repr(await console.clusters.list_all())
 
 
 async def test_wrong_password_and_unreachable_give_plain_verdicts(
@@ -120,7 +120,7 @@ async def test_license_cluster_limit_and_storage_mode(
         await console.clusters.add(draft_for(cloud, "c"))
     assert err.value.key == "license.limit_clusters"
     assert "import a license" in str(err.value)
-    assert [c.name for c in await console.clusters.list()] == ["a", "b"]
+    assert [c.name for c in await console.clusters.list_all()] == ["a", "b"]
     await console.clusters.remove("b")
     await console.clusters.add(draft_for(cloud, "c"))
 
@@ -133,7 +133,7 @@ async def test_without_a_license_nothing_can_be_added(
     try:
         with pytest.raises(ReadOnlyError):
             await services.clusters.add(draft_for(cloud))
-        assert await services.clusters.list() == []
+        assert await services.clusters.list_all() == []
     finally:
         services.close()
 
@@ -164,7 +164,7 @@ async def test_production_flag_is_kept_and_can_be_cleared(
     info = await console.clusters.add(draft_for(cloud, production=True))
     assert info.production and info.to_json()["production"] is True
     assert (await console.clusters.get("dc1")).production
-    assert [c.production for c in await console.clusters.list()] == [True]
+    assert [c.production for c in await console.clusters.list_all()] == [True]
     info = await console.clusters.update("dc1", draft_for(cloud))
     assert not info.production and not (await console.clusters.get("dc1")).production
 

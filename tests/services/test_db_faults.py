@@ -144,7 +144,7 @@ async def test_read_only_database_reads_and_refuses_writes(tmp_path: Path) -> No
     services = build_console_services(settings, clock=later)
     try:
         await services.start()  # no migration due, no WAL switch, the mark write is skipped
-        assert await services.clusters.list() == []
+        assert await services.clusters.list_all() == []
         assert (await services.license.status()).state == "none"
         with pytest.raises(DatabaseError) as raised:
             await services.operator_settings.set_readonly(True)

@@ -21,7 +21,7 @@ async def test_demo_prepares_everything_and_survives_a_restart(
             status = await services.license.status()
             assert status.state == "valid" and status.writable
             assert status.license is not None and status.license.edition == "Demo"
-            clusters = await services.clusters.list()
+            clusters = await services.clusters.list_all()
             assert [c.name for c in clusters] == [DEMO_CLUSTER]
             assert clusters[0].auth_url == environment.handle.auth_url  # follows the cloud's port
             assert clusters[0].node_count == 3 and clusters[0].ftp is not None
@@ -29,8 +29,8 @@ async def test_demo_prepares_everything_and_survives_a_restart(
             assert (await services.clusters.test_ftp(DEMO_CLUSTER)).ok
             assert status.usage.nodes == 3, round_
             assert (await services.projects.current()).name == "demo"  # type: ignore[union-attr]
-            assert await services.images.list(DEMO_CLUSTER) and await services.isos.list(DEMO_CLUSTER)
-            assert len(await services.templates.list(DEMO_CLUSTER)) == 1
+            assert await services.images.list_all(DEMO_CLUSTER) and await services.isos.list_all(DEMO_CLUSTER)
+            assert len(await services.templates.list_all(DEMO_CLUSTER)) == 1
         finally:
             environment.stop()
             services.close()

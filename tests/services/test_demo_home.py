@@ -40,7 +40,7 @@ async def _console_state(home: Path, *, demo: bool) -> tuple[str, str | None, li
     try:
         await services.start()
         status = await services.license.status()
-        clusters = [c.name for c in await services.clusters.list()]
+        clusters = [c.name for c in await services.clusters.list_all()]
     finally:
         services.close()
     return status.state, status.license.customer if status.license else None, clusters

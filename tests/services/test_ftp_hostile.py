@@ -273,4 +273,4 @@ async def test_an_iso_sync_of_a_slow_drip_ends_at_the_deadline_with_one_line(
     assert time.monotonic() - started < DEADLINE + MARGIN
     assert err.value.key == "ftp.listing_timeout"
     assert one_line(err.value).startswith("The FTP server did not finish the directory listing")
-    assert await console.isos.list("dc1") == []
+    assert await console.isos.list_all("dc1") == []

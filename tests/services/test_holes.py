@@ -137,7 +137,7 @@ async def test_an_auditor_cannot_switch_read_only_and_each_switch_is_audited(
     assert not (await settings.set_readonly(False)).readonly  # allowed while read-only
     await console.users.logout()
     await console.users.login("admin", ADMIN_PW)
-    entries = await console.audit.list(AuditFilter.parse(action="settings"))
+    entries = await console.audit.list_all(AuditFilter.parse(action="settings"))
     assert [(e.who, e.action, e.target, e.result, e.detail) for e in reversed(entries)] == [
         ("aud", "settings.readonly", "readonly → on", "refused",
          "aud is logged in as an auditor: auditors can read everything and change nothing."),
@@ -244,7 +244,7 @@ async def test_reimporting_a_valid_license_resets_the_clock_mark(
     status = await services.license.import_license(*licenses.users)
     assert (status.state, status.writable) == ("valid", True)
     assert (await services.license.clock_mark()) == (CONSOLE_NOW, CONSOLE_NOW)
-    [entry, *_older] = await services.audit.list(AuditFilter.parse(action="license.import"))
+    [entry, *_older] = await services.audit.list_all(AuditFilter.parse(action="license.import"))
     assert entry.result == "ok"
     assert entry.detail == f"last seen: {ahead.isoformat()} → {CONSOLE_NOW.isoformat()}"
 
@@ -265,7 +265,7 @@ async def test_an_admin_resets_the_clock_mark(
     status = await services.license.reset_clock()  # while set back, accounts are off: the OS operator acts
     assert (status.state, status.writable) == ("valid", True)
     await services.users.login("admin", ADMIN_PW)
-    entries = await services.audit.list(AuditFilter.parse(action="license.reset_clock"))
+    entries = await services.audit.list_all(AuditFilter.parse(action="license.reset_clock"))
     assert [(e.who, e.result) for e in reversed(entries)] == [
         ("ops", "refused"), ("aud", "refused"), ("osuser", "ok")
     ]  # fmt: skip
@@ -344,7 +344,9 @@ async def test_unknown_locked_and_wrong_password_get_the_same_reply_at_the_same_
     # the audit log keeps the real reasons for those who may read it
     clock.now = CONSOLE_NOW + LOCK_WINDOW + dt.timedelta(seconds=1)
     await users.login("admin", ADMIN_PW)
-    details = [e.detail for e in await console.audit.list(AuditFilter.parse(action="user.login", who="ops"))]
+    details = [
+        e.detail for e in await console.audit.list_all(AuditFilter.parse(action="user.login", who="ops"))
+    ]
     assert sum("locked after 5 failed logins" in d for d in details) == 2
     assert details.count("Unknown user or wrong password.") == LOCK_FAILURES - 1
     await users.logout()

@@ -52,7 +52,7 @@ async def test_sync_reads_every_page_and_is_idempotent(
 
     first = await console.images.sync("dc1")
     assert (first.added, first.updated, first.gone, first.total) == (254, 0, 0, 254)
-    images = await console.images.list("dc1")
+    images = await console.images.list_all("dc1")
     assert len(images) == 254 and {i.name for i in images} >= SEEDED | {"bulk-00000", "bulk-00249"}
     assert all(i.source == "synced" and i.enabled and not i.gone for i in images)
     cirros = next(i for i in images if i.name == "cirros-0.6.2")
@@ -60,7 +60,7 @@ async def test_sync_reads_every_page_and_is_idempotent(
 
     again = await console.images.sync("dc1")
     assert (again.added, again.updated, again.gone) == (0, 254, 0)
-    assert [i.id for i in await console.images.list("dc1")] == [i.id for i in images]
+    assert [i.id for i in await console.images.list_all("dc1")] == [i.id for i in images]
 
 
 async def test_sync_skips_inactive_and_marks_vanished_images(
@@ -71,10 +71,10 @@ async def test_sync_skips_inactive_and_marks_vanished_images(
         "queued-one", allow_duplicates=True, disk_format="raw", container_format="bare"
     )
     await console.images.sync("dc1")
-    names = {i.name for i in await console.images.list("dc1")}
+    names = {i.name for i in await console.images.list_all("dc1")}
     assert names == SEEDED and "queued-one" not in names
 
-    doomed = next(i for i in await console.images.list("dc1") if i.name == "ubuntu-22.04-mini")
+    doomed = next(i for i in await console.images.list_all("dc1") if i.name == "ubuntu-22.04-mini")
     await console.images.set_enabled(doomed.id, False)
     conn.image.delete_image(doomed.cloud_id)
     result = await console.images.sync("dc1")
@@ -141,7 +141,7 @@ async def test_upload_cut_by_the_network_leaves_nothing(
     assert err.value.key == "image.upload_failed"
     assert "half-made image was deleted" in str(err.value)
     assert cloud_images(cloud, "dropped") == []
-    assert all(i.name != "dropped" for i in await console.images.list())
+    assert all(i.name != "dropped" for i in await console.images.list_all())
 
 
 async def test_upload_refused_by_the_cloud_leaves_nothing(
@@ -153,7 +153,7 @@ async def test_upload_refused_by_the_cloud_leaves_nothing(
         await console.images.upload(ImageUpload.parse(path=src, cluster="dc1", name="refused"))
     assert err.value.key == "image.upload_failed" and "500" in str(err.value)
     assert cloud_images(cloud, "refused") == []
-    assert await console.images.list() == []
+    assert await console.images.list_all() == []
 
 
 async def test_cancelled_upload_deletes_the_half_made_image(
@@ -174,7 +174,7 @@ async def test_cancelled_upload_deletes_the_half_made_image(
         )
     assert err.value.key == "image.upload_cancelled" and "deleted from the cloud" in str(err.value)
     assert cloud_images(cloud, "cancelled") == []
-    assert await console.images.list() == []
+    assert await console.images.list_all() == []
 
 
 async def test_upload_leaves_unrelated_images_of_the_same_name(
@@ -225,7 +225,7 @@ async def test_only_uploaded_images_can_be_deleted(
     console: ConsoleServices, cloud: DevCloudHandle, tmp_path: Path
 ) -> None:
     await console.images.sync("dc1")
-    synced = next(i for i in await console.images.list() if i.name == "cirros-0.6.2")
+    synced = next(i for i in await console.images.list_all() if i.name == "cirros-0.6.2")
     with pytest.raises(ServiceError) as err:
         await console.images.delete(synced.id)
     assert err.value.key == "image.not_uploaded" and "only uploaded images" in str(err.value)
@@ -242,7 +242,7 @@ async def test_only_uploaded_images_can_be_deleted(
 
 async def test_enable_and_disable(console: ConsoleServices) -> None:
     await console.images.sync("dc1")
-    image = (await console.images.list())[0]
+    image = (await console.images.list_all())[0]
     assert not (await console.images.set_enabled(image.id, False)).enabled
     await console.images.sync("dc1")
     assert not (await console.images.get(image.id)).enabled  # a sync keeps the operator's choice

@@ -104,14 +104,14 @@ async def test_sync_is_incremental_and_marks_gone_files(console: ConsoleServices
     (share.root / "gamma.iso").write_bytes(b"g")
     second = await console.isos.sync("dc1")
     assert (second.added, second.updated, second.gone) == (1, 1, 1)
-    by_file = {i.file_name: i for i in await console.isos.list("dc1")}
+    by_file = {i.file_name: i for i in await console.isos.list_all("dc1")}
     assert by_file["BETA.ISO"].gone and by_file["alpha.iso"].size == 2000
     assert by_file["alpha.iso"].name == "Alpha Linux" and by_file["alpha.iso"].os_type == "linux"
     third = await console.isos.sync("dc1")  # idempotent
     assert (third.added, third.updated, third.gone) == (0, 0, 0)
     (share.root / "BETA.ISO").write_bytes(b"b")
     assert (await console.isos.sync("dc1")).updated == 1
-    assert not {i.file_name: i for i in await console.isos.list()}["BETA.ISO"].gone
+    assert not {i.file_name: i for i in await console.isos.list_all()}["BETA.ISO"].gone
 
 
 # ------------------------------------------------------------------ upload
@@ -269,7 +269,7 @@ async def test_a_refused_store_leaves_nothing(
 async def test_enable_edit_and_delete_rules(console: ConsoleServices, share: Share, tmp_path: Path) -> None:
     (share.root / "synced.iso").write_bytes(b"s" * 100)
     await console.isos.sync("dc1")
-    synced = next(i for i in await console.isos.list("dc1") if i.file_name == "synced.iso")
+    synced = next(i for i in await console.isos.list_all("dc1") if i.file_name == "synced.iso")
     with pytest.raises(IsoError) as refused:
         await console.isos.delete(synced.id)
     assert refused.value.key == "iso.delete_synced" and (share.root / "synced.iso").exists()
@@ -345,6 +345,6 @@ async def test_the_license_must_have_the_iso_feature(
             await console.isos.sync("dc1")
         assert "platform.isos" in render(refused.value)
         with pytest.raises(LicenseError):
-            await console.isos.list()
+            await console.isos.list_all()
     finally:
         console.close()

@@ -61,7 +61,7 @@ async def test_add_use_and_current(services: ConsoleServices) -> None:
         set_language("en")
     await projects.add(draft("web"))
     await projects.add(draft("db", vcpus="4"))
-    assert [p.name for p in await projects.list()] == ["db", "web"]
+    assert [p.name for p in await projects.list_all()] == ["db", "web"]
     await projects.use("web")
     assert (await projects.require_current()).name == "web"
     again = build_console_services(services.settings)
@@ -102,7 +102,7 @@ async def test_reserve_commit_release_and_refusals(services: ConsoleServices) ->
     assert err.value.key == "project.in_use"
     await projects.free_used("web", Amounts(4, 8, 1, 0))
     await projects.delete("web")
-    assert await projects.list() == []
+    assert await projects.list_all() == []
 
 
 @pytest.mark.parametrize(

@@ -319,7 +319,7 @@ async def test_upload_killed_mid_way_leaves_no_image_after_the_next_start(env: E
         again.close()
     assert [i for i in env.conn.image.images() if i.name == "half"] == []
     assert op_of(env, "image_upload").state == "compensated"
-    assert all(i.name != "half" for i in await env.s.images.list())
+    assert all(i.name != "half" for i in await env.s.images.list_all())
 
 
 async def test_upload_rollback_behind_a_dead_gateway_is_kept_for_the_next_start(

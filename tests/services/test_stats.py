@@ -105,7 +105,7 @@ async def scripted(
     s = await licensed(tmp_path, settings_for, make_license)
     await s.clusters.add(cluster_draft(cloud))
     await s.images.sync("dc1")
-    images = {i.name: i for i in await s.images.list("dc1")}
+    images = {i.name: i for i in await s.images.list_all("dc1")}
     template = await s.templates.create(
         TemplateDraft.parse(name="cirros", image_id=images["cirros-0.6.2"].id, os_type="linux")
     )

@@ -32,7 +32,7 @@ async def console(
 
 
 async def image_id(console: ConsoleServices, name: str) -> int:
-    return next(i.id for i in await console.images.list() if i.name == name)
+    return next(i.id for i in await console.images.list_all() if i.name == name)
 
 
 async def test_create_edit_list_and_delete(console: ConsoleServices) -> None:
@@ -52,13 +52,13 @@ async def test_create_edit_list_and_delete(console: ConsoleServices) -> None:
         made.id, TemplateDraft.parse(name="win", image_id=windows, os_type="windows", min_cpu="2")
     )
     assert (edited.name, edited.image_name, edited.min_cpu) == ("win", "windows-2019-mini", 2)
-    assert [t.name for t in await console.templates.list("dc1")] == ["win"]
+    assert [t.name for t in await console.templates.list_all("dc1")] == ["win"]
 
     with pytest.raises(ServiceError, match="already has a template named 'win'"):
         await console.templates.create(TemplateDraft.parse(name="win", image_id=cirros, os_type="linux"))
 
     await console.templates.delete(made.id)
-    assert await console.templates.list() == []
+    assert await console.templates.list_all() == []
     with pytest.raises(ServiceError, match="No template with id"):
         await console.templates.delete(made.id)
 
@@ -70,7 +70,7 @@ async def test_disabled_images_make_no_new_templates_but_keep_old_ones(console: 
     with pytest.raises(ServiceError) as err:
         await console.templates.create(TemplateDraft.parse(name="new", image_id=cirros, os_type="linux"))
     assert err.value.key == "template.image_disabled" and "cirros-0.6.2" in str(err.value)
-    [kept] = await console.templates.list()
+    [kept] = await console.templates.list_all()
     assert kept.id == old.id and kept.image_cloud_id and not kept.image_enabled
     # an existing template can still be edited while its image stays disabled
     renamed = await console.templates.update(

@@ -32,11 +32,11 @@ async def test_without_the_users_module_the_os_operator_has_full_rights(
     ):
         await services.users.add(UserDraft.parse(name="admin", role="admin", password=ADMIN_PW))
     with pytest.raises(LicenseError, match="users.accounts"):
-        await services.users.list()
+        await services.users.list_all()
     with pytest.raises(LicenseError, match="users.accounts"):
         await services.users.login("admin", ADMIN_PW)
     with pytest.raises(LicenseError, match="users.audit"):
-        await services.audit.list()
+        await services.audit.list_all()
 
 
 async def test_the_first_account_is_an_admin_made_by_the_os_operator(console: ConsoleServices) -> None:
@@ -55,7 +55,7 @@ async def test_the_first_account_is_an_admin_made_by_the_os_operator(console: Co
     with pytest.raises(ReadOnlyError, match="Log in first"):
         await console.projects.add(project())
     with pytest.raises(AccessError, match="Log in first"):
-        await users.list()
+        await users.list_all()
 
 
 @pytest.mark.parametrize(
@@ -157,9 +157,9 @@ async def test_an_auditor_reads_everything_and_changes_nothing(console: ConsoleS
     await console.users.logout()
     await console.users.login("aud", AUDIT_PW)
     # reads
-    assert [p.name for p in await console.projects.list()] == ["web"]
-    assert {u.name for u in await console.users.list()} == {"admin", "ops", "aud"}
-    assert await console.audit.list()
+    assert [p.name for p in await console.projects.list_all()] == ["web"]
+    assert {u.name for u in await console.users.list_all()} == {"admin", "ops", "aud"}
+    assert await console.audit.list_all()
     # every kind of change is refused, naming the role
     refusals = [
         console.projects.add(project("db")),
@@ -201,9 +201,9 @@ async def test_an_operator_changes_things_but_not_accounts(console: ConsoleServi
         with pytest.raises(AccessError, match=r"ops \(operator\) may not manage accounts"):
             await change
     with pytest.raises(AccessError, match=r"ops \(operator\) may not list accounts"):
-        await console.users.list()
+        await console.users.list_all()
     with pytest.raises(AccessError, match=r"ops \(operator\) may not read the audit log"):
-        await console.audit.list()
+        await console.audit.list_all()
 
 
 async def test_an_admin_manages_accounts_and_keeps_an_admin(console: ConsoleServices) -> None:
@@ -223,7 +223,7 @@ async def test_an_admin_manages_accounts_and_keeps_an_admin(console: ConsoleServ
     assert (await users.set_role("ops", "admin")).role == "admin"
     await users.set_password("aud", "fresh-pass-123")
     await users.delete("aud")
-    assert {u.name for u in await users.list()} == {"admin", "ops"}
+    assert {u.name for u in await users.list_all()} == {"admin", "ops"}
     await users.logout()
     with pytest.raises(UserError, match="wrong password"):
         await users.login("aud", "fresh-pass-123")
@@ -282,7 +282,7 @@ async def test_passwords_never_reach_the_audit_log(console: ConsoleServices) -> 
         await console.users.login("ops", "wrong-" + OPS_PW)
     await console.users.login("admin", ADMIN_PW)
     await console.users.set_password("ops", "brand-new-pass-1")
-    text = "\n".join(str(r.to_json()) for r in await console.audit.list(AuditFilter()))
+    text = "\n".join(str(r.to_json()) for r in await console.audit.list_all(AuditFilter()))
     for secret in (ADMIN_PW, OPS_PW, AUDIT_PW, "brand-new-pass-1", "wrong-"):
         assert secret not in text
 
@@ -292,6 +292,6 @@ async def _as_admin_list(console: ConsoleServices) -> list:  # type: ignore[type
     await console.users.logout()
     await console.users.login("admin", ADMIN_PW)
     try:
-        return await console.users.list()
+        return await console.users.list_all()
     finally:
         await console.users.logout()

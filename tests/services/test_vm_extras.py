@@ -101,7 +101,7 @@ async def test_snapshot_failure_and_cancel_leave_no_image(env: Env) -> None:
         await env.s.vms.snapshot(vm.id, "halfway", on_progress=progress, cancel=token)
     assert cancelled.value.key == "vm.snapshot_cancelled"
     assert snapshot_images(env, "halfway") == []
-    assert [t.name for t in await env.s.templates.list() if t.kind == "custom"] == []
+    assert [t.name for t in await env.s.templates.list_all() if t.kind == "custom"] == []
     assert not (await env.s.vms.get(vm.id)).locked
 
 

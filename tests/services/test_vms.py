@@ -294,7 +294,7 @@ async def test_cancel_rolls_back(env: Env) -> None:
 
 async def test_actions_locks_refresh_and_delete(env: Env) -> None:
     info = await env.s.vms.create(draft(env, public_ip=True))
-    assert [v.name for v in await env.s.vms.list()] == ["vm1"]
+    assert [v.name for v in await env.s.vms.list_all()] == ["vm1"]
     stopped = await env.s.vms.stop(info.id, wait=True)
     assert stopped.status == "SHUTOFF"
     started = await env.s.vms.start(info.id, wait=True)
@@ -382,7 +382,7 @@ async def test_read_only_console_refuses_every_change(env: Env) -> None:
         ):
             with pytest.raises(ReadOnlyError):
                 await call()
-        assert [v.name for v in await ro.vms.list()] == ["vm1"]
+        assert [v.name for v in await ro.vms.list_all()] == ["vm1"]
     finally:
         ro.close()
 
@@ -443,11 +443,11 @@ async def test_keypair_import_validation_and_list(env: Env, tmp_path: Path) -> N
     with pytest.raises(ServiceError) as caught:
         await env.s.keypairs.import_key("k1", PUBLIC_KEY)
     assert caught.value.key == "keypair.exists"
-    assert [k.name for k in await env.s.keypairs.list()] == ["k1"]
-    assert [k.to_json()["fingerprint"] for k in await env.s.keypairs.list(cluster="dc1")] == [
+    assert [k.name for k in await env.s.keypairs.list_all()] == ["k1"]
+    assert [k.to_json()["fingerprint"] for k in await env.s.keypairs.list_all(cluster="dc1")] == [
         made.fingerprint
     ]
-    assert await env.s.keypairs.list(cluster="other") == []
+    assert await env.s.keypairs.list_all(cluster="other") == []
 
 
 @pytest.mark.parametrize("has_274", [True, False])

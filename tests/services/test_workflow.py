@@ -71,7 +71,7 @@ async def test_operator_create_is_a_request_with_quota_reserved_then_approval_co
     assert request.reserved == Amounts(vcpus=2, ram_gb=4, vms=1, public_ips=1)
     p = await project(env)
     assert p.reserved == Amounts(2, 4, 1, 1) and p.used == Amounts()
-    assert await env.s.vms.list() == []  # nothing made yet
+    assert await env.s.vms.list_all() == []  # nothing made yet
     # the password is sealed: not in the request's JSON, nor anywhere in the database files
     with env.s.db.session() as session:
         row = session.scalars(select(WorkflowRequest)).one()
@@ -118,7 +118,7 @@ async def test_rejection_needs_a_reason_and_releases_the_reservation(env: Env) -
     p = await project(env)
     assert p.reserved == Amounts() and p.used == Amounts()
     act_as(env, "bob", "operator")  # the requester sees the state and the reason
-    mine = await env.s.workflow.list()
+    mine = await env.s.workflow.list_all()
     assert [(r.id, r.state, r.reason) for r in mine] == [(request.id, "rejected", "over budget this month")]
 
 
@@ -138,7 +138,7 @@ async def test_quota_is_held_at_submit_so_approvals_cannot_oversubscribe(env: En
     with pytest.raises(WorkflowError) as hidden:
         await env.s.workflow.get(first)
     assert hidden.value.key == "workflow.not_yours"
-    assert await env.s.workflow.list() == []  # operators see only their own
+    assert await env.s.workflow.list_all() == []  # operators see only their own
     act_as(env, "bob", "operator")
     cancelled = await env.s.workflow.cancel(first)
     assert cancelled.state == "cancelled" and (await project(env)).reserved == Amounts()
@@ -155,7 +155,7 @@ async def test_a_failed_approved_create_releases_the_reservation_and_purges_the_
     assert PASSWORD not in failed.error and not failed.has_sealed_password
     p = await project(env)
     assert p.reserved == Amounts() and p.used == Amounts()
-    assert await env.s.vms.list() == []
+    assert await env.s.vms.list_all() == []
 
 
 # ------------------------------------------------------------------ resize, admins, auditors
@@ -188,7 +188,7 @@ async def test_auditors_read_and_change_nothing(env: Env) -> None:
     act_as(env, "bob", "operator")
     request = (await env.s.workflow.submit(draft(env))).id
     act_as(env, "eve", "auditor")
-    assert [r.id for r in await env.s.workflow.list()] == [request]
+    assert [r.id for r in await env.s.workflow.list_all()] == [request]
     for call in (
         lambda: env.s.workflow.submit(draft(env, name="x")),
         lambda: env.s.workflow.approve(request),
@@ -221,7 +221,7 @@ async def test_without_the_workflow_module_everyone_runs_directly_and_requests_r
         outcome = await e.s.workflow.submit_or_run(draft(e, name="direct", cpu="1", ram_gb="1"))
         assert not outcome.submitted and outcome.result.name == "direct"
         for call in (
-            lambda: e.s.workflow.list(),
+            lambda: e.s.workflow.list_all(),
             lambda: e.s.workflow.submit(draft(e, name="x")),
             lambda: e.s.workflow.approve(1),
             lambda: e.s.workflow.reject(1, "no"),

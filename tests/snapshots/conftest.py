@@ -86,7 +86,7 @@ async def _seed(root: Path, cloud: DevCloudHandle) -> None:
         # first server being gone by then)
         with mock.patch("ectui.devcloud.nova.servers.new_id", lambda: "00000000-0000-4000-8000-000000000001"):
             await s.vms.create(draft(env, name="web-1"))
-        vms = await s.vms.list()
+        vms = await s.vms.list_all()
         assert [v.name for v in vms] == ["web-1"], f"seeded VMs: {[v.name for v in vms]}"
         with s.db.session() as session:  # the detail shows the creation time (taken from the wall clock)
             session.execute(update(Vm).values(created_at=CONSOLE_NOW))

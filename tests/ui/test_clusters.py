@@ -105,7 +105,7 @@ async def test_add_test_sync_and_remove_a_cluster(services: ConsoleServices, clo
         await settle(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await settle(pilot, lambda: table_rows(screen.table) == [])
-        assert await services.clusters.list() == []
+        assert await services.clusters.list_all() == []
 
 
 async def test_form_refusals_are_shown_on_the_form(services: ConsoleServices, cloud: DevCloudHandle) -> None:

@@ -81,7 +81,7 @@ async def services(tmp_path: Path, cloud: DevCloudHandle) -> AsyncIterator[Conso
     await console.clusters.sync_nodes("dc1")
     await console.images.sync("dc1")
     await console.isos.sync("dc1")
-    image = next(i for i in await console.images.list() if i.name == MARKUP_CLOSE)
+    image = next(i for i in await console.images.list_all() if i.name == MARKUP_CLOSE)
     for name in (MARKUP_CLOSE, MARKUP_CLICK, OSC_TITLE):
         await console.templates.create(
             TemplateDraft.parse(name=name, image_id=image.id, os_type="linux", description=MARKUP_STYLE)

@@ -199,7 +199,7 @@ async def test_cancel_an_upload_from_the_jobs_screen(
         assert any("half-made image was deleted" in n for n in notifications(app))
         assert "half-made image was deleted" in app.jobs.get(job.id).message
         assert "slow" not in cloud_names(cloud)
-        assert await services.images.list() == []
+        assert await services.images.list_all() == []
 
 
 async def test_delete_only_uploaded_images_and_toggle_enabled(
@@ -214,7 +214,7 @@ async def test_delete_only_uploaded_images_and_toggle_enabled(
         screen = await open_images(pilot)
         table = screen.table
         await settle(pilot, lambda: table.row_count == 5)
-        table.select_id(next(i.id for i in await services.images.list() if i.name == "cirros-0.6.2"))
+        table.select_id(next(i.id for i in await services.images.list_all() if i.name == "cirros-0.6.2"))
         await pilot.press("ctrl+d")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmModal)

@@ -79,7 +79,7 @@ async def test_admin_rejects_and_approves_and_the_requester_follows(
             await settle(pilot, lambda: app.screen is screen and state_of(screen, first.id) == "done")
             project = await s.projects.get("web")
             assert project.used == Amounts(2, 2, 1, 0) and project.reserved == Amounts()
-            assert [v.name for v in await s.vms.list()] == ["ui1"]
+            assert [v.name for v in await s.vms.list_all()] == ["ui1"]
 
             # the requester sees the state of their requests, and is told when one changes
             who[0] = bob
@@ -150,12 +150,12 @@ async def test_an_operators_create_and_resize_from_the_tui_become_requests(
             await settle(
                 pilot, lambda: sum("waiting for an admin's approval" in n for n in notifications(app)) == 2
             )
-        requests = await s.workflow.list()
+        requests = await s.workflow.list_all()
         assert sorted((r.kind, r.state) for r in requests) == [
             ("create_vm", "pending"),
             ("resize", "pending"),
         ]
-        assert [v.name for v in await s.vms.list()] == ["base"]
+        assert [v.name for v in await s.vms.list_all()] == ["base"]
         assert (await s.vms.get(vm.id)).vcpus == 1  # nothing ran: it waits for an admin
         assert (await s.projects.get("web")).reserved == Amounts(vcpus=2, ram_gb=2, vms=1)
     finally:

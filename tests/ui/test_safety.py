@@ -83,7 +83,7 @@ async def test_flow_refusals_are_shown_on_the_form_in_order(tmp_path: Path, clou
             await pilot.press("ctrl+s")
             await until(pilot, lambda: "本地存储节点不能系统适配！" in form_error(form) and form.run is None)
             assert app.screen is form
-        assert await services.vms.list() == []
+        assert await services.vms.list_all() == []
     finally:
         services.close()
 
@@ -142,7 +142,7 @@ async def test_read_only_console_refuses_changes_with_the_banner_reason(
                     pilot, lambda: any("Read-only:" in n and "--readonly" in n for n in notifications(app))
                 )
                 assert app.screen is screen
-        assert (await readonly.vms.list())[0].status == "ACTIVE"
+        assert (await readonly.vms.list_all())[0].status == "ACTIVE"
     finally:
         readonly.close()
 

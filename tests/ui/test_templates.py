@@ -33,7 +33,7 @@ def fill(modal: Any, values: dict[str, str]) -> None:
 
 
 async def test_template_flows(services: ConsoleServices) -> None:
-    images = {i.name: i for i in await services.images.list()}
+    images = {i.name: i for i in await services.images.list_all()}
     await services.images.set_enabled(images["ubuntu-22.04-mini"].id, False)
     app = ConsoleApp(services)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -99,4 +99,4 @@ async def test_template_flows(services: ConsoleServices) -> None:
         await pilot.press("y")
         await settle(pilot, lambda: table_rows(screen.table) == [])
         assert "Template win-std deleted" in notifications(app)
-        assert await services.templates.list() == []
+        assert await services.templates.list_all() == []

@@ -93,7 +93,7 @@ async def test_mount_shows_the_guest_hint_and_unmount_confirms(services: Console
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await until(pilot, lambda: any("ISO unmounted from alpha" in n for n in notifications(app)))
-    assert (await services.vms.list())[0].mounted_iso is None
+    assert (await services.vms.list_all())[0].mounted_iso is None
 
 
 async def test_rescue_path_asks_before_the_vm_reboots(
@@ -124,7 +124,7 @@ async def test_rescue_path_asks_before_the_vm_reboots(
         assert "reboots VM alpha" in app.screen.question  # type: ignore[attr-defined]
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, IsoMountedModal), timeout=30)
-    vm = (await services.vms.list())[0]
+    vm = (await services.vms.list_all())[0]
     assert vm.mounted_iso == "virtio-tools" and conn.compute.get_server(vm.cloud_id).status == "RESCUE"
 
 

@@ -124,7 +124,7 @@ async def test_each_validation_message_is_shown_on_the_form(services: ConsoleSer
         assert "free" in error_text(form).lower() or "room" in error_text(form).lower()
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, VmsScreen))
-    assert await services.vms.list() == []
+    assert await services.vms.list_all() == []
     assert (await services.projects.get("web")).reserved.vcpus == 0
 
 
@@ -146,7 +146,7 @@ async def test_import_a_public_key_and_choose_it(services: ConsoleServices, tmp_
         await until(pilot, lambda: app.screen is form and "imported" in error_text(form))
         assert form.query_one("#vm-keypair", Select).value == "ops"
         assert form.query_one("#vm-login", Select).value == "keypair"
-    assert [k.name for k in await services.keypairs.list(cluster="dc1")] == ["ops"]
+    assert [k.name for k in await services.keypairs.list_all(cluster="dc1")] == ["ops"]
 
 
 # ---------------------------------------------------------------------------------------- the flow
@@ -184,7 +184,7 @@ async def test_create_shows_progress_and_the_vm_becomes_active(
             assert [r[1] for r in table_rows(jobs.table) if r[0] == "Create VM web1"] == ["done"]
     finally:
         admin_call(cloud, "DELETE", "/_admin/faults")
-    vm = (await services.vms.list())[0]
+    vm = (await services.vms.list_all())[0]
     assert vm.status == "ACTIVE" and vm.description == "first VM"
     assert (await services.projects.get("web")).used.vms == 1
 
@@ -212,7 +212,7 @@ async def test_failure_at_a_cloud_step_is_shown_and_rolled_back(
         admin_call(cloud, "DELETE", "/_admin/faults")
     project = await services.projects.get("web")
     assert project.reserved.vcpus == 0 and project.used.vms == 0
-    assert await services.vms.list() == []
+    assert await services.vms.list_all() == []
 
 
 async def test_quota_refusal_stays_on_the_form(services: ConsoleServices) -> None:

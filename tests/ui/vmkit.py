@@ -93,7 +93,7 @@ async def vm_console(
         await console.clusters.add(cluster_draft(cloud, storage=storage, production=production))
         await console.clusters.sync_nodes("dc1")
         await console.images.sync("dc1")
-        images = {i.name: i for i in await console.images.list()}
+        images = {i.name: i for i in await console.images.list_all()}
         assert {"cirros-0.6.2", "windows-2019-mini"} <= images.keys(), f"dev cloud images: {sorted(images)}"
         await console.templates.create(
             TemplateDraft.parse(

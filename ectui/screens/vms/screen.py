@@ -213,12 +213,12 @@ class VmsScreen(ConsoleDomainScreen):
     async def refresh_vms(self, *, pull: bool = True, select: int | None = None) -> None:
         """Read the list (pulling statuses from the clouds when `pull`), show it, arm the next refresh."""
         try:
-            clusters = await self.services.clusters.list()
+            clusters = await self.services.clusters.list_all()
             self.production = {c.name for c in clusters if getattr(c, "production", False)}
             if pull:
                 vms = await self.services.vms.refresh(all_projects=self.all_projects)
             else:
-                vms = await self.services.vms.list(all_projects=self.all_projects)
+                vms = await self.services.vms.list_all(all_projects=self.all_projects)
         except ServiceError as err:
             if err.key == "project.none_selected":  # not a failure: nothing to show until a project is chosen
                 self.vms = []

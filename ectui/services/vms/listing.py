@@ -148,7 +148,7 @@ class ListingFlow(VmBase):
                     changed += 1
         return changed
 
-    async def list(self, *, all_projects: bool = False) -> list[VmInfo]:
+    async def list_all(self, *, all_projects: bool = False) -> list[VmInfo]:
         """VMs as the database knows them: the current project's, or every project's and cluster's."""
         project_id = None
         if not all_projects:
